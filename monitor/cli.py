@@ -1,0 +1,232 @@
+"""`crisismon` command line. The only place that turns errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from monitor import __version__
+from monitor.errors import ConfigError, InvalidOperation, NotFound
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--demo" in args:  # `python daemon.py --demo` is the quick start
+        args.remove("--demo")
+        args.insert(0, "demo")
+    parser = build_parser()
+    ns = parser.parse_args(args)
+    logging.basicConfig(
+        level=getattr(logging, ns.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not hasattr(ns, "func"):
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        code: int = ns.func(ns)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return EXIT_INVALID
+    except (NotFound, InvalidOperation) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crisismon", description="Crisis monitoring and alerting daemon.")
+    parser.add_argument("--version", action="version", version=f"crisismon {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon")
+    _config_args(run)
+    run.add_argument("--once", action="store_true", help="poll every source once, evaluate, deliver, and exit")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="replay a bundled product-quality crisis against a local server")
+    demo.add_argument("--keep-running", action="store_true", help="stay up after the incident opens")
+    demo.add_argument("--db", help="database path (default: a temporary file)")
+    demo.add_argument("--speed", type=float, default=120.0, help="simulated seconds per real second")
+    demo.add_argument("--timeout", type=float, default=60.0, help="give up after this many real seconds")
+    demo.set_defaults(func=cmd_demo)
+
+    check = sub.add_parser("check", help="validate config, rules and playbooks; exit 2 on any problem")
+    check.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
+    check.set_defaults(func=cmd_check)
+
+    incidents = sub.add_parser("incidents", help="list incidents")
+    _db_args(incidents)
+    incidents.add_argument("--json", action="store_true")
+    incidents.add_argument("--active", action="store_true", help="only open, acknowledged or stable ones")
+    incidents.set_defaults(func=cmd_incidents)
+
+    incident = sub.add_parser("incident", help="one incident")
+    isub = incident.add_subparsers(metavar="ACTION")
+    show = isub.add_parser("show", help="show an incident with its checklist and timeline")
+    show.add_argument("id", type=int)
+    _db_args(show)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_incident_show)
+
+    sources = sub.add_parser("sources", help="the health of every source")
+    _db_args(sources)
+    sources.add_argument("--json", action="store_true")
+    sources.set_defaults(func=cmd_sources)
+
+    _register_optional(sub)
+    return parser
+
+
+def _register_optional(sub: Any) -> None:
+    from monitor.sentiment.cli import register as register_sentiment
+    from monitor.sources.fetch_cli import register as register_fetch
+
+    register_fetch(sub)
+    register_sentiment(sub)
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
+    p.add_argument("--db", help="database path or URL (overrides the config and CRISISMON_DB)")
+
+
+def _db_args(p: argparse.ArgumentParser) -> None:
+    _config_args(p)
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def cmd_check(ns: argparse.Namespace) -> int:
+    from monitor.loading import load_all
+
+    config, definitions = load_all(ns.config)
+    rules = definitions.rules.rules
+    print(f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(config.sources)} source(s)")
+    return EXIT_OK
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    from monitor.app import build_engine
+    from monitor.clock import SystemClock
+    from monitor.config import database_url
+    from monitor.loading import load_all
+    from monitor.scheduler import build_scheduler, run_until_stopped
+    from monitor.store import open_store
+
+    config, definitions = load_all(ns.config)
+    store = open_store(database_url(config, ns.db))
+    wiring = build_engine(config, definitions, store, SystemClock())
+    engine = wiring.engine
+    try:
+        if ns.once:
+            engine.cycle()
+            return EXIT_OK
+        scheduler = build_scheduler(
+            engine,
+            poll_intervals={s.name: s.interval for s in config.sources},
+            evaluate_every=config.evaluate_every,
+            deliver_every=config.deliver_every,
+        )
+        logging.getLogger("crisismon").info(
+            "running: %d source(s), %d rule(s)", len(config.sources), len(definitions.rules.rules)
+        )
+        run_until_stopped(scheduler, threading.Event(), first_poll=engine.cycle)
+    finally:
+        wiring.close()
+        store.close()
+    return EXIT_OK
+
+
+def cmd_demo(ns: argparse.Namespace) -> int:
+    from monitor.demo.runner import run_demo
+
+    return run_demo(keep_running=ns.keep_running, db=ns.db, speed=ns.speed, timeout=ns.timeout)
+
+
+def _store(ns: argparse.Namespace) -> Any:
+    from monitor.config import database_url, load_config
+    from monitor.store import open_store
+
+    return open_store(database_url(load_config(ns.config), ns.db))
+
+
+def cmd_incidents(ns: argparse.Namespace) -> int:
+    store = _store(ns)
+    incidents = store.incidents(active_only=ns.active)
+    if ns.json:
+        for inc in incidents:
+            print(json.dumps(_incident_json(inc), ensure_ascii=False))
+        return EXIT_OK
+    if not incidents:
+        print("no incidents")
+    for inc in incidents:
+        done = sum(1 for e in inc.checklist if e.done_at)
+        print(
+            f"#{inc.id:<4} {inc.status.value:<12} {inc.severity:<8} {inc.opened_at:%Y-%m-%d %H:%M} "
+            f"{done}/{len(inc.checklist)} done  {inc.title}"
+        )
+    return EXIT_OK
+
+
+def cmd_incident_show(ns: argparse.Namespace) -> int:
+    from monitor.clock import SystemClock
+    from monitor.notify.text import render_alert, render_checklist
+
+    store = _store(ns)
+    incident = store.incident(ns.id)
+    if ns.json:
+        data = _incident_json(incident)
+        data["timeline"] = [{**asdict(t), "at": t.at.isoformat()} for t in store.timeline(incident.id)]
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return EXIT_OK
+    now = SystemClock().now()
+    print(render_alert(incident, rule_description=incident.title, playbook_title=incident.playbook, now=now)["text"])
+    print(render_checklist(incident, playbook_title=incident.playbook, now=now)["text"])
+    print("--- timeline ---")
+    for entry in store.timeline(incident.id):
+        print(f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.actor:<12} {entry.kind:<16} {json.dumps(entry.detail, ensure_ascii=False)}")
+    return EXIT_OK
+
+
+def _incident_json(incident: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(asdict(incident), default=str))
+    return data
+
+
+def cmd_sources(ns: argparse.Namespace) -> int:
+    store = _store(ns)
+    rows = store.source_health()
+    if ns.json:
+        for row in rows:
+            print(json.dumps(asdict(row), default=str))
+        return EXIT_OK
+    if not rows:
+        print("no source has been polled yet")
+    for h in rows:
+        last_ok = f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "never"
+        print(
+            f"{h.name:<20} last ok {last_ok:<17} failures {h.consecutive_failures} in a row "
+            f"({h.total_failures} total)  items {h.items_total}  {h.last_error or ''}"
+        )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The daemon's configuration file: typed, frozen, validated once at load."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from monitor.durations import Duration
+from monitor.errors import ConfigError, Problem
+from monitor.paths import default_dir
+from monitor.validation import Strict, validate
+from monitor.yamlload import load_yaml
+
+SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class SourceBase(Strict):
+    name: SourceName
+    interval: Duration = timedelta(minutes=5)
+    timeout: Duration = timedelta(seconds=20)
+    max_bytes: int = Field(default=10_000_000, gt=0)
+    expected_silence: Duration | None = Field(
+        default=None, description="How long the source may yield nothing before it counts as silent"
+    )
+
+
+class JsonMappingConfig(Strict):
+    items_path: str = Field(description="Dotted path to the list of items, e.g. data.items")
+    id: str = "id"
+    title: str | None = "title"
+    text: str = "text"
+    url: str | None = "url"
+    published: str | None = "published"
+    category: str | None = None
+    attrs: dict[str, str] = Field(default_factory=dict, description="attr name -> field path")
+
+
+class RssSource(SourceBase):
+    type: Literal["rss"]
+    url: str
+
+
+class JsonFeedSource(SourceBase):
+    type: Literal["jsonfeed"]
+    url: str
+
+
+class JsonSource(SourceBase):
+    type: Literal["json"]
+    url: str
+    mapping: JsonMappingConfig
+
+
+class RsshubSource(SourceBase):
+    type: Literal["rsshub"]
+    instance: str = Field(description="Base URL of the RSSHub instance")
+    route: str = Field(pattern=r"^/", description="RSSHub route such as /weibo/keyword/品牌")
+
+
+class ComplaintsApiSource(SourceBase):
+    type: Literal["complaints_api"]
+    url: str
+    token_env: str | None = Field(default=None, description="Environment variable holding a bearer token")
+    interval: Duration = timedelta(minutes=1)
+
+
+SourceConfig = Annotated[
+    RssSource | JsonFeedSource | JsonSource | RsshubSource | ComplaintsApiSource,
+    Field(discriminator="type"),
+]
+
+
+class ScoringConfig(Strict):
+    negative_below: float | None = Field(
+        default=None, gt=0, lt=1, description="Default negative cut; None = the calibrated default"
+    )
+    model: str | None = Field(default=None, description="Path to a model trained by `crisismon sentiment train`")
+    workers: int = Field(default=1, ge=0, le=32, description="Scoring processes; 0 scores in the polling thread")
+
+
+class SlackConfig(Strict):
+    channel: str | None = Field(default=None, description="Channel id or name; env SLACK_CHANNEL overrides")
+    token_env: str = "SLACK_BOT_TOKEN"
+    api_url: str | None = Field(default=None, description="Slack API base URL; env CRISISMON_SLACK_API_URL overrides")
+
+
+class NotifyConfig(Strict):
+    console: bool = True
+    slack: SlackConfig = SlackConfig()
+
+
+class AppConfig(Strict):
+    database: str = "crisismon.db"
+    rules_dir: str = Field(default_factory=lambda: str(default_dir("rules")))
+    playbooks_dir: str = Field(default_factory=lambda: str(default_dir("playbooks")))
+    sources: tuple[SourceConfig, ...] = ()
+    scoring: ScoringConfig = ScoringConfig()
+    notify: NotifyConfig = NotifyConfig()
+    evaluate_every: Duration = timedelta(minutes=1)
+    deliver_every: Duration = timedelta(seconds=5)
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> AppConfig:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"unique source names ({', '.join(dupes)} repeat)")
+        return self
+
+    def source_names(self) -> set[str]:
+        return {s.name for s in self.sources}
+
+
+def load_config(path: Path | None) -> AppConfig:
+    """Load ``path`` (or the embedded defaults when None); raise ConfigError with every problem.
+
+    Relative paths in the file are taken relative to the file's folder.
+    """
+    if path is None:
+        return AppConfig()
+    located = load_yaml(path)
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(str(path), 1, "(document)", type(data).__name__, "a mapping of settings")])
+    config, problems = validate(AppConfig, located, _resolve_paths(data, path.parent))
+    if config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
+    resolved = dict(data)
+    for key in ("rules_dir", "playbooks_dir"):
+        value = resolved.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            resolved[key] = str(base / value)
+    db = resolved.get("database")
+    if isinstance(db, str) and "://" not in db and db != ":memory:" and not Path(db).is_absolute():
+        resolved["database"] = str(base / db)
+    return resolved
+
+
+def database_url(config: AppConfig, override: str | None) -> str:
+    """``--db`` beats ``CRISISMON_DB`` beats the config file."""
+    return override or os.environ.get("CRISISMON_DB") or config.database
+
+

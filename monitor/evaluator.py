@@ -1,0 +1,109 @@
+"""Evaluate rules over stored items: one Signal per (rule, group) that is not inactive."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from monitor.detect.conditions import compare, evaluate
+from monitor.detect.matching import group_key, matches
+from monitor.detect.state import RuleState, step
+from monitor.detect.window import Observation, aggregate
+from monitor.models import ScoredItem, Signal, SignalState, TopItem
+from monitor.rules import Rule
+from monitor.severity import rank
+from monitor.store import SqlStore
+
+TOP_ITEMS = 5
+
+
+class Evaluator:
+    """Evaluates rules at a given time and persists each (rule, group)'s state."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        default_cut: float,
+        sources_down: Callable[[], set[str]] = set,
+    ) -> None:
+        self.store = store
+        self.default_cut = default_cut
+        self.sources_down = sources_down
+
+    def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
+        down = self.sources_down()
+        signals: list[Signal] = []
+        for rule in rules:
+            signals.extend(self.evaluate_rule(rule, now, down))
+        return signals
+
+    def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
+        cut = rule.negative_below or self.default_cut
+        items = self.store.items_between(rule.sources or None, now - rule.lookback(), now)
+        groups = _group(rule, items)
+        states = self.store.rule_states(rule.id)
+        fed_by_down = bool(down & set(rule.sources)) if rule.sources else bool(down)
+        signals = []
+        for group in sorted(set(groups) | set(states)):
+            grouped = groups.get(group, [])
+            observations = [Observation(s.item.published_at, s.item.count, s.sentiment) for s in grouped]
+            verdict = evaluate(rule.condition, observations, now, rule, cut)
+            prev = states.get(group, RuleState())
+            state = step(prev, verdict.holds, now, rule.for_, rule.keep_firing_for, hold_resolution=fed_by_down)
+            severity = severity_of(rule, observations, now, cut) if verdict.holds else prev.severity
+            state = RuleState(state.state, state.pending_since, state.firing_since, state.last_true_at, severity)
+            self.store.put_rule_state(rule.id, group, state)
+            if state.state == SignalState.INACTIVE and prev.state == SignalState.INACTIVE:
+                continue
+            signals.append(
+                Signal(
+                    rule_id=rule.id,
+                    group=group,
+                    state=state.state,
+                    at=now,
+                    holds=verdict.holds,
+                    severity=severity or rule.severity.default,
+                    evidence=verdict.evidence,
+                    top_items=top_items(grouped, now - rule.window, cut),
+                    transitioned=state.state != prev.state,
+                )
+            )
+        return signals
+
+
+def _group(rule: Rule, items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:
+    groups: dict[str, list[ScoredItem]] = defaultdict(list)
+    for scored in items:
+        if not matches(rule.match, scored):
+            continue
+        key = group_key(rule.group_by, scored)
+        if key is not None:
+            groups[key].append(scored)
+    return groups
+
+
+def severity_of(rule: Rule, observations: Sequence[Observation], now: datetime, cut: float) -> str:
+    level = rule.severity.default
+    totals = aggregate(observations, now - rule.window, now, cut)
+    for step_ in rule.severity.escalate:
+        if compare(totals.metric(step_.metric), step_.op, step_.value) and rank(step_.level) > rank(level):
+            level = step_.level
+    return level
+
+
+def top_items(items: Sequence[ScoredItem], since: datetime, cut: float) -> tuple[TopItem, ...]:
+    """The most negative items of the current window: evidence for the alert."""
+    recent = [s for s in items if s.item.published_at > since and s.sentiment is not None and s.sentiment < cut]
+    recent.sort(key=lambda s: (s.sentiment, -s.item.published_at.timestamp()))
+    return tuple(
+        TopItem(
+            source=s.item.source,
+            title=s.item.title,
+            text=s.item.text,
+            published_at=s.item.published_at,
+            url=s.item.url,
+            sentiment=s.sentiment,
+        )
+        for s in recent[:TOP_ITEMS]
+    )

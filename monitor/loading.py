@@ -1,0 +1,43 @@
+"""Load and cross-check everything an admin edits: config, playbooks, rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.classify import KeywordClassifier
+from monitor.config import AppConfig, load_config
+from monitor.errors import ConfigError, Problem
+from monitor.playbooks import Playbook, load_playbooks
+from monitor.rules import RuleSet, load_rules
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """The validated rule set and playbooks the daemon runs with (swapped whole on reload)."""
+
+    rules: RuleSet
+    playbooks: dict[str, Playbook]
+
+
+def load_definitions(config: AppConfig, *, check_sources: bool = True) -> Definitions:
+    """Every problem of every file at once, as one ConfigError."""
+    problems: list[Problem] = []
+    playbooks, found = load_playbooks(Path(config.playbooks_dir))
+    problems.extend(found)
+    rules, found = load_rules(
+        Path(config.rules_dir),
+        playbooks=playbooks,
+        sources=config.source_names() if check_sources else None,
+        categories=KeywordClassifier.default().keys(),
+    )
+    problems.extend(found)
+    if problems:
+        raise ConfigError(problems)
+    return Definitions(rules, playbooks)
+
+
+def load_all(config_path: Path | None) -> tuple[AppConfig, Definitions]:
+    """Config plus definitions; config problems and definition problems reported together."""
+    config = load_config(config_path)
+    return config, load_definitions(config, check_sources=config_path is not None)

@@ -1,0 +1,24 @@
+"""Counters the daemon keeps about itself (exposed by `crisismon sources` and logs)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, tuple[tuple[str, str], ...]]] = Counter()
+
+    def inc(self, name: str, amount: int = 1, **labels: str) -> None:
+        with self._lock:
+            self._counts[(name, tuple(sorted(labels.items())))] += amount
+
+    def get(self, name: str, **labels: str) -> int:
+        with self._lock:
+            return self._counts[(name, tuple(sorted(labels.items())))]
+
+    def total(self, name: str) -> int:
+        with self._lock:
+            return sum(v for (n, _), v in self._counts.items() if n == name)

@@ -1,0 +1,223 @@
+"""Plain data that flows through the pipeline.
+
+Item -> ScoredItem -> (per-rule series) -> Signal -> Incident -> Message.
+Runtime values only; configuration models live in ``monitor.config``, ``monitor.rules``
+and ``monitor.playbooks``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+ItemKind = Literal["post", "complaint", "count"]
+
+
+def stable_id(*parts: str | None) -> str:
+    """A short stable id from the given parts (used when a source gives no guid)."""
+    digest = hashlib.sha256("\x1f".join(p or "" for p in parts).encode("utf-8"))
+    return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One news article, social post or complaint record (or a complaint count).
+
+    ``id`` is stable within ``source``: the source's guid, else ``stable_id(link, title)``.
+    ``published_at`` is timezone-aware UTC; series are bucketed by it.
+    ``count`` is 1 except for aggregated complaint counts (``kind="count"``).
+    ``attrs`` carries grouping fields such as ``product``, ``region``, ``brand``.
+    """
+
+    source: str
+    id: str
+    text: str
+    published_at: datetime
+    title: str = ""
+    url: str | None = None
+    kind: ItemKind = "post"
+    category: str | None = None
+    count: int = 1
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredItem:
+    """An item with its sentiment (1 = positive, SnowNLP's convention).
+
+    ``sentiment`` is None when the text was not scored (not Chinese, or empty): such an
+    item counts as volume, never as negative or positive. ``category`` is the source's
+    category when it gave one, else the keyword classifier's (None when nothing matched).
+    """
+
+    item: Item
+    sentiment: float | None
+    category: str | None
+    lang: str = "zh"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one poll of a source produced: items, and the problems it skipped."""
+
+    items: list[Item] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    not_modified: bool = False
+
+
+class SignalState(StrEnum):
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a condition holds: what crossed what."""
+
+    kind: str  # threshold | spike | anomaly
+    metric: str
+    value: float
+    window: str
+    baseline: float | None = None
+    ratio: float | None = None
+    zscore: float | None = None
+    op: str | None = None
+    threshold: float | None = None
+
+    def describe(self) -> str:
+        if self.kind == "spike" and self.baseline is not None:
+            ratio = f" (x{self.ratio:.1f})" if self.ratio is not None else ""
+            return (
+                f"{self.metric} {fmt_num(self.value)} in {self.window} vs baseline "
+                f"{fmt_num(self.baseline)}{ratio}"
+            )
+        if self.kind == "anomaly" and self.baseline is not None:
+            z = f", z={self.zscore:.1f}" if self.zscore is not None else ""
+            return (
+                f"{self.metric} {fmt_num(self.value)} in {self.window} vs expected "
+                f"{fmt_num(self.baseline)}{z}"
+            )
+        return f"{self.metric} {fmt_num(self.value)} in {self.window} {self.op} {fmt_num(self.threshold or 0)}"
+
+
+def fmt_num(value: float) -> str:
+    if value == int(value) and abs(value) < 1e12:
+        return str(int(value))
+    return f"{value:.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class TopItem:
+    """A piece of evidence shown in an alert: one of the most negative items."""
+
+    source: str
+    title: str
+    text: str
+    published_at: datetime
+    url: str | None
+    sentiment: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A rule's verdict for one group at one evaluation."""
+
+    rule_id: str
+    group: str  # "" when the rule has no group_by, else "product=X,region=Y"
+    state: SignalState
+    at: datetime
+    holds: bool
+    severity: str
+    evidence: tuple[Evidence, ...] = ()
+    top_items: tuple[TopItem, ...] = ()
+    transitioned: bool = False  # state changed at this evaluation
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    STABLE = "stable"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+ACTIVE_STATUSES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.STABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistEntry:
+    """One playbook item instantiated for an incident, with its SLA due time."""
+
+    item_id: str
+    phase: str
+    phase_title: str
+    text: str  # Chinese
+    text_en: str
+    owner: str  # owner role
+    due_at: datetime
+    done_at: datetime | None = None
+    done_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int
+    rule_id: str
+    group: str
+    playbook: str
+    title: str
+    status: IncidentStatus
+    severity: str
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    acknowledged_by: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+    top_items: tuple[TopItem, ...] = ()
+    checklist: tuple[ChecklistEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    actor: str
+    kind: str
+    detail: Mapping[str, Any]
+
+
+MessageKind = Literal["alert", "checklist", "update", "source_down", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message waiting in, or taken from, the outbox.
+
+    ``payload`` is rendered once, when the message is queued: ``text`` (plain fallback)
+    and, for Slack, ``blocks``. ``thread_of`` names the outbox message whose remote ref
+    (Slack ts) this one replies under; ``update_of`` names one whose remote message this
+    one replaces in place.
+    """
+
+    id: int
+    destination: str  # "console" | "slack" | ...
+    kind: MessageKind
+    payload: Mapping[str, Any]
+    incident_id: int | None = None
+    thread_of: int | None = None
+    update_of: int | None = None
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a notifier got back: the remote reference (Slack ts), if any."""
+
+    ref: str | None = None
+    channel: str | None = None

@@ -1,0 +1,55 @@
+"""How each destination renders incident messages (chosen when a message is queued)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from monitor.models import Incident
+from monitor.notify import text
+
+
+class Renderer(Protocol):
+    def alert(
+        self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime
+    ) -> dict[str, Any]: ...
+
+    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]: ...
+
+    def update(self, incident: Incident, message: str) -> dict[str, Any]: ...
+
+
+class TextRenderer:
+    def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
+        return text.render_alert(incident, rule_description=rule_description, playbook_title=playbook_title, now=now)
+
+    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
+        return text.render_checklist(incident, playbook_title=playbook_title, now=now)
+
+    def update(self, incident: Incident, message: str) -> dict[str, Any]:
+        return text.render_update(incident, message)
+
+
+class SlackRenderer:
+    """Block Kit payloads; ``mentions`` maps owner roles to Slack user ids."""
+
+    def __init__(self, mentions: Mapping[str, str] | None = None) -> None:
+        self.mentions = dict(mentions or {})
+
+    def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
+        from monitor.notify import blocks
+
+        return blocks.render_alert(
+            incident, rule_description=rule_description, playbook_title=playbook_title, now=now, mentions=self.mentions
+        )
+
+    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
+        from monitor.notify import blocks
+
+        return blocks.render_checklist(incident, playbook_title=playbook_title, now=now, mentions=self.mentions)
+
+    def update(self, incident: Incident, message: str) -> dict[str, Any]:
+        from monitor.notify import blocks
+
+        return blocks.render_update(incident, message)

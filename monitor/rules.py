@@ -1,0 +1,241 @@
+"""Rule files: what to watch, when it is a crisis, which playbook to open."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from monitor.durations import Duration, format_duration
+from monitor.errors import ConfigError, Problem
+from monitor.severity import SeverityName
+from monitor.validation import Strict, found_expected, validate
+from monitor.yamlload import load_yaml
+
+Metric = Literal["count", "negative_count", "negative_share", "mean_sentiment"]
+Op = Literal[">", ">=", "<", "<=", "==", "!="]
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class Threshold(Strict):
+    metric: Metric
+    op: Op = ">="
+    value: float
+    window: Duration | None = Field(default=None, description="Defaults to the rule's window")
+
+
+class Spike(Strict):
+    metric: Metric
+    ratio: float = Field(gt=1, description="How many times the baseline rate counts as a spike")
+    baseline: Duration = Field(description="Reference period just before the current window")
+    window: Duration | None = None
+    direction: Literal["up", "down", "both"] = "up"
+    min_current: float = Field(
+        default=1, gt=0, description="The current window needs at least this value to fire (up)"
+    )
+    min_baseline: float = Field(
+        default=1, gt=0, description="The baseline rate is floored at this value (0-vs-0 never fires)"
+    )
+
+
+class ThresholdCondition(Strict):
+    threshold: Threshold
+
+
+class SpikeCondition(Strict):
+    spike: Spike
+
+
+class AllCondition(Strict):
+    all: tuple[Condition, ...] = Field(min_length=1)
+
+
+class AnyCondition(Strict):
+    any: tuple[Condition, ...] = Field(min_length=1)
+
+
+_CONDITION_KINDS = {"threshold": "Threshold", "spike": "Spike", "all": "All", "any": "Any"}
+
+
+def _condition_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        keys = [k for k in value if k in _CONDITION_KINDS]
+        return _CONDITION_KINDS[keys[0]] if len(keys) == 1 else None
+    for name, tag in _CONDITION_KINDS.items():
+        if hasattr(value, name):
+            return tag
+    return None
+
+
+Condition = Annotated[
+    Annotated[ThresholdCondition, Tag("Threshold")]
+    | Annotated[SpikeCondition, Tag("Spike")]
+    | Annotated[AllCondition, Tag("All")]
+    | Annotated[AnyCondition, Tag("Any")],
+    Discriminator(
+        _condition_kind,
+        custom_error_type="condition_kind",
+        custom_error_message="exactly one of threshold, spike, all, any",
+    ),
+]
+
+AllCondition.model_rebuild()
+AnyCondition.model_rebuild()
+
+
+class Match(Strict):
+    categories: tuple[str, ...] = ()
+    keywords_any: tuple[str, ...] = ()
+    keywords_all: tuple[str, ...] = ()
+    keywords_none: tuple[str, ...] = ()
+
+
+class SeverityStep(Strict):
+    level: SeverityName
+    metric: Metric
+    op: Op = ">="
+    value: float
+
+
+class SeveritySpec(Strict):
+    default: SeverityName = "medium"
+    escalate: tuple[SeverityStep, ...] = Field(
+        default=(), description="Raise the severity when the metric over the rule's window crosses a value"
+    )
+
+
+class Rule(Strict):
+    id: RuleId
+    description: str = Field(min_length=1)
+    playbook: str
+    sources: tuple[str, ...] = Field(default=(), description="Source names; empty = every source")
+    match: Match = Match()
+    group_by: tuple[str, ...] = ()
+    window: Duration = timedelta(hours=1)
+    bucket: Duration = timedelta(minutes=5)
+    negative_below: float | None = Field(default=None, gt=0, lt=1)
+    condition: Condition
+    for_: Duration = Field(default=timedelta(0), alias="for")
+    keep_firing_for: Duration = timedelta(0)
+    severity: SeveritySpec = SeveritySpec()
+
+    @model_validator(mode="after")
+    def _windows_fit(self) -> Rule:
+        if self.bucket <= timedelta(0):
+            raise found_expected("bucket 0s", "a bucket longer than 0s")
+        for window in _windows(self.condition, self.window):
+            if window < self.bucket:
+                raise found_expected(
+                    f"a window of {format_duration(window)} with a bucket of {format_duration(self.bucket)}",
+                    "every window at least one bucket long",
+                )
+        return self
+
+    def lookback(self) -> timedelta:
+        """How far back evaluation needs items."""
+        return max(_spans(self.condition, self.window))
+
+
+def _walk(condition: Any) -> Iterable[Threshold | Spike]:
+    if isinstance(condition, ThresholdCondition):
+        yield condition.threshold
+    elif isinstance(condition, SpikeCondition):
+        yield condition.spike
+    else:
+        for child in getattr(condition, "all", None) or getattr(condition, "any", ()):
+            yield from _walk(child)
+
+
+def leaves(condition: Any) -> list[Threshold | Spike]:
+    return list(_walk(condition))
+
+
+def _windows(condition: Any, default: timedelta) -> list[timedelta]:
+    return [leaf.window or default for leaf in _walk(condition)]
+
+
+def _spans(condition: Any, default: timedelta) -> list[timedelta]:
+    spans = [default]
+    for leaf in _walk(condition):
+        window = leaf.window or default
+        spans.append(window + leaf.baseline if isinstance(leaf, Spike) else window)
+    return spans
+
+
+class RuleFile(Strict):
+    rules: tuple[Rule, ...]
+
+
+class RuleSet:
+    """Every rule of a folder, with where each was defined (for cross-file errors)."""
+
+    def __init__(self, rules: list[tuple[Rule, str, int]]) -> None:
+        self.entries = rules
+
+    @property
+    def rules(self) -> list[Rule]:
+        return [rule for rule, _, _ in self.entries]
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+def load_rule_file(path: Path) -> tuple[list[tuple[Rule, str, int]], list[Problem]]:
+    try:
+        located = load_yaml(path)
+    except ConfigError as exc:
+        return [], list(exc.problems)
+    parsed, problems = validate(RuleFile, located, located.data)
+    if parsed is None:
+        return [], problems
+    if not parsed.rules:
+        return [], [Problem(str(path), located.line_of(("rules",)), "rules", "an empty list", "at least one rule")]
+    return [(rule, str(path), located.line_of(("rules", i))) for i, rule in enumerate(parsed.rules)], []
+
+
+def load_rules(
+    directory: Path, *, playbooks: Iterable[str], sources: Iterable[str] | None, categories: Iterable[str]
+) -> tuple[RuleSet, list[Problem]]:
+    """Load every rule file in ``directory`` and run the cross-file checks.
+
+    ``sources`` None skips the source-name check (no config given).
+    """
+    if not directory.is_dir():
+        return RuleSet([]), [Problem(str(directory), 1, "rules_dir", "no such directory", "a folder of rule files")]
+    entries: list[tuple[Rule, str, int]] = []
+    problems: list[Problem] = []
+    for path in sorted(p for p in directory.iterdir() if re.search(r"\.ya?ml$", p.name)):
+        found, errors = load_rule_file(path)
+        entries.extend(found)
+        problems.extend(errors)
+    problems.extend(cross_check(entries, set(playbooks), None if sources is None else set(sources), set(categories)))
+    return RuleSet(entries), problems
+
+
+def cross_check(
+    entries: list[tuple[Rule, str, int]], playbooks: set[str], sources: set[str] | None, categories: set[str]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    first_seen: dict[str, tuple[str, int]] = {}
+    for rule, path, line in entries:
+        if rule.id in first_seen:
+            where = "%s:%d" % first_seen[rule.id]
+            problems.append(Problem(path, line, "id", repr(rule.id), f"a unique rule id (also defined at {where})"))
+        first_seen.setdefault(rule.id, (path, line))
+        if rule.playbook not in playbooks:
+            known = ", ".join(sorted(playbooks)) or "none loaded"
+            problems.append(Problem(path, line, "playbook", repr(rule.playbook), f"a playbook id ({known})"))
+        for name in rule.sources:
+            if sources is not None and name not in sources:
+                known = ", ".join(sorted(sources)) or "none configured"
+                problems.append(Problem(path, line, "sources", repr(name), f"a configured source ({known})"))
+        for cat in rule.match.categories:
+            if cat not in categories:
+                problems.append(Problem(path, line, "match.categories", repr(cat), f"a category ({', '.join(sorted(categories))})"))
+    return problems
+
+

@@ -1,0 +1,74 @@
+"""APScheduler wiring: a job per source, one for evaluation, one for delivery."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from monitor.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def _guard(name: str, job: Callable[[], Any]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:  # never let one job's bug stop the scheduler
+            log.exception("job %s failed; it runs again at its next interval", name)
+
+    return run
+
+
+def build_scheduler(
+    engine: Engine,
+    *,
+    poll_intervals: Mapping[str, timedelta],
+    evaluate_every: timedelta,
+    deliver_every: timedelta,
+    jitter: float = 0.1,
+) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    for name, interval in poll_intervals.items():
+        seconds = interval.total_seconds()
+        scheduler.add_job(
+            _guard(f"poll:{name}", lambda n=name: engine.poll(n)),
+            "interval",
+            seconds=seconds,
+            jitter=max(seconds * jitter, 0) or None,
+            id=f"poll:{name}",
+        )
+    scheduler.add_job(_guard("evaluate", engine.evaluate), "interval", seconds=evaluate_every.total_seconds(), id="evaluate")
+    scheduler.add_job(_guard("deliver", engine.deliver), "interval", seconds=deliver_every.total_seconds(), id="deliver")
+    return scheduler
+
+
+def run_until_stopped(scheduler: BackgroundScheduler, stop: threading.Event, *, first_poll: Callable[[], None]) -> None:
+    """Start, poll everything once at once, then run until SIGINT/SIGTERM or ``stop``."""
+    install_signal_handlers(stop)
+    first_poll()
+    scheduler.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        log.info("shutting down: waiting for running jobs")
+        scheduler.shutdown(wait=True)
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

@@ -1,0 +1,108 @@
+"""Schema migrations, shared by every SQL backend. Append; never edit a released step."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: items, rule state, incidents, checklist, timeline, outbox, source state
+    [
+        """CREATE TABLE items (
+            source TEXT NOT NULL,
+            id TEXT NOT NULL,
+            published_at DOUBLE PRECISION NOT NULL,
+            fetched_at DOUBLE PRECISION NOT NULL,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            url TEXT,
+            category TEXT,
+            count INTEGER NOT NULL,
+            attrs TEXT NOT NULL,
+            sentiment DOUBLE PRECISION,
+            lang TEXT NOT NULL,
+            PRIMARY KEY (source, id)
+        )""",
+        "CREATE INDEX items_published ON items (published_at)",
+        """CREATE TABLE rule_state (
+            rule_id TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            state TEXT NOT NULL,
+            pending_since DOUBLE PRECISION,
+            firing_since DOUBLE PRECISION,
+            last_true_at DOUBLE PRECISION,
+            severity TEXT,
+            PRIMARY KEY (rule_id, group_key)
+        )""",
+        """CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY {autoincrement},
+            rule_id TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            playbook TEXT NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            opened_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL,
+            resolved_at DOUBLE PRECISION,
+            closed_at DOUBLE PRECISION,
+            acknowledged_by TEXT,
+            evidence TEXT NOT NULL,
+            top_items TEXT NOT NULL
+        )""",
+        """CREATE UNIQUE INDEX incidents_one_active ON incidents (rule_id, group_key)
+            WHERE status IN ('open', 'acknowledged', 'stable')""",
+        """CREATE TABLE checklist (
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            position INTEGER NOT NULL,
+            item_id TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            phase_title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            text_en TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            due_at DOUBLE PRECISION NOT NULL,
+            done_at DOUBLE PRECISION,
+            done_by TEXT,
+            PRIMARY KEY (incident_id, item_id)
+        )""",
+        """CREATE TABLE timeline (
+            id INTEGER PRIMARY KEY {autoincrement},
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            at DOUBLE PRECISION NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX timeline_incident ON timeline (incident_id, id)",
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY {autoincrement},
+            destination TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            incident_id INTEGER,
+            thread_of INTEGER,
+            update_of INTEGER,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at DOUBLE PRECISION NOT NULL,
+            last_error TEXT,
+            remote_ref TEXT,
+            remote_channel TEXT,
+            created_at DOUBLE PRECISION NOT NULL,
+            sent_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX outbox_pending ON outbox (status, destination, id)",
+        """CREATE TABLE source_state (
+            name TEXT PRIMARY KEY,
+            last_attempt DOUBLE PRECISION,
+            last_success DOUBLE PRECISION,
+            last_error TEXT,
+            last_error_at DOUBLE PRECISION,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            total_failures INTEGER NOT NULL DEFAULT 0,
+            items_total INTEGER NOT NULL DEFAULT 0,
+            data TEXT NOT NULL DEFAULT '{{}}'
+        )""",
+    ],
+]
+
+LATEST = len(MIGRATIONS)

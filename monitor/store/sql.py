@@ -1,0 +1,455 @@
+"""The store over SQL: items, rule state, incidents, checklist, timeline, outbox, sources.
+
+Written once for every backend: statements use ``?`` placeholders and portable SQL
+(``ON CONFLICT``, ``RETURNING``, partial unique indexes). A backend supplies a DB-API
+connection and says how to spell placeholders.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.detect.state import RuleState
+from monitor.errors import InvalidOperation, NotFound
+from monitor.models import (
+    ChecklistEntry,
+    Evidence,
+    Incident,
+    IncidentStatus,
+    Item,
+    Message,
+    Receipt,
+    ScoredItem,
+    SignalState,
+    TimelineEntry,
+    TopItem,
+)
+from monitor.store.schema import MIGRATIONS
+
+
+def ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def dt_(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    name: str
+    last_attempt: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    consecutive_failures: int
+    total_failures: int
+    items_total: int
+
+
+class SqlStore:
+    """All persistent state. Thread-safe: one connection guarded by a lock."""
+
+    placeholder = "?"
+    autoincrement = "AUTOINCREMENT"
+
+    def __init__(self, connection: Any) -> None:
+        self._conn = connection
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several calls into one atomic unit (re-entrant)."""
+        with self._lock:
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                if self._depth == 1:
+                    self._conn.rollback()
+                raise
+            else:
+                if self._depth == 1:
+                    self._conn.commit()
+            finally:
+                self._depth -= 1
+
+    def _exec(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        with self.transaction():
+            cur = self._conn.cursor()
+            cur.execute(self._sql(statement), tuple(params))
+            return cur
+
+    def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.transaction():
+            return list(self._exec(statement, params).fetchall())
+
+    def _one(self, statement: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self._rows(statement, params)
+        return rows[0] if rows else None
+
+    def schema_version(self) -> int:
+        try:
+            row = self._one("SELECT version FROM schema_version")
+        except Exception:
+            self._conn.rollback()
+            return 0
+        return int(row[0]) if row else 0
+
+    def upgrade(self) -> int:
+        """Apply pending migrations; return the number applied."""
+        with self.transaction():
+            self._exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = self.schema_version()
+            for statements in MIGRATIONS[current:]:
+                for statement in statements:
+                    self._exec(statement.format(autoincrement=self.autoincrement))
+            if current == 0:
+                self._exec("INSERT INTO schema_version (version) VALUES (?)", (len(MIGRATIONS),))
+            else:
+                self._exec("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
+        return len(MIGRATIONS) - current
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- items -------------------------------------------------------------------------
+
+    def known_ids(self, source: str, ids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(ids))
+        known: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._rows(f"SELECT id FROM items WHERE source = ? AND id IN ({marks})", (source, *chunk))
+            known.update(r[0] for r in rows)
+        return known
+
+    def add_items(self, scored: Sequence[ScoredItem], fetched_at: datetime) -> int:
+        """Store items not seen before; return how many were new."""
+        added = 0
+        with self.transaction():
+            for s in scored:
+                it = s.item
+                cur = self._exec(
+                    """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url,
+                       category, count, attrs, sentiment, lang)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                    (it.source, it.id, ts(it.published_at), ts(fetched_at), it.kind, it.title, it.text, it.url,
+                     s.category, it.count, json.dumps(dict(it.attrs), ensure_ascii=False), s.sentiment, s.lang),
+                )
+                added += max(cur.rowcount, 0)
+        return added
+
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]:
+        """Items published in ``(start, end]``, from ``sources`` (None = all), oldest first."""
+        params: list[Any] = [ts(start), ts(end)]
+        where = "published_at > ? AND published_at <= ?"
+        if sources:
+            where += f" AND source IN ({','.join('?' * len(sources))})"
+            params.extend(sources)
+        rows = self._rows(
+            "SELECT source, id, published_at, kind, title, text, url, category, count, attrs, sentiment, lang "
+            f"FROM items WHERE {where} ORDER BY published_at, source, id",
+            params,
+        )
+        return [_scored_from_row(r) for r in rows]
+
+    def item_count(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM items")
+        return int(row[0]) if row else 0
+
+    # -- rule state --------------------------------------------------------------------
+
+    def rule_states(self, rule_id: str) -> dict[str, RuleState]:
+        rows = self._rows(
+            "SELECT group_key, state, pending_since, firing_since, last_true_at, severity FROM rule_state WHERE rule_id = ?",
+            (rule_id,),
+        )
+        return {r[0]: RuleState(SignalState(r[1]), dt(r[2]), dt(r[3]), dt(r[4]), r[5]) for r in rows}
+
+    def put_rule_state(self, rule_id: str, group: str, state: RuleState) -> None:
+        if state.state == SignalState.INACTIVE:
+            self._exec("DELETE FROM rule_state WHERE rule_id = ? AND group_key = ?", (rule_id, group))
+            return
+        self._exec(
+            """INSERT INTO rule_state (rule_id, group_key, state, pending_since, firing_since, last_true_at, severity)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (rule_id, group_key) DO UPDATE SET state = excluded.state,
+               pending_since = excluded.pending_since, firing_since = excluded.firing_since,
+               last_true_at = excluded.last_true_at, severity = excluded.severity""",
+            (rule_id, group, state.state.value, ts(state.pending_since), ts(state.firing_since),
+             ts(state.last_true_at), state.severity),
+        )
+
+    # -- incidents ---------------------------------------------------------------------
+
+    def active_incident(self, rule_id: str, group: str) -> Incident | None:
+        row = self._one(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE rule_id = ? AND group_key = ? "
+            "AND status IN ('open', 'acknowledged', 'stable')",
+            (rule_id, group),
+        )
+        return None if row is None else self._incident(row)
+
+    def open_incident(
+        self,
+        *,
+        rule_id: str,
+        group: str,
+        playbook: str,
+        title: str,
+        severity: str,
+        at: datetime,
+        evidence: Sequence[Evidence],
+        top_items: Sequence[TopItem],
+        checklist: Sequence[ChecklistEntry],
+    ) -> Incident:
+        with self.transaction():
+            cur = self._exec(
+                """INSERT INTO incidents (rule_id, group_key, playbook, title, status, severity, opened_at,
+                   updated_at, evidence, top_items) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id""",
+                (rule_id, group, playbook, title, severity, ts(at), ts(at), _dump_evidence(evidence),
+                 _dump_top(top_items)),
+            )
+            incident_id = int(cur.fetchone()[0])
+            for position, entry in enumerate(checklist):
+                self._exec(
+                    """INSERT INTO checklist (incident_id, position, item_id, phase, phase_title, text, text_en,
+                       owner, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (incident_id, position, entry.item_id, entry.phase, entry.phase_title, entry.text,
+                     entry.text_en, entry.owner, ts(entry.due_at)),
+                )
+            return self.incident(incident_id)
+
+    def update_signal(
+        self, incident_id: int, *, at: datetime, severity: str, evidence: Sequence[Evidence], top_items: Sequence[TopItem]
+    ) -> None:
+        self._exec(
+            "UPDATE incidents SET severity = ?, updated_at = ?, evidence = ?, top_items = ? WHERE id = ?",
+            (severity, ts(at), _dump_evidence(evidence), _dump_top(top_items), incident_id),
+        )
+
+    def set_status(self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None) -> None:
+        column = {IncidentStatus.RESOLVED: "resolved_at", IncidentStatus.CLOSED: "closed_at"}.get(status)
+        extra = f", {column} = ?" if column else ""
+        params: list[Any] = [status.value, ts(at)]
+        if column:
+            params.append(ts(at))
+        if status == IncidentStatus.ACKNOWLEDGED:
+            extra += ", acknowledged_by = ?"
+            params.append(by)
+        params.append(incident_id)
+        self._exec(f"UPDATE incidents SET status = ?, updated_at = ?{extra} WHERE id = ?", params)
+
+    def incident(self, incident_id: int) -> Incident:
+        row = self._one(f"SELECT {_INCIDENT_COLS} FROM incidents WHERE id = ?", (incident_id,))
+        if row is None:
+            raise NotFound(f"no incident {incident_id}; `crisismon incidents` lists them")
+        return self._incident(row)
+
+    def incidents(self, *, active_only: bool = False) -> list[Incident]:
+        where = " WHERE status IN ('open', 'acknowledged', 'stable')" if active_only else ""
+        rows = self._rows(f"SELECT {_INCIDENT_COLS} FROM incidents{where} ORDER BY id")
+        return [self._incident(r) for r in rows]
+
+    def _incident(self, row: tuple[Any, ...]) -> Incident:
+        checklist = self._rows(
+            """SELECT item_id, phase, phase_title, text, text_en, owner, due_at, done_at, done_by
+               FROM checklist WHERE incident_id = ? ORDER BY position""",
+            (row[0],),
+        )
+        return Incident(
+            id=int(row[0]), rule_id=row[1], group=row[2], playbook=row[3], title=row[4],
+            status=IncidentStatus(row[5]), severity=row[6], opened_at=dt_(row[7]), updated_at=dt_(row[8]),
+            resolved_at=dt(row[9]), closed_at=dt(row[10]), acknowledged_by=row[11],
+            evidence=tuple(Evidence(**e) for e in json.loads(row[12])),
+            top_items=tuple(_top_from(d) for d in json.loads(row[13])),
+            checklist=tuple(
+                ChecklistEntry(c[0], c[1], c[2], c[3], c[4], c[5], dt_(c[6]), dt(c[7]), c[8]) for c in checklist
+            ),
+        )
+
+    def set_item_done(self, incident_id: int, item_id: str, *, at: datetime | None, by: str | None) -> None:
+        cur = self._exec(
+            "UPDATE checklist SET done_at = ?, done_by = ? WHERE incident_id = ? AND item_id = ?",
+            (ts(at), by, incident_id, item_id),
+        )
+        if cur.rowcount == 0:
+            known = ", ".join(e.item_id for e in self.incident(incident_id).checklist)
+            raise InvalidOperation(f"incident {incident_id} has no checklist item {item_id!r}; its items: {known}")
+
+    # -- timeline ----------------------------------------------------------------------
+
+    def add_timeline(self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]) -> None:
+        self._exec(
+            "INSERT INTO timeline (incident_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
+            (incident_id, ts(at), actor, kind, json.dumps(dict(detail), ensure_ascii=False, default=str)),
+        )
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        rows = self._rows("SELECT at, actor, kind, detail FROM timeline WHERE incident_id = ? ORDER BY id", (incident_id,))
+        return [TimelineEntry(dt_(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
+
+    # -- outbox ------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        destination: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime,
+        incident_id: int | None = None,
+        thread_of: int | None = None,
+        update_of: int | None = None,
+    ) -> int:
+        cur = self._exec(
+            """INSERT INTO outbox (destination, kind, incident_id, thread_of, update_of, payload, status,
+               next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id""",
+            (destination, kind, incident_id, thread_of, update_of, json.dumps(dict(payload), ensure_ascii=False),
+             ts(now), ts(now)),
+        )
+        return int(cur.fetchone()[0])
+
+    def pending_messages(self, destination: str) -> list[Message]:
+        """Unsent messages for ``destination``, in the order they must go out."""
+        rows = self._rows(
+            f"SELECT {_MESSAGE_COLS} FROM outbox WHERE destination = ? AND status = 'pending' ORDER BY id",
+            (destination,),
+        )
+        return [_message(r) for r in rows]
+
+    def next_attempt_at(self, message_id: int) -> datetime:
+        row = self._one("SELECT next_attempt_at FROM outbox WHERE id = ?", (message_id,))
+        if row is None:
+            raise NotFound(f"no outbox message {message_id}")
+        return dt_(row[0])
+
+    def message_ref(self, message_id: int) -> tuple[str | None, str]:
+        """(remote ref, status) of a message."""
+        row = self._one("SELECT remote_ref, status FROM outbox WHERE id = ?", (message_id,))
+        if row is None:
+            raise NotFound(f"no outbox message {message_id}")
+        return row[0], row[1]
+
+    def first_message(self, incident_id: int, destination: str, kind: str) -> int | None:
+        row = self._one(
+            "SELECT id FROM outbox WHERE incident_id = ? AND destination = ? AND kind = ? ORDER BY id LIMIT 1",
+            (incident_id, destination, kind),
+        )
+        return None if row is None else int(row[0])
+
+    def mark_sent(self, message_id: int, receipt: Receipt, now: datetime) -> None:
+        self._exec(
+            """UPDATE outbox SET status = 'sent', remote_ref = ?, remote_channel = ?, sent_at = ?,
+               attempts = attempts + 1 WHERE id = ?""",
+            (receipt.ref, receipt.channel, ts(now), message_id),
+        )
+
+    def mark_failed(self, message_id: int, error: str, *, retry_at: datetime | None) -> None:
+        """Record a failed attempt; ``retry_at`` None gives up on the message for good."""
+        if retry_at is None:
+            self._exec(
+                "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE id = ?",
+                (error, message_id),
+            )
+        else:
+            self._exec(
+                "UPDATE outbox SET last_error = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+                (error, ts(retry_at), message_id),
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._rows("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
+
+    def messages(self, incident_id: int | None = None) -> list[tuple[Message, str]]:
+        where, params = ("WHERE incident_id = ?", (incident_id,)) if incident_id is not None else ("", ())
+        rows = self._rows(f"SELECT {_MESSAGE_COLS}, status FROM outbox {where} ORDER BY id", params)
+        return [(_message(r[:-1]), r[-1]) for r in rows]
+
+    # -- sources -----------------------------------------------------------------------
+
+    def record_fetch(self, name: str, now: datetime, *, error: str | None, items: int) -> None:
+        with self.transaction():
+            self._exec("INSERT INTO source_state (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
+            if error is None:
+                self._exec(
+                    """UPDATE source_state SET last_attempt = ?, last_success = ?, consecutive_failures = 0,
+                       items_total = items_total + ? WHERE name = ?""",
+                    (ts(now), ts(now), items, name),
+                )
+            else:
+                self._exec(
+                    """UPDATE source_state SET last_attempt = ?, last_error = ?, last_error_at = ?,
+                       consecutive_failures = consecutive_failures + 1, total_failures = total_failures + 1,
+                       items_total = items_total + ? WHERE name = ?""",
+                    (ts(now), error, ts(now), items, name),
+                )
+
+    def source_health(self) -> list[SourceHealth]:
+        rows = self._rows(
+            """SELECT name, last_attempt, last_success, last_error, last_error_at, consecutive_failures,
+               total_failures, items_total FROM source_state ORDER BY name"""
+        )
+        return [SourceHealth(r[0], dt(r[1]), dt(r[2]), r[3], dt(r[4]), int(r[5]), int(r[6]), int(r[7])) for r in rows]
+
+    def source_data(self, name: str) -> dict[str, Any]:
+        row = self._one("SELECT data FROM source_state WHERE name = ?", (name,))
+        return {} if row is None else dict(json.loads(row[0]))
+
+    def put_source_data(self, name: str, data: Mapping[str, Any]) -> None:
+        with self.transaction():
+            self._exec("INSERT INTO source_state (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
+            self._exec("UPDATE source_state SET data = ? WHERE name = ?", (json.dumps(dict(data)), name))
+
+
+_INCIDENT_COLS = (
+    "id, rule_id, group_key, playbook, title, status, severity, opened_at, updated_at, resolved_at, "
+    "closed_at, acknowledged_by, evidence, top_items"
+)
+_MESSAGE_COLS = "id, destination, kind, payload, incident_id, thread_of, update_of, attempts"
+
+
+def _message(row: tuple[Any, ...]) -> Message:
+    return Message(
+        id=int(row[0]), destination=row[1], kind=row[2], payload=json.loads(row[3]), incident_id=row[4],
+        thread_of=row[5], update_of=row[6], attempts=int(row[7]),
+    )
+
+
+def _scored_from_row(r: tuple[Any, ...]) -> ScoredItem:
+    item = Item(
+        source=r[0], id=r[1], published_at=dt_(r[2]), kind=r[3], title=r[4], text=r[5], url=r[6],
+        category=r[7], count=int(r[8]), attrs=json.loads(r[9]),
+    )
+    return ScoredItem(item=item, sentiment=r[10], category=r[7], lang=r[11])
+
+
+def _dump_evidence(evidence: Sequence[Evidence]) -> str:
+    return json.dumps([asdict(e) for e in evidence])
+
+
+def _dump_top(items: Sequence[TopItem]) -> str:
+    return json.dumps([{**asdict(t), "published_at": ts(t.published_at)} for t in items], ensure_ascii=False)
+
+
+def _top_from(d: dict[str, Any]) -> TopItem:
+    return TopItem(**{**d, "published_at": dt_(d["published_at"])})

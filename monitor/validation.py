@@ -1,0 +1,79 @@
+"""Turn pydantic validation errors into ``path:line: field: found, expected`` problems."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
+
+from monitor.errors import Problem
+from monitor.yamlload import Loc, Located
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base for config models: frozen, and unknown keys are errors (catches typos)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def validate(model: type[M], located: Located, data: Any, prefix: Loc = ()) -> tuple[M | None, list[Problem]]:
+    """Validate ``data`` (found at ``prefix`` in ``located``) into ``model``."""
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, [_problem(located, prefix, err) for err in exc.errors()]
+
+
+def _problem(located: Located, prefix: Loc, err: Any) -> Problem:
+    loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+    full = (*prefix, *loc)
+    field = ".".join(str(p) for p in full) or "(document)"
+    kind = err["type"]
+    found = _found(err, kind)
+    expected = _expected(err, kind)
+    return Problem(located.path, located.line_of(full), field, found, expected)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the union member's name into loc ("function-after[...]", model names)
+    return isinstance(part, str) and ("[" in part or part[:1].isupper())
+
+
+def found_expected(found: str, expected: str) -> PydanticCustomError:
+    """Raise from a validator to say exactly what was found and what was expected."""
+    return PydanticCustomError("found_expected", "{expected}", {"found": found, "expected": expected})
+
+
+def _found(err: Any, kind: str) -> str:
+    ctx = err.get("ctx") or {}
+    if "found" in ctx:
+        return str(ctx["found"])
+    if kind == "missing":
+        return "nothing"
+    if kind == "extra_forbidden":
+        return f"unknown field {err['loc'][-1]!r}"
+    value = err.get("input")
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return text
+
+
+def _expected(err: Any, kind: str) -> str:
+    if kind == "missing":
+        return "this required field"
+    if kind == "extra_forbidden":
+        return "one of the documented fields (see docs/)"
+    msg: str = err.get("msg", "a valid value")
+    for prefix in ("Value error, ", "Assertion failed, ", "Input should be "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    return msg[0].lower() + msg[1:] if msg else msg
+
+
+def sequence_locs(items: Sequence[Any], prefix: Loc) -> list[Loc]:
+    return [(*prefix, i) for i in range(len(items))]

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from monitor.classify import KeywordClassifier
+from monitor.rules import load_rules
+
+from .conftest import ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_every_shipped_rule_file_is_valid(playbooks: dict[str, object]) -> None:
+    rules, problems = load_rules(
+        ROOT / "rules", playbooks=playbooks, sources=None, categories=KeywordClassifier.default().keys()
+    )
+    assert problems == []
+    assert len(rules.rules) >= 5
+    assert {r.playbook for r in rules.rules} <= set(playbooks)
+
+
+def test_field_errors_name_file_line_field_found_and_expected(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "bad_rules" / "broken.yaml", tmp_path / "broken.yaml")
+    _, problems = load_rules(tmp_path, playbooks=["product_quality"], sources=None, categories=["product_quality"])
+    text = [str(p).replace(str(tmp_path) + "/", "") for p in problems]
+    expected = (FIXTURES / "bad_rules" / "expected.txt").read_text(encoding="utf-8").splitlines()
+    for line in expected[:3]:
+        assert line in text
+
+
+def test_cross_file_errors_come_together_with_schema_errors(tmp_path: Path) -> None:
+    # a file whose rules all validate, with cross-file problems
+    (tmp_path / "a.yaml").write_text(
+        "rules:\n  - id: dup\n    description: d\n    playbook: product_quality\n"
+        "    condition: {threshold: {metric: count, value: 1}}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.yaml").write_text(
+        "rules:\n  - id: dup\n    description: d\n    playbook: nope\n    sources: [ghost]\n"
+        "    match: {categories: [bogus]}\n    condition: {threshold: {metric: count, value: 1}}\n",
+        encoding="utf-8",
+    )
+    _, problems = load_rules(tmp_path, playbooks=["product_quality"], sources=["news"], categories=["product_quality"])
+    fields = sorted((Path(p.path).name, p.line, p.field) for p in problems)
+    assert fields == [
+        ("b.yaml", 2, "id"),
+        ("b.yaml", 2, "match.categories"),
+        ("b.yaml", 2, "playbook"),
+        ("b.yaml", 2, "sources"),
+    ]
+    dup = next(p for p in problems if p.field == "id")
+    assert "also defined at" in dup.expected and "a.yaml:2" in dup.expected
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "bad_rules" / "syntax.yaml", tmp_path / "syntax.yaml")
+    _, problems = load_rules(tmp_path, playbooks=[], sources=None, categories=[])
+    assert [(p.line, p.field) for p in problems] == [(4, "yaml")]
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("{thresh: 1}", "exactly one of threshold, spike, all, any"),
+        ("{threshold: {metric: count, value: 1}, spike: {}}", "exactly one of threshold, spike, all, any"),
+    ],
+)
+def test_condition_must_be_exactly_one_kind(tmp_path: Path, condition: str, expected: str) -> None:
+    (tmp_path / "r.yaml").write_text(
+        f"rules:\n  - id: r\n    description: d\n    playbook: p\n    condition: {condition}\n", encoding="utf-8"
+    )
+    _, problems = load_rules(tmp_path, playbooks=["p"], sources=None, categories=[])
+    assert [(p.line, p.field, p.expected) for p in problems] == [(5, "rules.0.condition", expected)]
+
+
+def test_window_shorter_than_bucket_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n  - id: r\n    description: d\n    playbook: p\n    bucket: 10m\n"
+        "    condition: {threshold: {metric: count, value: 1, window: 5m}}\n",
+        encoding="utf-8",
+    )
+    _, problems = load_rules(tmp_path, playbooks=["p"], sources=None, categories=[])
+    assert len(problems) == 1 and "at least one bucket" in problems[0].expected
