@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,8 @@ from monitor.notify.console import ConsoleNotifier
 from monitor.notify.render import Renderer, SlackRenderer, TextRenderer
 from monitor.outbox import Dispatcher
 from monitor.protocols import Notifier, Scorer, Source
+from monitor.roster import Roster, load_roster
+from monitor.sla import SlaPolicy, SlaWatch
 from monitor.sources.complaints import ComplaintsApiSource as ComplaintsSource
 from monitor.store import SqlStore
 
@@ -84,7 +87,14 @@ def build_sources(configs: tuple[SourceConfig, ...], client: httpx.Client) -> di
     return sources
 
 
-def build_notifiers(config: AppConfig, env: Mapping[str, str]) -> tuple[dict[str, Notifier], dict[str, Renderer]]:
+def all_renderers(roster: Roster) -> dict[str, Renderer]:
+    """A renderer for every kind of destination (operations post wherever the alert went)."""
+    return {"console": TextRenderer(), "slack": SlackRenderer(roster.mentions())}
+
+
+def build_notifiers(
+    config: AppConfig, env: Mapping[str, str], roster: Roster | None = None
+) -> tuple[dict[str, Notifier], dict[str, Renderer]]:
     notifiers: dict[str, Notifier] = {}
     renderers: dict[str, Renderer] = {}
     if config.notify.console:
@@ -97,7 +107,7 @@ def build_notifiers(config: AppConfig, env: Mapping[str, str]) -> tuple[dict[str
 
         base_url = env.get("CRISISMON_SLACK_API_URL") or config.notify.slack.api_url
         notifiers["slack"] = SlackNotifier(make_web_client(token, base_url=base_url), channel)
-        renderers["slack"] = SlackRenderer()
+        renderers["slack"] = SlackRenderer((roster or Roster()).mentions())
     elif token or channel:
         log.warning("Slack is off: set both %s and SLACK_CHANNEL", config.notify.slack.token_env)
     return notifiers, renderers
@@ -117,13 +127,14 @@ def build_engine(
 ) -> Wiring:
     """Wire an engine; any part can be passed in (tests, the demo)."""
     metrics = Metrics()
+    roster = load_roster(Path(config.roster) if config.roster else None)
     wiring_closers: list[Any] = []
     if sources is None:
         client = httpx.Client(follow_redirects=False)
         wiring_closers.append(client)
         sources = build_sources(config.sources, client)
     if notifiers is None or renderers is None:
-        notifiers, renderers = build_notifiers(config, os.environ if env is None else env)
+        notifiers, renderers = build_notifiers(config, os.environ if env is None else env, roster)
     if scorer is None:
         scorer = build_scorer(config)
         if hasattr(scorer, "close"):
@@ -137,5 +148,9 @@ def build_engine(
         dispatcher=Dispatcher(store, notifiers, metrics),
         definitions=definitions,
         metrics=metrics,
+        sla=SlaWatch(
+            store, renderers, definitions.playbooks, roster,
+            SlaPolicy(config.incidents.ack_timeout, config.incidents.reminder_every),
+        ),
     )
     return Wiring(engine, wiring_closers)

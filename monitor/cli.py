@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_incident_show)
 
+    _incident_ops(isub)
+
     sources = sub.add_parser("sources", help="the health of every source")
     _db_args(sources)
     sources.add_argument("--json", action="store_true")
@@ -91,6 +94,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     _register_optional(sub)
     return parser
+
+
+def _incident_ops(isub: Any) -> None:
+    def op(name: str, help_: str, func: Handler) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = isub.add_parser(name, help=help_)
+        p.add_argument("id", type=int)
+        _db_args(p)
+        p.add_argument("--by", default=os.environ.get("USER") or "cli", help="who does it (default: $USER)")
+        p.set_defaults(func=func, func_name=name)
+        return p
+
+    op("ack", "acknowledge: someone is on it", cmd_incident_op)
+    op("stable", "mark stable: the situation is under control", cmd_incident_op)
+    op("resolve", "resolve: the crisis is over", cmd_incident_op)
+    op("close", "close a resolved incident (after its review)", cmd_incident_op).add_argument(
+        "--force", action="store_true", help="close even if never acknowledged or resolved"
+    )
+    for name, help_ in (("tick", "tick a checklist item"), ("untick", "untick a checklist item")):
+        op(name, help_, cmd_incident_op).add_argument("item", help="the checklist item id")
+    op("note", "add a note to the timeline and the thread", cmd_incident_op).add_argument("text")
+    review = op("review", "write the post-incident review (Markdown)", cmd_incident_review)
+    review.add_argument("--json", action="store_true")
+    review.add_argument("--out", type=Path, help="write to this file (and a chart PNG beside it)")
 
 
 def _register_optional(sub: Any) -> None:
@@ -202,6 +228,60 @@ def cmd_incident_show(ns: argparse.Namespace) -> int:
     print("--- timeline ---")
     for entry in store.timeline(incident.id):
         print(f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.actor:<12} {entry.kind:<16} {json.dumps(entry.detail, ensure_ascii=False)}")
+    return EXIT_OK
+
+
+def cmd_incident_op(ns: argparse.Namespace) -> int:
+    from monitor.app import all_renderers
+    from monitor.clock import SystemClock
+    from monitor.config import database_url, load_config
+    from monitor.ops import IncidentOps
+    from monitor.playbooks import load_playbooks
+    from monitor.roster import load_roster
+    from monitor.store import open_store
+
+    config = load_config(ns.config)
+    playbooks, _ = load_playbooks(Path(config.playbooks_dir))
+    roster = load_roster(Path(config.roster) if config.roster else None)
+    store = open_store(database_url(config, ns.db))
+    ops = IncidentOps(store, all_renderers(roster), playbooks)
+    now = SystemClock().now()
+    action: str = ns.func_name
+    try:
+        if action == "ack":
+            incident = ops.acknowledge(ns.id, ns.by, now)
+        elif action == "stable":
+            incident = ops.mark_stable(ns.id, ns.by, now)
+        elif action == "resolve":
+            incident = ops.resolve(ns.id, ns.by, now)
+        elif action == "close":
+            incident = ops.close(ns.id, ns.by, now, force=ns.force)
+        elif action in ("tick", "untick"):
+            incident = ops.tick(ns.id, ns.item, ns.by, now, done=action == "tick")
+        else:
+            incident = ops.note(ns.id, ns.text, ns.by, now)
+    finally:
+        store.close()
+    done = sum(1 for e in incident.checklist if e.done_at)
+    print(f"incident #{incident.id}: {incident.status.value}, {done}/{len(incident.checklist)} items done")
+    return EXIT_OK
+
+
+def cmd_incident_review(ns: argparse.Namespace) -> int:
+    from monitor.review import review_data, review_markdown
+
+    store = _store(ns)
+    incident = store.incident(ns.id)
+    timeline = store.timeline(incident.id)
+    if ns.json:
+        text = json.dumps(review_data(incident, timeline), ensure_ascii=False, indent=2)
+    else:
+        text = review_markdown(incident, timeline)
+    if ns.out:
+        ns.out.write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {ns.out}")
+    else:
+        print(text)
     return EXIT_OK
 
 

@@ -93,6 +93,12 @@ class NotifyConfig(Strict):
     slack: SlackConfig = SlackConfig()
 
 
+class IncidentsConfig(Strict):
+    ack_timeout: Duration = Field(default=timedelta(minutes=15), description="Escalate when not acknowledged by then")
+    reminder_every: Duration = Field(default=timedelta(minutes=30), description="Cadence of repeated reminders")
+    check_every: Duration = Field(default=timedelta(minutes=1), description="How often SLA timers are checked")
+
+
 class AppConfig(Strict):
     database: str = "crisismon.db"
     rules_dir: str = Field(default_factory=lambda: str(default_dir("rules")))
@@ -100,6 +106,8 @@ class AppConfig(Strict):
     sources: tuple[SourceConfig, ...] = ()
     scoring: ScoringConfig = ScoringConfig()
     notify: NotifyConfig = NotifyConfig()
+    roster: str | None = Field(default=None, description="Roster file: people, roles, escalation chain")
+    incidents: IncidentsConfig = IncidentsConfig()
     evaluate_every: Duration = timedelta(minutes=1)
     deliver_every: Duration = timedelta(seconds=5)
 
@@ -134,7 +142,7 @@ def load_config(path: Path | None) -> AppConfig:
 
 def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
     resolved = dict(data)
-    for key in ("rules_dir", "playbooks_dir"):
+    for key in ("rules_dir", "playbooks_dir", "roster"):
         value = resolved.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
             resolved[key] = str(base / value)

@@ -19,6 +19,7 @@ from monitor.metrics import Metrics
 from monitor.models import FetchResult, Signal
 from monitor.outbox import Dispatcher
 from monitor.protocols import Source
+from monitor.sla import SlaWatch
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class Engine:
         dispatcher: Dispatcher,
         definitions: Definitions,
         metrics: Metrics,
+        sla: SlaWatch,
     ) -> None:
         self.clock = clock
         self.sources = dict(sources)
@@ -44,6 +46,7 @@ class Engine:
         self.dispatcher = dispatcher
         self.definitions = definitions
         self.metrics = metrics
+        self.sla = sla
         self._eval_lock = threading.Lock()
         self._deliver_lock = threading.Lock()
 
@@ -66,6 +69,11 @@ class Engine:
                 self.incidents.handle(signal, rules[signal.rule_id], now)
             return signals
 
+    def check_sla(self) -> int:
+        """Escalate unacknowledged incidents and remind owners of overdue items."""
+        with self._eval_lock:
+            return self.sla.run(self.clock.now())
+
     def deliver(self) -> int:
         with self._deliver_lock:
             return self.dispatcher.deliver_due(self.clock.now())
@@ -75,9 +83,11 @@ class Engine:
         for name in self.sources:
             self.poll(name)
         self.evaluate()
+        self.check_sla()
         self.deliver()
 
     def swap_definitions(self, definitions: Definitions) -> None:
         with self._eval_lock:
             self.definitions = definitions
             self.incidents.playbooks = definitions.playbooks
+            self.sla.playbooks = definitions.playbooks

@@ -67,6 +67,7 @@ class Evaluator:
                     evidence=verdict.evidence,
                     top_items=top_items(grouped, now - rule.window, cut),
                     transitioned=state.state != prev.state,
+                    since=state.firing_since,
                 )
             )
         return signals

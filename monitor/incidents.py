@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 
@@ -30,15 +30,25 @@ class IncidentService:
     def handle(self, signal: Signal, rule: Rule, now: datetime) -> Incident | None:
         if signal.state == SignalState.FIRING:
             active = self.store.active_incident(rule.id, signal.group)
-            if active is None:
-                return self.open(signal, rule, now)
-            return self.update(active, signal, now)
+            if active is not None:
+                return self.update(active, signal, now)
+            if self._episode_handled(signal):
+                return None  # a person resolved this episode's incident while the rule still fires
+            return self.open(signal, rule, now)
         if signal.state == SignalState.RESOLVED and signal.transitioned:
             active = self.store.active_incident(rule.id, signal.group)
             if active is not None:
                 self.suggest_resolution(active, rule, now)
             return active
         return None
+
+    def _episode_handled(self, signal: Signal) -> bool:
+        if signal.since is None:
+            return False
+        return any(
+            i.rule_id == signal.rule_id and i.group == signal.group and i.opened_at >= signal.since
+            for i in self.store.incidents()
+        )
 
     def open(self, signal: Signal, rule: Rule, now: datetime) -> Incident:
         playbook = self.playbooks[rule.playbook]
@@ -87,14 +97,36 @@ class IncidentService:
             )
 
     def _notify(self, incident: Incident, text: str, now: datetime, *, edit_top: bool) -> None:
-        playbook = self.playbooks.get(incident.playbook)
-        for destination, renderer in self.renderers.items():
-            alert_id = self.store.first_message(incident.id, destination, "alert")
-            self.store.enqueue(
-                destination, "update", renderer.update(incident, text), now=now, incident_id=incident.id,
-                thread_of=alert_id,
-            )
-            if edit_top and alert_id is not None and playbook is not None:
-                rule_description = incident.title
-                payload = renderer.alert(incident, rule_description=rule_description, playbook_title=playbook.title, now=now)
-                self.store.enqueue(destination, "alert", payload, now=now, incident_id=incident.id, update_of=alert_id)
+        notify(self.store, self.renderers, self.playbooks, incident, text, now, edit_top=edit_top)
+
+
+def notify(
+    store: SqlStore,
+    renderers: Mapping[str, Renderer],
+    playbooks: Mapping[str, Playbook],
+    incident: Incident,
+    text: str,
+    now: datetime,
+    *,
+    edit_top: bool,
+    notify_roles: Sequence[str] = (),
+    edit_checklist: bool = False,
+) -> None:
+    """Post ``text`` in the incident's thread wherever its alert went; optionally edit the
+    alert and the checklist message in place."""
+    playbook = playbooks.get(incident.playbook)
+    for destination, renderer in renderers.items():
+        alert_id = store.first_message(incident.id, destination, "alert")
+        if alert_id is None:
+            continue
+        store.enqueue(
+            destination, "update", renderer.update(incident, text, notify=notify_roles), now=now,
+            incident_id=incident.id, thread_of=alert_id,
+        )
+        if edit_top and playbook is not None:
+            payload = renderer.alert(incident, rule_description=incident.title, playbook_title=playbook.title, now=now)
+            store.enqueue(destination, "alert", payload, now=now, incident_id=incident.id, update_of=alert_id)
+        checklist_id = store.first_message(incident.id, destination, "checklist")
+        if edit_checklist and playbook is not None and checklist_id is not None:
+            payload = renderer.checklist(incident, playbook_title=playbook.title, now=now)
+            store.enqueue(destination, "checklist", payload, now=now, incident_id=incident.id, update_of=checklist_id)

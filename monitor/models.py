@@ -137,6 +137,7 @@ class Signal:
     evidence: tuple[Evidence, ...] = ()
     top_items: tuple[TopItem, ...] = ()
     transitioned: bool = False  # state changed at this evaluation
+    since: datetime | None = None  # when the current firing episode started
 
 
 class IncidentStatus(StrEnum):

@@ -32,6 +32,7 @@ def build_scheduler(
     poll_intervals: Mapping[str, timedelta],
     evaluate_every: timedelta,
     deliver_every: timedelta,
+    sla_every: timedelta = timedelta(minutes=1),
     jitter: float = 0.1,
 ) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
@@ -45,6 +46,7 @@ def build_scheduler(
             id=f"poll:{name}",
         )
     scheduler.add_job(_guard("evaluate", engine.evaluate), "interval", seconds=evaluate_every.total_seconds(), id="evaluate")
+    scheduler.add_job(_guard("sla", engine.check_sla), "interval", seconds=sla_every.total_seconds(), id="sla")
     scheduler.add_job(_guard("deliver", engine.deliver), "interval", seconds=deliver_every.total_seconds(), id="deliver")
     return scheduler
 

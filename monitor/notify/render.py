@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,7 +17,9 @@ class Renderer(Protocol):
 
     def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]: ...
 
-    def update(self, incident: Incident, message: str) -> dict[str, Any]: ...
+    def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
+        """A thread reply; ``notify`` names roles to alert (mentions where the destination has them)."""
+        ...
 
 
 class TextRenderer:
@@ -27,8 +29,8 @@ class TextRenderer:
     def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
         return text.render_checklist(incident, playbook_title=playbook_title, now=now)
 
-    def update(self, incident: Incident, message: str) -> dict[str, Any]:
-        return text.render_update(incident, message)
+    def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
+        return text.render_update(incident, message + (f" (to: {', '.join(notify)})" if notify else ""))
 
 
 class SlackRenderer:
@@ -49,7 +51,8 @@ class SlackRenderer:
 
         return blocks.render_checklist(incident, playbook_title=playbook_title, now=now, mentions=self.mentions)
 
-    def update(self, incident: Incident, message: str) -> dict[str, Any]:
+    def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
         from monitor.notify import blocks
 
-        return blocks.render_update(incident, message)
+        users = [self.mentions[role] for role in notify if role in self.mentions]
+        return blocks.render_update(incident, message, notify=users)

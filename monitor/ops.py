@@ -1,0 +1,103 @@
+"""What people do to an incident: acknowledge, tick, note, resolve, close.
+
+Every operation checks the lifecycle (open -> acknowledged -> stable -> resolved -> closed),
+records who and when in the timeline, and posts to the incident's thread. The CLI, the HTTP
+API and Slack's buttons all call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from monitor.errors import InvalidOperation
+from monitor.incidents import notify
+from monitor.models import Incident, IncidentStatus
+from monitor.notify.render import Renderer
+from monitor.playbooks import Playbook
+from monitor.store import SqlStore
+
+ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.STABLE)
+
+
+class IncidentOps:
+    def __init__(self, store: SqlStore, renderers: Mapping[str, Renderer], playbooks: Mapping[str, Playbook]) -> None:
+        self.store = store
+        self.renderers = renderers
+        self.playbooks = playbooks
+
+    def acknowledge(self, incident_id: int, by: str, now: datetime) -> Incident:
+        incident = self.store.incident(incident_id)
+        if incident.status != IncidentStatus.OPEN:
+            who = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
+            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}{who}; only an open incident can be acknowledged")
+        return self._transition(incident, IncidentStatus.ACKNOWLEDGED, by, now, f"acknowledged by {by}")
+
+    def mark_stable(self, incident_id: int, by: str, now: datetime) -> Incident:
+        incident = self.store.incident(incident_id)
+        if incident.status != IncidentStatus.ACKNOWLEDGED:
+            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}; acknowledge it before marking it stable")
+        return self._transition(incident, IncidentStatus.STABLE, by, now, f"marked stable by {by}")
+
+    def resolve(self, incident_id: int, by: str, now: datetime) -> Incident:
+        incident = self.store.incident(incident_id)
+        if incident.status not in ACTIVE:
+            raise InvalidOperation(f"incident {incident_id} is already {incident.status.value}")
+        return self._transition(incident, IncidentStatus.RESOLVED, by, now, f"resolved by {by}")
+
+    def close(self, incident_id: int, by: str, now: datetime, *, force: bool = False) -> Incident:
+        incident = self.store.incident(incident_id)
+        if incident.status == IncidentStatus.CLOSED:
+            raise InvalidOperation(f"incident {incident_id} is already closed")
+        if incident.status == IncidentStatus.OPEN and not force:
+            raise InvalidOperation(
+                f"incident {incident_id} was never acknowledged; acknowledge and resolve it first, or pass --force"
+            )
+        if incident.status != IncidentStatus.RESOLVED and not force:
+            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}; resolve it first, or pass --force")
+        return self._transition(incident, IncidentStatus.CLOSED, by, now, f"closed by {by}" + (" (forced)" if force else ""))
+
+    def tick(self, incident_id: int, item_id: str, by: str, now: datetime, *, done: bool = True) -> Incident:
+        incident = self._active(incident_id)
+        entry = next((e for e in incident.checklist if e.item_id == item_id), None)
+        if entry is None:
+            known = ", ".join(e.item_id for e in incident.checklist)
+            raise InvalidOperation(f"incident {incident_id} has no checklist item {item_id!r}; its items: {known}")
+        if done and entry.done_at is not None:
+            raise InvalidOperation(f"item {item_id!r} was already ticked by {entry.done_by}")
+        if not done and entry.done_at is None:
+            raise InvalidOperation(f"item {item_id!r} is not ticked")
+        with self.store.transaction():
+            self.store.set_item_done(incident_id, item_id, at=now if done else None, by=by if done else None)
+            self.store.add_timeline(incident_id, now, by, "ticked" if done else "unticked", {"item": item_id, "text": entry.text})
+            updated = self.store.incident(incident_id)
+            mark = "☑" if done else "☐"
+            late = " (late)" if done and now > entry.due_at else ""
+            notify(
+                self.store, self.renderers, self.playbooks, updated, f"{mark} {entry.text} / {entry.text_en} — {by}{late}",
+                now, edit_top=False, edit_checklist=True,
+            )
+        return updated
+
+    def note(self, incident_id: int, text: str, by: str, now: datetime) -> Incident:
+        incident = self.store.incident(incident_id)
+        if not text.strip():
+            raise InvalidOperation("a note needs some text")
+        with self.store.transaction():
+            self.store.add_timeline(incident_id, now, by, "note", {"text": text})
+            notify(self.store, self.renderers, self.playbooks, incident, f"note from {by}: {text}", now, edit_top=False)
+        return incident
+
+    def _active(self, incident_id: int) -> Incident:
+        incident = self.store.incident(incident_id)
+        if incident.status not in ACTIVE:
+            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}; its checklist can no longer change")
+        return incident
+
+    def _transition(self, incident: Incident, status: IncidentStatus, by: str, now: datetime, text: str) -> Incident:
+        with self.store.transaction():
+            self.store.set_status(incident.id, status, now, by)
+            self.store.add_timeline(incident.id, now, by, status.value, {"from": incident.status.value})
+            updated = self.store.incident(incident.id)
+            notify(self.store, self.renderers, self.playbooks, updated, text, now, edit_top=True)
+        return updated

@@ -1,0 +1,92 @@
+"""SLA timers: escalate unacknowledged incidents, remind owners of overdue items.
+
+Runs as a scheduler job. All its memory is the incident timeline (``escalated`` and
+``reminder`` entries), so a restart neither forgets nor repeats a reminder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.incidents import SYSTEM, notify
+from monitor.models import Incident, IncidentStatus, TimelineEntry
+from monitor.notify.render import Renderer
+from monitor.playbooks import Playbook
+from monitor.roster import Roster
+from monitor.store import SqlStore
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    ack_timeout: timedelta = timedelta(minutes=15)
+    reminder_every: timedelta = timedelta(minutes=30)
+
+
+class SlaWatch:
+    def __init__(
+        self,
+        store: SqlStore,
+        renderers: Mapping[str, Renderer],
+        playbooks: Mapping[str, Playbook],
+        roster: Roster,
+        policy: SlaPolicy,
+    ) -> None:
+        self.store = store
+        self.renderers = renderers
+        self.playbooks = playbooks
+        self.roster = roster
+        self.policy = policy
+
+    def run(self, now: datetime) -> int:
+        """Check every active incident; return how many messages were queued."""
+        queued = 0
+        for incident in self.store.incidents(active_only=True):
+            timeline = self.store.timeline(incident.id)
+            queued += self._escalate(incident, timeline, now)
+            queued += self._remind_overdue(incident, timeline, now)
+        return queued
+
+    def _escalate(self, incident: Incident, timeline: list[TimelineEntry], now: datetime) -> int:
+        if incident.status != IncidentStatus.OPEN:
+            return 0
+        waited = now - incident.opened_at
+        if waited < self.policy.ack_timeout:
+            return 0
+        chain = self.roster.escalation
+        level = min(int(waited / self.policy.ack_timeout), len(chain))
+        escalations = [e for e in timeline if e.kind == "escalated"]
+        last_level = int(escalations[-1].detail["level"]) if escalations else 0
+        if level <= last_level and escalations and now - escalations[-1].at < self.policy.reminder_every:
+            return 0
+        role = chain[level - 1] if chain else "crisis_lead"
+        minutes = int(waited.total_seconds() // 60)
+        repeat = level <= last_level
+        text = (
+            f"still not acknowledged after {minutes} min: reminding {self.roster.describe(role)}"
+            if repeat
+            else f"not acknowledged after {minutes} min: escalating to {self.roster.describe(role)}"
+        )
+        with self.store.transaction():
+            self.store.add_timeline(incident.id, now, SYSTEM, "escalated", {"level": level, "role": role, "repeat": repeat})
+            notify(self.store, self.renderers, self.playbooks, incident, text, now, edit_top=False, notify_roles=[role])
+        return 1
+
+    def _remind_overdue(self, incident: Incident, timeline: list[TimelineEntry], now: datetime) -> int:
+        overdue = [e for e in incident.checklist if e.done_at is None and e.due_at < now]
+        if not overdue:
+            return 0
+        reminders = [e for e in timeline if e.kind == "reminder"]
+        already = set(reminders[-1].detail["items"]) if reminders else set()
+        fresh = [e for e in overdue if e.item_id not in already]
+        if not fresh and reminders and now - reminders[-1].at < self.policy.reminder_every:
+            return 0
+        lines = [f"{len(overdue)} overdue item(s):"]
+        lines += [f"• {e.text} / {e.text_en} — {self.roster.describe(e.owner)}, due {e.due_at:%H:%M} UTC" for e in overdue]
+        roles = sorted({e.owner for e in overdue})
+        with self.store.transaction():
+            self.store.add_timeline(incident.id, now, SYSTEM, "reminder", {"items": [e.item_id for e in overdue]})
+            notify(self.store, self.renderers, self.playbooks, incident, "\n".join(lines), now, edit_top=False,
+                   notify_roles=roles, edit_checklist=True)
+        return 1
