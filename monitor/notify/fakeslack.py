@@ -1,0 +1,543 @@
+"""A fake Slack Web API (and incoming webhook) on a real loopback HTTP server, for tests.
+
+Point the real slack-sdk client at it (``WebClient(base_url=fake.base_url)``, or
+``CRISISMON_SLACK_API_URL``) and assert what it received::
+
+    with FakeSlackServer() as fake:
+        client = make_web_client("xoxb-test", base_url=fake.base_url)
+        SlackNotifier(client, "#crisis").deliver(message, None, None)
+        assert fake.calls("chat.postMessage")[0].body["blocks"][0]["type"] == "header"
+
+It answers ``chat.postMessage``, ``chat.update``, ``auth.test``, ``conversations.info`` and
+the ``files.*`` upload flow like Slack does (increasing ``ts`` values, channel ids, threads,
+``message_not_found``, ``not_authed``/``invalid_auth``), checks Block Kit limits like Slack
+(``invalid_blocks`` with the reasons in ``errors``), and can be scripted:
+``fail_next(method, n, error=..., status=..., retry_after=...)`` for ``ok: false``, 429 and
+5xx answers, ``delay_next(method, seconds)`` for timeouts. Webhook posts go to
+``fake.webhook_url`` and are recorded under the method name ``"webhook"``.
+
+Bounded: bodies over 2 MB are refused with 413, at most ``max_requests`` requests are kept,
+delays end as soon as the server stops.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+WEBHOOK = "webhook"
+MAX_BODY = 2 * 1024 * 1024
+_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_DEFAULT_STATUS = {"ratelimited": 429, "rate_limited": 429, "internal_error": 500, "fatal_error": 500}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request the fake received: the API method, parsed body, headers and raw bytes."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+    raw: bytes
+
+
+@dataclass(slots=True)
+class _Script:
+    remaining: int
+    status: int = 200
+    error: str | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """A message as the fake holds it after posts and updates."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[Any]
+    thread_ts: str | None = None
+    edits: int = 0
+    replies: list[str] = field(default_factory=list)
+
+
+class FakeSlackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) that behaves like Slack's Web API."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        validate_blocks: bool = True,
+        max_requests: int = 10_000,
+        team_id: str = "T0FAKETEAM",
+        bot_user_id: str = "U0FAKEBOT",
+    ) -> None:
+        self.token = token
+        self.validate_blocks = validate_blocks
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self._requests: deque[RecordedRequest] = deque(maxlen=max_requests)
+        self._scripts: dict[str, deque[_Script]] = {}
+        self._messages: dict[tuple[str, str], StoredMessage] = {}
+        self._channels: dict[str, str] = {}
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FakeSlackServer:
+        if self._server is not None:
+            return self
+        handler = type("Handler", (_Handler,), {"fake": self})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        self._server = server
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeSlackServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeSlackServer is not running (use it as a context manager)")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The Web API base URL, ending with '/': ``http://127.0.0.1:PORT/api/``."""
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/services/T0FAKETEAM/B0FAKEHOOK/fakesecret"
+
+    # --- scripting and inspection --------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        n: int = 1,
+        *,
+        error: str = "ratelimited",
+        status: int | None = None,
+        retry_after: float | None = 1,
+    ) -> None:
+        """Answer the next ``n`` calls of ``method`` with ``error``.
+
+        ``status`` defaults to 429 for ``ratelimited``, 500 for ``internal_error`` and
+        ``fatal_error``, else 200 (Slack's ``{"ok": false, "error": ...}``). A 429 carries
+        ``Retry-After: retry_after``.
+        """
+        code = status if status is not None else _DEFAULT_STATUS.get(error, 200)
+        self._script(method, _Script(remaining=n, status=code, error=error, retry_after=retry_after))
+
+    def delay_next(self, method: str, seconds: float, n: int = 1) -> None:
+        """Wait ``seconds`` before answering the next ``n`` calls of ``method`` (then answer)."""
+        self._script(method, _Script(remaining=n, delay=seconds))
+
+    def _script(self, method: str, script: _Script) -> None:
+        with self._lock:
+            self._scripts.setdefault(method, deque()).append(script)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def calls(self, method: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method]
+
+    def message(self, channel: str, ts: str) -> StoredMessage:
+        with self._lock:
+            return self._messages[(self._channel_id(channel), ts)]
+
+    @property
+    def messages(self) -> list[StoredMessage]:
+        with self._lock:
+            return list(self._messages.values())
+
+    def channel_id(self, name: str) -> str:
+        """The id the fake gives a channel name (``#crisis`` and ``crisis`` are the same)."""
+        with self._lock:
+            return self._channel_id(name)
+
+    # --- request handling (called from handler threads) ----------------------------------
+
+    def _take_script(self, method: str) -> _Script | None:
+        with self._lock:
+            queue = self._scripts.get(method)
+            if not queue:
+                return None
+            script = queue[0]
+            script.remaining -= 1
+            if script.remaining <= 0:
+                queue.popleft()
+            return script
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _wait(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
+    def _channel_id(self, name: str) -> str:
+        if _CONVERSATION_ID.match(name):
+            return name
+        key = name.lstrip("#")
+        if key not in self._channels:
+            self._channels[key] = f"C0FAKE{len(self._channels) + 1:04d}"
+        return self._channels[key]
+
+    def _next_ts(self) -> str:
+        self._counter += 1
+        micros = 100 * self._counter
+        return f"{1_700_000_000 + micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _answer(self, method: str, body: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        if method not in _PUBLIC:
+            auth = headers.get("authorization", "")
+            if not auth.startswith("Bearer ") or not auth[7:]:
+                return _error("not_authed")
+            if self.token is not None and auth[7:] != self.token:
+                return _error("invalid_auth")
+        handler = _METHODS.get(method)
+        if handler is None:
+            return _error("unknown_method")
+        with self._lock:
+            return handler(self, body)
+
+    def _post_message(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel") or "")
+        if not channel:
+            return _error("channel_not_found")
+        problem = self._check_content(body)
+        if problem:
+            return problem
+        channel_id = self._channel_id(channel)
+        ts = self._next_ts()
+        thread_ts = _opt(body.get("thread_ts"))
+        blocks = _blocks(body.get("blocks"))
+        text = str(body.get("text") or "")
+        self._messages[(channel_id, ts)] = StoredMessage(channel_id, ts, text, blocks, thread_ts)
+        parent = self._messages.get((channel_id, thread_ts)) if thread_ts else None
+        if parent is not None:
+            parent.replies.append(ts)
+        message: dict[str, Any] = {"type": "message", "user": self.bot_user_id, "ts": ts, "text": text}
+        if blocks:
+            message["blocks"] = blocks
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
+
+    def _update(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel") or "")
+        if not _CONVERSATION_ID.match(channel):
+            return _error("channel_not_found")  # like Slack: chat.update needs the channel id
+        stored = self._messages.get((channel, str(body.get("ts") or "")))
+        if stored is None:
+            return _error("message_not_found")
+        problem = self._check_content(body)
+        if problem:
+            return problem
+        stored.text = str(body.get("text") or "")
+        stored.blocks = _blocks(body.get("blocks"))
+        stored.edits += 1
+        message = {"text": stored.text, "blocks": stored.blocks}
+        return {"ok": True, "channel": channel, "ts": stored.ts, "text": stored.text, "message": message}
+
+    def _check_content(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        text = body.get("text")
+        blocks = body.get("blocks")
+        if not text and not blocks:
+            return _error("no_text")
+        if isinstance(text, str) and len(text) > 40_000:
+            return _error("msg_too_long")
+        if blocks and self.validate_blocks:
+            errors = block_problems(_blocks(blocks))
+            if errors:
+                return {"ok": False, "error": "invalid_blocks", "errors": errors}
+        return None
+
+    def _api_test(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "args": dict(body)}
+
+    def _auth_test(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake.slack.test/",
+            "team": "Fake Team",
+            "user": "crisismon",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": "B0FAKEBOT",
+        }
+
+    def _conversation_info(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel") or "")
+        if not _CONVERSATION_ID.match(channel):
+            return _error("channel_not_found")
+        return {"ok": True, "channel": {"id": channel, "name": channel.lower(), "is_member": True}}
+
+    def _upload_url(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._counter += 1
+        file_id = f"F0FAKE{self._counter:04d}"
+        return {
+            "ok": True,
+            "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+            "file_id": file_id,
+        }
+
+    def _complete_upload(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        files = body.get("files")
+        parsed = json.loads(files) if isinstance(files, str) else files
+        listed = parsed if isinstance(parsed, list) else []
+        return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in listed]}
+
+    def _legacy_upload(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        self._counter += 1
+        return {"ok": True, "file": {"id": f"F0FAKE{self._counter:04d}", "title": body.get("title")}}
+
+
+def _error(code: str) -> dict[str, Any]:
+    return {"ok": False, "error": code}
+
+
+def _opt(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def _blocks(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    return list(value) if isinstance(value, list) else []
+
+
+_PUBLIC = frozenset({"api.test"})
+_METHODS: dict[str, Callable[[FakeSlackServer, Mapping[str, Any]], dict[str, Any]]] = {
+    "api.test": FakeSlackServer._api_test,
+    "auth.test": FakeSlackServer._auth_test,
+    "chat.postMessage": FakeSlackServer._post_message,
+    "chat.update": FakeSlackServer._update,
+    "conversations.info": FakeSlackServer._conversation_info,
+    "files.getUploadURLExternal": FakeSlackServer._upload_url,
+    "files.completeUploadExternal": FakeSlackServer._complete_upload,
+    "files.upload": FakeSlackServer._legacy_upload,
+}
+
+
+# --- Block Kit limits, checked like Slack does -----------------------------------------------
+
+_BLOCK_TYPES = {"section", "context", "actions", "header", "divider", "image", "input", "rich_text", "video"}
+
+
+def block_problems(blocks: list[Any]) -> list[str]:
+    """Slack-style ``invalid_blocks`` reasons for ``blocks`` (empty when Slack would accept)."""
+    problems: list[str] = []
+    if len(blocks) > 50:
+        problems.append(f"no more than 50 items allowed [json-pointer:/blocks] (got {len(blocks)})")
+    seen: set[str] = set()
+    for index, block in enumerate(blocks):
+        where = f"/blocks/{index}"
+        if not isinstance(block, dict) or block.get("type") not in _BLOCK_TYPES:
+            problems.append(f"unknown or missing block type [json-pointer:{where}]")
+            continue
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if not isinstance(block_id, str) or len(block_id) > 255 or block_id in seen:
+                problems.append(f"block_id must be unique and at most 255 characters [json-pointer:{where}]")
+            seen.add(str(block_id))
+        problems += _block_problems(block, where)
+    return problems
+
+
+def _too_long(obj: Any, limit: int, where: str, required: bool = True) -> list[str]:
+    text = obj.get("text") if isinstance(obj, dict) else None
+    if not isinstance(text, str) or (required and not text):
+        return [f"text object is missing or empty [json-pointer:{where}]"]
+    if len(text) > limit:
+        return [f"must be less than {limit + 1} characters [json-pointer:{where}/text]"]
+    return []
+
+
+def _block_problems(block: dict[str, Any], where: str) -> list[str]:
+    kind = block["type"]
+    if kind == "header":
+        return _too_long(block.get("text"), 150, f"{where}/text")
+    if kind == "section":
+        problems = _too_long(block.get("text"), 3000, f"{where}/text") if "text" in block else []
+        if "text" not in block and not block.get("fields"):
+            problems.append(f"section needs text or fields [json-pointer:{where}]")
+        if "accessory" in block:
+            problems += _element_problems(block["accessory"], f"{where}/accessory")
+        return problems
+    if kind == "context":
+        elements = block.get("elements") or []
+        problems = [] if 1 <= len(elements) <= 10 else [f"1 to 10 elements [json-pointer:{where}/elements]"]
+        for i, element in enumerate(elements):
+            if isinstance(element, dict) and element.get("type") in ("mrkdwn", "plain_text"):
+                problems += _too_long(element, 3000, f"{where}/elements/{i}")
+        return problems
+    if kind == "actions":
+        elements = block.get("elements") or []
+        problems = [] if 1 <= len(elements) <= 25 else [f"1 to 25 elements [json-pointer:{where}/elements]"]
+        for i, element in enumerate(elements):
+            problems += _element_problems(element, f"{where}/elements/{i}")
+        return problems
+    return []
+
+
+def _element_problems(element: Any, where: str) -> list[str]:
+    if not isinstance(element, dict):
+        return [f"element must be an object [json-pointer:{where}]"]
+    problems: list[str] = []
+    action_id = element.get("action_id")
+    if action_id is not None and (not isinstance(action_id, str) or len(action_id) > 255):
+        problems.append(f"action_id at most 255 characters [json-pointer:{where}/action_id]")
+    kind = element.get("type")
+    if kind == "button":
+        problems += _too_long(element.get("text"), 75, f"{where}/text")
+        if len(str(element.get("value", ""))) > 2000:
+            problems.append(f"must be less than 2001 characters [json-pointer:{where}/value]")
+    elif kind in ("checkboxes", "static_select", "radio_buttons", "overflow"):
+        options = element.get("options") or []
+        limit = 10 if kind == "checkboxes" else 100
+        if not 1 <= len(options) <= limit:
+            problems.append(f"1 to {limit} options [json-pointer:{where}/options]")
+        for i, option in enumerate(options):
+            problems += _too_long(
+                option.get("text") if isinstance(option, dict) else None, 75, f"{where}/options/{i}/text"
+            )
+            if isinstance(option, dict) and len(str(option.get("value", ""))) > 150:
+                problems.append(f"must be less than 151 characters [json-pointer:{where}/options/{i}/value]")
+    return problems
+
+
+# --- the HTTP side -----------------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeSlackServer
+    timeout = 10
+    server_version = "FakeSlack/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        self._handle(b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(413, b"too large", "text/plain")
+            return
+        self._handle(self.rfile.read(length) if length else b"")
+
+    def _handle(self, raw: bytes) -> None:
+        path = urlsplit(self.path).path
+        method = self._method(path)
+        body = self._parse(raw)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.fake._record(RecordedRequest(method, path, headers, body, raw))
+        script = self.fake._take_script(method)
+        if script is not None and script.delay:
+            self.fake._wait(script.delay)
+            script = None
+        try:
+            if script is not None:
+                self._send_failure(method, script)
+            elif method == WEBHOOK:
+                self._send(200, b"ok", "text/plain")
+            elif method.startswith("upload/"):
+                self._send(200, b"OK - uploaded", "text/plain")
+            else:
+                self._send_json(200, self.fake._answer(method, body, headers))
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            return
+
+    def _method(self, path: str) -> str:
+        if path.startswith("/api/"):
+            return path[len("/api/") :]
+        if path.startswith("/services/"):
+            return WEBHOOK
+        return path.lstrip("/")
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
+        content_type = self.headers.get("Content-Type", "")
+        text = raw.decode("utf-8", "replace")
+        if "json" in content_type:
+            try:
+                parsed = json.loads(text) if text else {}
+            except ValueError:
+                return {"_unparsed": text}
+            return parsed if isinstance(parsed, dict) else {"_json": parsed}
+        if "x-www-form-urlencoded" in content_type or (not content_type and "?" in self.path):
+            source = text or urlsplit(self.path).query
+            return {k: v[0] if len(v) == 1 else v for k, v in parse_qs(source).items()}
+        return {}
+
+    def _send_failure(self, method: str, script: _Script) -> None:
+        headers: dict[str, str] = {}
+        if script.status == 429 and script.retry_after is not None:
+            headers["Retry-After"] = f"{float(script.retry_after):g}"
+        if method == WEBHOOK:
+            self._send(script.status, (script.error or "error").encode(), "text/plain", headers)
+        else:
+            self._send_json(script.status, _error(script.error or "internal_error"), headers)
+
+    def _send_json(
+        self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._send(status, json.dumps(body).encode("utf-8"), "application/json; charset=utf-8", headers)
+
+    def _send(
+        self, status: int, data: bytes, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
