@@ -38,6 +38,7 @@ class Wiring:
 
     engine: Engine
     closers: list[Any] = field(default_factory=list)
+    renderers: Mapping[str, Renderer] = field(default_factory=dict)
 
     def close(self) -> None:
         for thing in reversed(self.closers):
@@ -153,4 +154,33 @@ def build_engine(
             SlaPolicy(config.incidents.ack_timeout, config.incidents.reminder_every),
         ),
     )
-    return Wiring(engine, wiring_closers)
+    return Wiring(engine, wiring_closers, all_renderers(roster))
+
+
+def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, env: Mapping[str, str]) -> Any:
+    """The HTTP API server, started; None when ``http.listen`` is not set."""
+    if not config.http.listen:
+        return None
+    from monitor.api import Api, ApiServer
+    from monitor.ops import IncidentOps
+
+    token = env.get(config.http.token_env)
+    if not token:
+        log.warning("the HTTP API refuses every /v1 request: set %s", config.http.token_env)
+    engine = wiring.engine
+    api = Api(
+        store=store,
+        ops=IncidentOps(store, wiring.renderers, engine.definitions.playbooks),
+        ingestor=engine.ingestor,
+        metrics=engine.metrics,
+        clock=clock,
+        token=token,
+        slack_secret=env.get("SLACK_SIGNING_SECRET"),
+        intake_source=config.http.intake_source,
+        max_body=config.http.max_body,
+    )
+    host, port = config.http.listen.rsplit(":", 1)
+    server = ApiServer(api, host, int(port)).start()
+    log.info("HTTP API on %s", server.url)
+    wiring.closers.append(server)
+    return server

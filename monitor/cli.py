@@ -149,7 +149,7 @@ def cmd_check(ns: argparse.Namespace) -> int:
 
 
 def cmd_run(ns: argparse.Namespace) -> int:
-    from monitor.app import build_engine
+    from monitor.app import build_api, build_engine
     from monitor.clock import SystemClock
     from monitor.config import database_url
     from monitor.loading import load_all
@@ -158,9 +158,11 @@ def cmd_run(ns: argparse.Namespace) -> int:
 
     config, definitions = load_all(ns.config)
     store = open_store(database_url(config, ns.db))
-    wiring = build_engine(config, definitions, store, SystemClock())
+    clock = SystemClock()
+    wiring = build_engine(config, definitions, store, clock)
     engine = wiring.engine
     try:
+        build_api(config, wiring, store, clock, os.environ)
         if ns.once:
             engine.cycle()
             return EXIT_OK
@@ -169,6 +171,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
             poll_intervals={s.name: s.interval for s in config.sources},
             evaluate_every=config.evaluate_every,
             deliver_every=config.deliver_every,
+            sla_every=config.incidents.check_every,
         )
         logging.getLogger("crisismon").info(
             "running: %d source(s), %d rule(s)", len(config.sources), len(definitions.rules.rules)

@@ -93,6 +93,15 @@ class NotifyConfig(Strict):
     slack: SlackConfig = SlackConfig()
 
 
+class HttpConfig(Strict):
+    listen: str | None = Field(
+        default=None, pattern=r"^[^:]+:\d+$", description="host:port for the HTTP API; None = no HTTP server"
+    )
+    token_env: str = Field(default="CRISISMON_API_TOKEN", description="Environment variable holding the API token")
+    intake_source: SourceName = Field(default="intake", description="Source name of complaints posted to the intake")
+    max_body: int = Field(default=1_000_000, gt=0)
+
+
 class IncidentsConfig(Strict):
     ack_timeout: Duration = Field(default=timedelta(minutes=15), description="Escalate when not acknowledged by then")
     reminder_every: Duration = Field(default=timedelta(minutes=30), description="Cadence of repeated reminders")
@@ -108,6 +117,7 @@ class AppConfig(Strict):
     notify: NotifyConfig = NotifyConfig()
     roster: str | None = Field(default=None, description="Roster file: people, roles, escalation chain")
     incidents: IncidentsConfig = IncidentsConfig()
+    http: HttpConfig = HttpConfig()
     evaluate_every: Duration = timedelta(minutes=1)
     deliver_every: Duration = timedelta(seconds=5)
 
@@ -120,7 +130,10 @@ class AppConfig(Strict):
         return self
 
     def source_names(self) -> set[str]:
-        return {s.name for s in self.sources}
+        names = {s.name for s in self.sources}
+        if self.http.listen:
+            names.add(self.http.intake_source)
+        return names
 
 
 def load_config(path: Path | None) -> AppConfig:

@@ -8,7 +8,7 @@ API and Slack's buttons all call these.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.errors import InvalidOperation
 from monitor.incidents import notify
@@ -86,6 +86,31 @@ class IncidentOps:
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "note", {"text": text})
             notify(self.store, self.renderers, self.playbooks, incident, f"note from {by}: {text}", now, edit_top=False)
+        return incident
+
+    def mute(self, incident_id: int, hours: int, by: str, now: datetime) -> Incident:
+        """Silence reminders and escalations for ``hours`` (signals still update the incident)."""
+        incident = self._active(incident_id)
+        until = now + timedelta(hours=hours)
+        with self.store.transaction():
+            self.store.add_timeline(incident_id, now, by, "muted", {"until": until.isoformat(), "hours": hours})
+            notify(self.store, self.renderers, self.playbooks, incident,
+                   f"reminders muted for {hours} h by {by} (until {until:%H:%M} UTC)", now, edit_top=False)
+        return incident
+
+    def show_checklist(self, incident_id: int, by: str, now: datetime) -> Incident:
+        """Post the current checklist again at the bottom of the thread."""
+        incident = self.store.incident(incident_id)
+        playbook = self.playbooks.get(incident.playbook)
+        title = playbook.title if playbook else incident.playbook
+        with self.store.transaction():
+            for destination, renderer in self.renderers.items():
+                alert_id = self.store.first_message(incident_id, destination, "alert")
+                if alert_id is None:
+                    continue
+                payload = renderer.checklist(incident, playbook_title=title, now=now)
+                self.store.enqueue(destination, "checklist", payload, now=now, incident_id=incident_id, thread_of=alert_id)
+            self.store.add_timeline(incident_id, now, by, "checklist_shown", {})
         return incident
 
     def _active(self, incident_id: int) -> Incident:

@@ -44,6 +44,8 @@ class SlaWatch:
         queued = 0
         for incident in self.store.incidents(active_only=True):
             timeline = self.store.timeline(incident.id)
+            if muted(timeline, now):
+                continue
             queued += self._escalate(incident, timeline, now)
             queued += self._remind_overdue(incident, timeline, now)
         return queued
@@ -90,3 +92,8 @@ class SlaWatch:
             notify(self.store, self.renderers, self.playbooks, incident, "\n".join(lines), now, edit_top=False,
                    notify_roles=roles, edit_checklist=True)
         return 1
+
+
+def muted(timeline: list[TimelineEntry], now: datetime) -> bool:
+    mutes = [e for e in timeline if e.kind == "muted"]
+    return bool(mutes) and datetime.fromisoformat(str(mutes[-1].detail["until"])) > now

@@ -1,0 +1,297 @@
+"""The daemon's HTTP API: health, metrics, incident operations, complaint intake, Slack actions.
+
+``Api.handle`` is plain request -> response logic (tested without sockets); ``ApiServer``
+serves it with the standard library's threading HTTP server.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from monitor.clock import Clock
+from monitor.errors import InvalidOperation, NotFound
+from monitor.ingest import Ingestor
+from monitor.metrics import Metrics
+from monitor.models import FetchResult, Item
+from monitor.ops import IncidentOps
+from monitor.sources.complaints import parse_record
+from monitor.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any = None
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> bytes:
+        if self.content_type == "application/json":
+            return json.dumps(self.body, ensure_ascii=False, default=str).encode("utf-8")
+        return str(self.body or "").encode("utf-8")
+
+
+def error(status: int, message: str, **extra: Any) -> Response:
+    return Response(status, {"error": message, **extra})
+
+
+OPS = ("ack", "stable", "resolve", "close", "tick", "untick", "note", "mute")
+
+
+class Api:
+    def __init__(
+        self,
+        *,
+        store: SqlStore,
+        ops: IncidentOps,
+        ingestor: Ingestor,
+        metrics: Metrics,
+        clock: Clock,
+        token: str | None,
+        slack_secret: str | None = None,
+        intake_source: str = "intake",
+        max_body: int = 1_000_000,
+    ) -> None:
+        self.store = store
+        self.ops = ops
+        self.ingestor = ingestor
+        self.metrics = metrics
+        self.clock = clock
+        self.token = token
+        self.slack_secret = slack_secret
+        self.intake_source = intake_source
+        self.max_body = max_body
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
+            ("GET", re.compile(r"^/healthz$"), self._health),
+            ("GET", re.compile(r"^/metrics$"), self._metrics),
+            ("GET", re.compile(r"^/v1/incidents$"), self._incidents),
+            ("GET", re.compile(r"^/v1/incidents/(\d+)$"), self._incident),
+            ("POST", re.compile(rf"^/v1/incidents/(\d+)/({'|'.join(OPS)})$"), self._operate),
+            ("POST", re.compile(r"^/v1/complaints$"), self._intake),
+            ("POST", re.compile(r"^/slack/interactions$"), self._slack),
+        ]
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        path = path.split("?", 1)[0]
+        if len(body) > self.max_body:
+            return error(413, f"body of {len(body)} bytes is over the limit of {self.max_body}")
+        for verb, pattern, handler in self._routes:
+            match = pattern.match(path)
+            if match and verb == method:
+                if path.startswith("/v1/") and not self._authorised(headers):
+                    return error(401, "send 'Authorization: Bearer <token>' with the API token")
+                try:
+                    return handler(*match.groups(), headers=headers, body=body)
+                except NotFound as exc:
+                    return error(404, str(exc))
+                except InvalidOperation as exc:
+                    return error(409, str(exc))
+        if any(p.match(path) for _, p, _ in self._routes):
+            return error(405, f"{method} is not allowed on {path}")
+        return error(404, f"no such endpoint {path}")
+
+    def _authorised(self, headers: Mapping[str, str]) -> bool:
+        if not self.token:
+            return False
+        scheme, _, given = _header(headers, "authorization").partition(" ")
+        return scheme == "Bearer" and hmac.compare_digest(given.strip().encode(), self.token.encode())
+
+    # -- read --------------------------------------------------------------------------
+
+    def _health(self, **_: Any) -> Response:
+        return Response(200, {"status": "ok", "time": self.clock.now().isoformat()})
+
+    def _metrics(self, **_: Any) -> Response:
+        lines = self.metrics.exposition()
+        for status, count in sorted(self.store.outbox_counts().items()):
+            lines.append(f'crisismon_outbox_messages{{status="{status}"}} {count}')
+        lines.append(f"crisismon_incidents_active {len(self.store.incidents(active_only=True))}")
+        return Response(200, "\n".join(lines) + "\n", "text/plain; version=0.0.4")
+
+    def _incidents(self, **_: Any) -> Response:
+        return Response(200, [_incident_json(i) for i in self.store.incidents()])
+
+    def _incident(self, incident_id: str, **_: Any) -> Response:
+        incident = self.store.incident(int(incident_id))
+        data = _incident_json(incident)
+        data["timeline"] = [{**asdict(t), "at": t.at.isoformat()} for t in self.store.timeline(incident.id)]
+        return Response(200, data)
+
+    # -- operations --------------------------------------------------------------------
+
+    def _operate(self, incident_id: str, action: str, *, body: bytes, **_: Any) -> Response:
+        try:
+            args = json.loads(body or b"{}")
+        except ValueError:
+            return error(400, "the body must be a JSON object such as {\"by\": \"王芳\"}")
+        if not isinstance(args, dict) or not isinstance(args.get("by"), str) or not args["by"].strip():
+            return error(400, "say who does it: a JSON object with a non-empty \"by\"")
+        incident = self.apply(int(incident_id), action, args["by"], args)
+        return Response(200, _incident_json(incident))
+
+    def apply(self, incident_id: int, action: str, by: str, args: Mapping[str, Any]) -> Any:
+        now = self.clock.now()
+        if action == "ack":
+            return self.ops.acknowledge(incident_id, by, now)
+        if action == "stable":
+            return self.ops.mark_stable(incident_id, by, now)
+        if action == "resolve":
+            return self.ops.resolve(incident_id, by, now)
+        if action == "close":
+            return self.ops.close(incident_id, by, now, force=bool(args.get("force")))
+        if action in ("tick", "untick"):
+            item = args.get("item")
+            if not isinstance(item, str):
+                raise InvalidOperation("name the checklist item: {\"by\": ..., \"item\": \"<item id>\"}")
+            return self.ops.tick(incident_id, item, by, now, done=action == "tick")
+        if action == "mute":
+            hours = args.get("hours", 4)
+            if not isinstance(hours, int) or not 0 < hours <= 72:
+                raise InvalidOperation("mute for a whole number of hours from 1 to 72")
+            return self.ops.mute(incident_id, hours, by, now)
+        text = args.get("text")
+        if not isinstance(text, str):
+            raise InvalidOperation("a note needs {\"by\": ..., \"text\": \"...\"}")
+        return self.ops.note(incident_id, text, by, now)
+
+    # -- intake ------------------------------------------------------------------------
+
+    def _intake(self, *, body: bytes, **_: Any) -> Response:
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            return error(400, f"the body is not JSON ({exc}); send one record, a list, or {{\"complaints\": [...]}}")
+        records = data.get("complaints") if isinstance(data, dict) and "complaints" in data else data
+        records = records if isinstance(records, list) else [records]
+        if len(records) > MAX_BATCH:
+            return error(413, f"{len(records)} records in one batch; send at most {MAX_BATCH}")
+        items: list[Item] = []
+        errors = []
+        for index, record in enumerate(records):
+            item, problem = parse_record(self.intake_source, record)
+            if item is None:
+                rid = record.get("id") if isinstance(record, dict) else None
+                errors.append({"index": index, "id": rid, "error": problem})
+            else:
+                items.append(item)
+        now = self.clock.now()
+        added = self.ingestor.ingest(self.intake_source, FetchResult(items=items), now) if items else 0
+        result = {"accepted": added, "duplicates": len(items) - added, "rejected": len(errors), "errors": errors}
+        self.metrics.inc("intake_records_total", added, outcome="accepted")
+        self.metrics.inc("intake_records_total", len(errors), outcome="rejected")
+        return Response(422 if errors else 200, result)
+
+    # -- Slack -------------------------------------------------------------------------
+
+    def _slack(self, *, headers: Mapping[str, str], body: bytes, **_: Any) -> Response:
+        from monitor.notify.interactions import InteractionError, parse_interaction
+        from monitor.notify.signature import SignatureError, verify_slack_signature
+
+        if not self.slack_secret:
+            return error(403, "Slack interactions are off: set SLACK_SIGNING_SECRET")
+        try:
+            verify_slack_signature(
+                self.slack_secret,
+                _header(headers, "x-slack-request-timestamp"),
+                body,
+                _header(headers, "x-slack-signature"),
+                now=self.clock.now().timestamp(),
+            )
+        except SignatureError as exc:
+            log.warning("refused a Slack request: %s", exc)
+            return error(401, f"bad Slack signature: {exc}")
+        try:
+            action = parse_interaction(body)
+        except InteractionError as exc:
+            return error(400, str(exc))
+        by = f"{action.user_name} (slack:{action.user_id})"
+        if action.kind == "show_checklist":
+            self.ops.show_checklist(action.incident_id, by, self.clock.now())
+            return Response(200, {})
+        args: dict[str, Any] = {"item": action.item_id, "hours": action.mute_hours}
+        kind = {"ack": "ack", "tick": "tick", "untick": "untick", "mute": "mute"}[action.kind]
+        try:
+            self.apply(action.incident_id, kind, by, args)
+        except InvalidOperation as exc:
+            return Response(200, {"response_type": "ephemeral", "text": str(exc)})
+        return Response(200, {})
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def _incident_json(incident: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(asdict(incident), default=str, ensure_ascii=False))
+    return data
+
+
+class ApiServer:
+    """Serves an ``Api`` on ``host:port`` (port 0 picks a free one) in a background thread."""
+
+    def __init__(self, api: Api, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.api = api
+        self._httpd = ThreadingHTTPServer((host, port), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> ApiServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self.api
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > api.max_body:
+                    response = error(413, f"body of {length} bytes is over the limit of {api.max_body}")
+                    self.close_connection = True
+                else:
+                    body = self.rfile.read(length) if length else b""
+                    try:
+                        response = api.handle(self.command, self.path, dict(self.headers), body)
+                    except Exception:
+                        log.exception("API request %s %s failed", self.command, self.path)
+                        response = error(500, "internal error; see the daemon's log")
+                raw = response.encoded()
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(raw)))
+                for key, value in response.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = _serve  # noqa: N815
+            do_POST = _serve  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
