@@ -153,6 +153,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.config import database_url
     from monitor.loading import load_all
+    from monitor.reload import RELOAD_CHECK, Reloader
     from monitor.scheduler import build_scheduler, run_until_stopped
     from monitor.store import open_store
 
@@ -166,17 +167,19 @@ def cmd_run(ns: argparse.Namespace) -> int:
         if ns.once:
             engine.cycle()
             return EXIT_OK
+        reloader = Reloader(engine, config, store, wiring.renderers, clock)
         scheduler = build_scheduler(
             engine,
             poll_intervals={s.name: s.interval for s in config.sources},
             evaluate_every=config.evaluate_every,
             deliver_every=config.deliver_every,
             sla_every=config.incidents.check_every,
+            extra_jobs={"reload": (reloader.check_files, RELOAD_CHECK)},
         )
         logging.getLogger("crisismon").info(
             "running: %d source(s), %d rule(s)", len(config.sources), len(definitions.rules.rules)
         )
-        run_until_stopped(scheduler, threading.Event(), first_poll=engine.cycle)
+        run_until_stopped(scheduler, threading.Event(), first_poll=engine.cycle, on_hangup=reloader.reload)
     finally:
         wiring.close()
         store.close()

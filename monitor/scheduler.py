@@ -34,6 +34,7 @@ def build_scheduler(
     deliver_every: timedelta,
     sla_every: timedelta = timedelta(minutes=1),
     jitter: float = 0.1,
+    extra_jobs: Mapping[str, tuple[Callable[[], Any], timedelta]] | None = None,
 ) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for name, interval in poll_intervals.items():
@@ -48,29 +49,45 @@ def build_scheduler(
     scheduler.add_job(_guard("evaluate", engine.evaluate), "interval", seconds=evaluate_every.total_seconds(), id="evaluate")
     scheduler.add_job(_guard("sla", engine.check_sla), "interval", seconds=sla_every.total_seconds(), id="sla")
     scheduler.add_job(_guard("deliver", engine.deliver), "interval", seconds=deliver_every.total_seconds(), id="deliver")
+    for name, (job, every) in (extra_jobs or {}).items():
+        scheduler.add_job(_guard(name, job), "interval", seconds=every.total_seconds(), id=name)
     return scheduler
 
 
-def run_until_stopped(scheduler: BackgroundScheduler, stop: threading.Event, *, first_poll: Callable[[], None]) -> None:
-    """Start, poll everything once at once, then run until SIGINT/SIGTERM or ``stop``."""
-    install_signal_handlers(stop)
+def run_until_stopped(
+    scheduler: BackgroundScheduler,
+    stop: threading.Event,
+    *,
+    first_poll: Callable[[], None],
+    on_hangup: Callable[[], Any] | None = None,
+) -> None:
+    """Poll everything once, start, then run until SIGINT/SIGTERM or ``stop``.
+
+    SIGHUP calls ``on_hangup`` (reload) from this thread, not from the signal handler.
+    """
+    hangup = threading.Event()
+    install_signal_handlers(stop, hangup)
     first_poll()
     scheduler.start()
     try:
         while not stop.wait(0.5):
-            pass
+            if hangup.is_set():
+                hangup.clear()
+                if on_hangup is not None:
+                    _guard("reload", on_hangup)()
     finally:
         log.info("shutting down: waiting for running jobs")
         scheduler.shutdown(wait=True)
 
 
-def install_signal_handlers(stop: threading.Event) -> None:
+def install_signal_handlers(stop: threading.Event, hangup: threading.Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
     def handler(signum: int, _frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
-        stop.set()
+        (hangup if signum == signal.SIGHUP else stop).set()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)

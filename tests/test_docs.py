@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import BaseModel
 
-from monitor import config, playbooks, rules
+from monitor import config, playbooks, roster, rules
 
 from .conftest import ROOT
 
@@ -36,6 +36,10 @@ DOCUMENTED = [
     ("configuration.md", config.ScoringConfig),
     ("configuration.md", config.NotifyConfig),
     ("configuration.md", config.SlackConfig),
+    ("configuration.md", config.IncidentsConfig),
+    ("configuration.md", config.HttpConfig),
+    ("incidents.md", roster.Roster),
+    ("incidents.md", roster.Person),
 ]
 
 

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.config import AppConfig, ScoringConfig
+from monitor.loading import load_definitions
+from monitor.notify.render import TextRenderer
+from monitor.reload import Reloader
+from monitor.store import SqlStore
+from monitor.testing import FakeClock, FakeSource, RecordingNotifier
+
+from .conftest import ROOT
+from .test_engine import make_engine
+
+
+def copy_rules(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    return rules
+
+
+def test_a_valid_change_is_swapped_in_and_a_broken_one_keeps_the_old_set(store: SqlStore, tmp_path: Path) -> None:
+    rules = copy_rules(tmp_path)
+    config = AppConfig(rules_dir=str(rules), playbooks_dir=str(ROOT / "playbooks"), scoring=ScoringConfig(negative_below=0.3))
+    clock, notifier = FakeClock(), RecordingNotifier()
+    engine = make_engine(store, clock, FakeSource("complaints"), notifier)
+    engine.swap_definitions(load_definitions(config, check_sources=False))
+    reloader = Reloader(engine, config, store, {"console": TextRenderer()}, clock,
+                        load=lambda c: load_definitions(c, check_sources=False))
+    assert reloader.check_files() is None  # nothing changed
+
+    (rules / "legal_dispute.yaml").unlink()
+    assert reloader.check_files() is True
+    assert "legal-dispute-reports" not in {r.id for r in engine.definitions.rules.rules}
+
+    before = engine.definitions
+    (rules / "broken.yaml").write_text("rules:\n  - id: x\n    playbook: nope\n", encoding="utf-8")
+    assert reloader.check_files() is False
+    assert engine.definitions is before
+    engine.deliver()
+    (message, _, _), = notifier.delivered
+    assert message.kind == "admin" and "reload refused" in message.payload["text"]
+    assert "broken.yaml:2: rules.0.description: found nothing" in message.payload["text"]
+
+
+@pytest.mark.slow
+def test_sighup_reloads_a_running_daemon_and_sigterm_stops_it(tmp_path: Path) -> None:
+    rules = copy_rules(tmp_path)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"rules_dir: rules\nplaybooks_dir: {ROOT / 'playbooks'}\nscoring: {{workers: 0}}\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "daemon.py"), "run", "--config", str(config), "--db", str(tmp_path / "d.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        time.sleep(4)
+        (rules / "broken.yaml").write_text("rules: [1]\n", encoding="utf-8")
+        os.kill(proc.pid, signal.SIGHUP)
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "reload refused" in err and "broken.yaml:1" in err
