@@ -44,6 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (NotFound, InvalidOperation) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except ImportError as exc:  # an optional extra that is not installed
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED
     return code
@@ -70,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate config, rules and playbooks; exit 2 on any problem")
     check.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
     check.set_defaults(func=cmd_check)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of rule and playbook files (for editors)")
+    schema.add_argument("kind", choices=["rules", "playbook", "all"], nargs="?", default="all")
+    schema.set_defaults(func=cmd_schema)
+
+    test = sub.add_parser("test", help="run rule unit tests (default: the rules folder's tests/)")
+    test.add_argument("files", nargs="*", type=Path, help="test files or folders")
+    test.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
+    test.add_argument("--run", metavar="PATTERN", help="only tests whose name matches this regular expression")
+    test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML here")
+    test.set_defaults(func=cmd_test)
 
     incidents = sub.add_parser("incidents", help="list incidents")
     _db_args(incidents)
@@ -122,9 +139,11 @@ def _incident_ops(isub: Any) -> None:
 def _register_optional(sub: Any) -> None:
     from monitor.sentiment.cli import register as register_sentiment
     from monitor.sources.fetch_cli import register as register_fetch
+    from monitor.store.db_cli import register as register_db
 
     register_fetch(sub)
     register_sentiment(sub)
+    register_db(sub)
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -146,6 +165,61 @@ def cmd_check(ns: argparse.Namespace) -> int:
     rules = definitions.rules.rules
     print(f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(config.sources)} source(s)")
     return EXIT_OK
+
+
+def cmd_schema(ns: argparse.Namespace) -> int:
+    from monitor.playbooks import Playbook
+    from monitor.rules import RuleFile
+
+    schemas = {
+        "rules": RuleFile.model_json_schema(by_alias=True),
+        "playbook": Playbook.model_json_schema(by_alias=True),
+    }
+    chosen = schemas if ns.kind == "all" else schemas[ns.kind]
+    print(json.dumps(chosen, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_test(ns: argparse.Namespace) -> int:
+    import re
+    import time
+
+    from monitor.app import build_scorer, negative_cut
+    from monitor.errors import ConfigError as Invalid
+    from monitor.loading import load_all
+    from monitor.ruletest import LazyScorer, RuleTester, discover, junit_xml, load_test_file
+
+    config, definitions = load_all(ns.config)
+    tester = RuleTester(definitions, LazyScorer(lambda: build_scorer(config.model_copy(update={"scoring": config.scoring.model_copy(update={"workers": 0})}))), negative_cut(config))
+    files = discover(ns.files, Path(config.rules_dir))
+    if not files:
+        print(f"no rule test files in {Path(config.rules_dir) / 'tests'}", file=sys.stderr)
+        return EXIT_INVALID
+    outcomes = []
+    problems = []
+    for path in files:
+        try:
+            parsed = load_test_file(path)
+        except Invalid as exc:
+            problems.extend(exc.problems)
+            continue
+        for test in parsed.tests:
+            if ns.run and not re.search(ns.run, test.name):
+                continue
+            started = time.perf_counter()
+            outcome = tester.run(str(path), test)
+            outcome.seconds = time.perf_counter() - started
+            outcomes.append(outcome)
+            print(f"{'PASS' if outcome.passed else 'FAIL'} {path.name}: {test.name}")
+            for failure in outcome.failures:
+                print("  " + failure.replace("\n", "\n  "))
+    if problems:
+        raise Invalid(problems)
+    if ns.junit:
+        ns.junit.write_text(junit_xml(outcomes), encoding="utf-8")
+    failed = sum(1 for o in outcomes if not o.passed)
+    print(f"rules: {len(outcomes) - failed} passed, {failed} failed")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_run(ns: argparse.Namespace) -> int:

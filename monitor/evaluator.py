@@ -26,10 +26,13 @@ class Evaluator:
         store: SqlStore,
         default_cut: float,
         sources_down: Callable[[], set[str]] = set,
+        history_start: datetime | None = None,
     ) -> None:
+        """``history_start`` overrides when data begins (rule tests); else the oldest item."""
         self.store = store
         self.default_cut = default_cut
         self.sources_down = sources_down
+        self.history_start = history_start
 
     def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
         down = self.sources_down()
@@ -43,12 +46,13 @@ class Evaluator:
         items = self.store.items_between(rule.sources or None, now - rule.lookback(), now)
         groups = _group(rule, items)
         states = self.store.rule_states(rule.id)
+        history_since = self.history_start or self.store.earliest_item(rule.sources or None)
         fed_by_down = bool(down & set(rule.sources)) if rule.sources else bool(down)
         signals = []
         for group in sorted(set(groups) | set(states)):
             grouped = groups.get(group, [])
             observations = [Observation(s.item.published_at, s.item.count, s.sentiment) for s in grouped]
-            verdict = evaluate(rule.condition, observations, now, rule, cut)
+            verdict = evaluate(rule.condition, observations, now, rule, cut, history_since)
             prev = states.get(group, RuleState())
             state = step(prev, verdict.holds, now, rule.for_, rule.keep_firing_for, hold_resolution=fed_by_down)
             severity = severity_of(rule, observations, now, cut) if verdict.holds else prev.severity

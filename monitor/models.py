@@ -89,8 +89,11 @@ class Evidence:
     zscore: float | None = None
     op: str | None = None
     threshold: float | None = None
+    note: str | None = None
 
     def describe(self) -> str:
+        if self.note:
+            return f"{self.metric}: {self.note}"
         if self.kind == "spike" and self.baseline is not None:
             ratio = f" (x{self.ratio:.1f})" if self.ratio is not None else ""
             return (

@@ -67,7 +67,7 @@ def test_health_and_metrics_need_no_token(world: World) -> None:
     assert world.http.get("/healthz").json()["status"] == "ok"
     world.open_incident()
     metrics = world.http.get("/metrics").text
-    assert 'crisismon_items_total{source="complaints"} 12' in metrics
+    assert 'crisismon_items_total{source="complaints"} 13' in metrics
     assert "crisismon_incidents_active 1" in metrics
 
 

@@ -9,6 +9,7 @@ from monitor.models import SignalState
 from monitor.rules import Rule
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+HISTORY = NOW - timedelta(days=7)  # data exists for the last week
 
 
 def rule(condition: dict[str, object], **extra: object) -> Rule:
@@ -24,42 +25,51 @@ SPIKE = {"spike": {"metric": "count", "baseline": "24h", "ratio": 3, "min_curren
 
 def test_spike_zero_vs_zero_never_fires() -> None:
     r = rule(SPIKE)
-    assert not evaluate(r.condition, [], NOW, r, 0.3).holds
+    assert not evaluate(r.condition, [], NOW, r, 0.3, HISTORY).holds
 
 
 def test_spike_fires_on_surge_against_quiet_baseline() -> None:
     r = rule(SPIKE)
     history = [o for h in range(2, 24, 2) for o in obs(h * 60)]  # about one an hour before
-    verdict = evaluate(r.condition, history + obs(10, 8), NOW, r, 0.3)
+    verdict = evaluate(r.condition, history + obs(10, 8), NOW, r, 0.3, HISTORY)
     assert verdict.holds
     (ev,) = verdict.evidence
     assert ev.value == 8 and ev.ratio is not None and ev.ratio >= 3
     assert "count 8 in 1h vs baseline" in ev.describe()
 
 
+def test_spike_warms_up_until_its_baseline_is_covered_by_data() -> None:
+    r = rule(SPIKE)
+    surge = obs(10, 20)
+    assert not evaluate(r.condition, surge, NOW, r, 0.3, NOW - timedelta(hours=3)).holds
+    verdict = evaluate(r.condition, surge, NOW, r, 0.3, None)
+    assert not verdict.holds and "warming up: the 1d baseline is not covered (no data yet)" in verdict.evidence[0].describe()
+    assert evaluate(r.condition, surge, NOW, r, 0.3, NOW - timedelta(hours=25)).holds
+
+
 def test_spike_below_min_current_does_not_fire() -> None:
     r = rule(SPIKE)
-    assert not evaluate(r.condition, obs(10, 4), NOW, r, 0.3).holds
+    assert not evaluate(r.condition, obs(10, 4), NOW, r, 0.3, HISTORY).holds
 
 
 def test_spike_is_relative_to_a_busy_baseline() -> None:
     r = rule(SPIKE)
     busy = [o for h in range(2, 24) for o in obs(h * 60, 6)]  # six an hour, every hour
-    assert not evaluate(r.condition, busy + obs(10, 8), NOW, r, 0.3).holds
+    assert not evaluate(r.condition, busy + obs(10, 8), NOW, r, 0.3, HISTORY).holds
 
 
 def test_spike_down_needs_a_baseline_to_drop_from() -> None:
     down = {"spike": {"metric": "count", "baseline": "24h", "ratio": 3, "direction": "down", "min_baseline": 5}}
     r = rule(down)
-    assert not evaluate(r.condition, [], NOW, r, 0.3).holds
+    assert not evaluate(r.condition, [], NOW, r, 0.3, HISTORY).holds
     busy = [o for h in range(2, 24) for o in obs(h * 60, 6)]
-    assert evaluate(r.condition, busy, NOW, r, 0.3).holds
+    assert evaluate(r.condition, busy, NOW, r, 0.3, HISTORY).holds
 
 
 def test_negative_share_threshold_ignores_unscored_items() -> None:
     r = rule({"threshold": {"metric": "negative_share", "op": ">=", "value": 0.5}})
     mixed = obs(5, 2, 0.1) + obs(5, 1, 0.9) + obs(5, 10, None)
-    verdict = evaluate(r.condition, mixed, NOW, r, 0.3)
+    verdict = evaluate(r.condition, mixed, NOW, r, 0.3, HISTORY)
     assert verdict.holds and abs(verdict.evidence[0].value - 2 / 3) < 1e-9
 
 

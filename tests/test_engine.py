@@ -43,13 +43,16 @@ def make_engine(store: SqlStore, clock: FakeClock, source: FakeSource, notifier:
 
 
 def surge(clock: FakeClock, source: FakeSource, start: int, count: int) -> None:
+    """``count`` complaints in the last 10 minutes, after a history going back 3 days."""
+    if not source.items:
+        source.add(complaint(clock, -1, minutes_ago=3 * 24 * 60, category="logistics"))
     source.add(*(complaint(clock, start + i, minutes_ago=i % 10) for i in range(count)))
 
 
 def test_a_complaint_surge_opens_one_incident_with_its_playbook(store: SqlStore) -> None:
     clock, source, notifier = FakeClock(), FakeSource("complaints"), RecordingNotifier()
     engine = make_engine(store, clock, source, notifier)
-    source.add(*(complaint(clock, i, minutes_ago=60 * (i + 2)) for i in range(10)))  # calm history
+    source.add(*(complaint(clock, i, minutes_ago=60 * (3 * i + 2)) for i in range(10)))  # calm: 1 every 3h
     engine.cycle()
     assert store.incidents() == []
 
@@ -105,7 +108,7 @@ def test_restart_never_counts_an_item_twice(tmp_path: Path) -> None:
     second = open_store(db)
     scorer_before = second.item_count()
     make_engine(second, clock, source, notifier).cycle()
-    assert second.item_count() == scorer_before == 5
+    assert second.item_count() == scorer_before == 6
     second.close()
 
 

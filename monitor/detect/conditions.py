@@ -32,17 +32,28 @@ def compare(value: float, op: str, threshold: float) -> bool:
 
 
 def evaluate(
-    condition: Condition, observations: Sequence[Observation], now: datetime, rule: Rule, cut: float
+    condition: Condition,
+    observations: Sequence[Observation],
+    now: datetime,
+    rule: Rule,
+    cut: float,
+    history_since: datetime | None = None,
 ) -> Verdict:
+    """``history_since``: since when data exists for the rule's sources; a baseline reaching
+    further back is not yet known, so a spike on it does not hold (warm-up)."""
     if isinstance(condition, AllCondition):
-        parts = [evaluate(c, observations, now, rule, cut) for c in condition.all]
+        parts = [evaluate(c, observations, now, rule, cut, history_since) for c in condition.all]
         return Verdict(all(p.holds for p in parts), tuple(e for p in parts for e in p.evidence))
     if isinstance(condition, AnyCondition):
-        parts = [evaluate(c, observations, now, rule, cut) for c in condition.any]
+        parts = [evaluate(c, observations, now, rule, cut, history_since) for c in condition.any]
         held = [p for p in parts if p.holds]
         return Verdict(bool(held), tuple(e for p in (held or parts) for e in p.evidence))
     if isinstance(condition, SpikeCondition):
-        return spike(condition.spike, observations, now, condition.spike.window or rule.window, cut)
+        window = condition.spike.window or rule.window
+        baseline_start = now - window - condition.spike.baseline
+        if history_since is None or history_since > baseline_start + rule.bucket:
+            return Verdict(False, (warming_up(condition.spike, window, history_since),))
+        return spike(condition.spike, observations, now, window, cut)
     return threshold(condition.threshold, observations, now, condition.threshold.window or rule.window, cut)
 
 
@@ -73,3 +84,11 @@ def spike(spec: Spike, observations: Sequence[Observation], now: datetime, windo
         threshold=spec.ratio,
     )
     return Verdict(holds, (evidence,))
+
+
+def warming_up(spec: Spike, window: timedelta, history_since: datetime | None) -> Evidence:
+    since = "no data yet" if history_since is None else f"data only since {history_since:%Y-%m-%d %H:%M} UTC"
+    return Evidence(
+        kind="spike", metric=spec.metric, value=0, window=format_duration(window),
+        note=f"warming up: the {format_duration(spec.baseline)} baseline is not covered ({since})",
+    )

@@ -2,12 +2,15 @@
 
 Written once for every backend: statements use ``?`` placeholders and portable SQL
 (``ON CONFLICT``, ``RETURNING``, partial unique indexes). A backend supplies a DB-API
-connection and says how to spell placeholders.
+connection and overrides the dialect hooks: ``placeholder``, ``autoincrement``,
+``_has_table``, ``_begin_upgrade``, ``_guarded`` and ``is_unique_violation``. The defaults
+are SQLite's; ``monitor.store.postgres.PostgresStore`` is the other backend.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +46,23 @@ def dt(value: float | None) -> datetime | None:
 
 def dt_(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
+
+
+class DuplicateIncident(Exception):
+    """An active incident already exists for (rule, group): another daemon opened it first.
+
+    The failed insert has been undone; the enclosing transaction is still usable (and is
+    rolled back when this propagates out of it). Fetch the winner with
+    ``store.active_incident(rule_id, group)``.
+    """
+
+    def __init__(self, rule_id: str, group: str) -> None:
+        self.rule_id = rule_id
+        self.group = group
+        super().__init__(
+            f"rule {rule_id!r} already has an active incident for group {group!r}; "
+            "update that one (store.active_incident) instead of opening another"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,19 +124,57 @@ class SqlStore:
         rows = self._rows(statement, params)
         return rows[0] if rows else None
 
+    # -- dialect hooks (SQLite here; see monitor.store.postgres) --------------------------
+
+    def is_unique_violation(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the driver's error for a violated unique constraint or index."""
+        return isinstance(exc, sqlite3.IntegrityError) and exc.sqlite_errorname in (
+            "SQLITE_CONSTRAINT_UNIQUE",
+            "SQLITE_CONSTRAINT_PRIMARYKEY",
+        )
+
+    def _has_table(self, name: str) -> bool:
+        return self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+
+    def _begin_upgrade(self) -> None:
+        """Start the migration transaction, excluding other upgraders (called inside it).
+
+        SQLite runs DDL outside a transaction unless one is open, so open one explicitly:
+        a failing step then leaves the schema as it was.
+        """
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Run statements whose failure must not poison the enclosing transaction.
+
+        SQLite undoes only the failing statement, so nothing is needed here.
+        """
+        yield
+
+    # -- schema ------------------------------------------------------------------------
+
     def schema_version(self) -> int:
-        try:
+        """The schema version of the database; 0 when it has no crisismon tables yet."""
+        with self.transaction():
+            if not self._has_table("schema_version"):
+                return 0
             row = self._one("SELECT version FROM schema_version")
-        except Exception:
-            self._conn.rollback()
-            return 0
         return int(row[0]) if row else 0
 
     def upgrade(self) -> int:
-        """Apply pending migrations; return the number applied."""
+        """Apply pending migrations in one transaction; return the number applied.
+
+        A database already at (or beyond, when a newer crisismon upgraded it) the latest
+        version is left untouched.
+        """
         with self.transaction():
+            self._begin_upgrade()
             self._exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             current = self.schema_version()
+            if current >= len(MIGRATIONS):
+                return 0
             for statements in MIGRATIONS[current:]:
                 for statement in statements:
                     self._exec(statement.format(autoincrement=self.autoincrement))
@@ -152,13 +210,16 @@ class SqlStore:
                     """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url,
                        category, count, attrs, sentiment, lang)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                    (it.source, it.id, ts(it.published_at), ts(fetched_at), it.kind, it.title, it.text, it.url,
-                     s.category, it.count, json.dumps(dict(it.attrs), ensure_ascii=False), s.sentiment, s.lang),
+                    (it.source, it.id, ts(it.published_at), ts(fetched_at), it.kind, it.title, it.text,
+                     it.url, s.category, it.count, json.dumps(dict(it.attrs), ensure_ascii=False),
+                     s.sentiment, s.lang),
                 )
                 added += max(cur.rowcount, 0)
         return added
 
-    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]:
+    def items_between(
+        self, sources: Sequence[str] | None, start: datetime, end: datetime
+    ) -> list[ScoredItem]:
         """Items published in ``(start, end]``, from ``sources`` (None = all), oldest first."""
         params: list[Any] = [ts(start), ts(end)]
         where = "published_at > ? AND published_at <= ?"
@@ -166,11 +227,18 @@ class SqlStore:
             where += f" AND source IN ({','.join('?' * len(sources))})"
             params.extend(sources)
         rows = self._rows(
-            "SELECT source, id, published_at, kind, title, text, url, category, count, attrs, sentiment, lang "
-            f"FROM items WHERE {where} ORDER BY published_at, source, id",
+            "SELECT source, id, published_at, kind, title, text, url, category, count, attrs, sentiment, "
+            f"lang FROM items WHERE {where} ORDER BY published_at, source, id",
             params,
         )
         return [_scored_from_row(r) for r in rows]
+
+    def earliest_item(self, sources: Sequence[str] | None) -> datetime | None:
+        """When the oldest stored item of ``sources`` (None = all) was published."""
+        params: list[Any] = list(sources or ())
+        where = f" WHERE source IN ({','.join('?' * len(params))})" if params else ""
+        row = self._one(f"SELECT MIN(published_at) FROM items{where}", params)
+        return dt(row[0]) if row else None
 
     def item_count(self) -> int:
         row = self._one("SELECT COUNT(*) FROM items")
@@ -180,7 +248,8 @@ class SqlStore:
 
     def rule_states(self, rule_id: str) -> dict[str, RuleState]:
         rows = self._rows(
-            "SELECT group_key, state, pending_since, firing_since, last_true_at, severity FROM rule_state WHERE rule_id = ?",
+            "SELECT group_key, state, pending_since, firing_since, last_true_at, severity FROM rule_state "
+            "WHERE rule_id = ?",
             (rule_id,),
         )
         return {r[0]: RuleState(SignalState(r[1]), dt(r[2]), dt(r[3]), dt(r[4]), r[5]) for r in rows}
@@ -190,8 +259,8 @@ class SqlStore:
             self._exec("DELETE FROM rule_state WHERE rule_id = ? AND group_key = ?", (rule_id, group))
             return
         self._exec(
-            """INSERT INTO rule_state (rule_id, group_key, state, pending_since, firing_since, last_true_at, severity)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
+            """INSERT INTO rule_state (rule_id, group_key, state, pending_since, firing_since, last_true_at,
+               severity) VALUES (?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (rule_id, group_key) DO UPDATE SET state = excluded.state,
                pending_since = excluded.pending_since, firing_since = excluded.firing_since,
                last_true_at = excluded.last_true_at, severity = excluded.severity""",
@@ -222,32 +291,48 @@ class SqlStore:
         top_items: Sequence[TopItem],
         checklist: Sequence[ChecklistEntry],
     ) -> Incident:
+        """Open an incident with its checklist; DuplicateIncident if (rule, group) has an active one."""
         with self.transaction():
-            cur = self._exec(
-                """INSERT INTO incidents (rule_id, group_key, playbook, title, status, severity, opened_at,
-                   updated_at, evidence, top_items) VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id""",
-                (rule_id, group, playbook, title, severity, ts(at), ts(at), _dump_evidence(evidence),
-                 _dump_top(top_items)),
-            )
-            incident_id = int(cur.fetchone()[0])
+            try:
+                with self._guarded():
+                    cur = self._exec(
+                        """INSERT INTO incidents (rule_id, group_key, playbook, title, status, severity,
+                           opened_at, updated_at, evidence, top_items)
+                           VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id""",
+                        (rule_id, group, playbook, title, severity, ts(at), ts(at), _dump_evidence(evidence),
+                         _dump_top(top_items)),
+                    )
+                    incident_id = int(cur.fetchone()[0])
+            except Exception as exc:
+                if self.is_unique_violation(exc):
+                    raise DuplicateIncident(rule_id, group) from exc
+                raise
             for position, entry in enumerate(checklist):
                 self._exec(
-                    """INSERT INTO checklist (incident_id, position, item_id, phase, phase_title, text, text_en,
-                       owner, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    """INSERT INTO checklist (incident_id, position, item_id, phase, phase_title, text,
+                       text_en, owner, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (incident_id, position, entry.item_id, entry.phase, entry.phase_title, entry.text,
                      entry.text_en, entry.owner, ts(entry.due_at)),
                 )
             return self.incident(incident_id)
 
     def update_signal(
-        self, incident_id: int, *, at: datetime, severity: str, evidence: Sequence[Evidence], top_items: Sequence[TopItem]
+        self,
+        incident_id: int,
+        *,
+        at: datetime,
+        severity: str,
+        evidence: Sequence[Evidence],
+        top_items: Sequence[TopItem],
     ) -> None:
         self._exec(
             "UPDATE incidents SET severity = ?, updated_at = ?, evidence = ?, top_items = ? WHERE id = ?",
             (severity, ts(at), _dump_evidence(evidence), _dump_top(top_items), incident_id),
         )
 
-    def set_status(self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None) -> None:
+    def set_status(
+        self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None
+    ) -> None:
         column = {IncidentStatus.RESOLVED: "resolved_at", IncidentStatus.CLOSED: "closed_at"}.get(status)
         extra = f", {column} = ?" if column else ""
         params: list[Any] = [status.value, ts(at)]
@@ -283,7 +368,8 @@ class SqlStore:
             evidence=tuple(Evidence(**e) for e in json.loads(row[12])),
             top_items=tuple(_top_from(d) for d in json.loads(row[13])),
             checklist=tuple(
-                ChecklistEntry(c[0], c[1], c[2], c[3], c[4], c[5], dt_(c[6]), dt(c[7]), c[8]) for c in checklist
+                ChecklistEntry(c[0], c[1], c[2], c[3], c[4], c[5], dt_(c[6]), dt(c[7]), c[8])
+                for c in checklist
             ),
         )
 
@@ -294,18 +380,24 @@ class SqlStore:
         )
         if cur.rowcount == 0:
             known = ", ".join(e.item_id for e in self.incident(incident_id).checklist)
-            raise InvalidOperation(f"incident {incident_id} has no checklist item {item_id!r}; its items: {known}")
+            raise InvalidOperation(
+                f"incident {incident_id} has no checklist item {item_id!r}; its items: {known}"
+            )
 
     # -- timeline ----------------------------------------------------------------------
 
-    def add_timeline(self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]) -> None:
+    def add_timeline(
+        self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
+    ) -> None:
         self._exec(
             "INSERT INTO timeline (incident_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
             (incident_id, ts(at), actor, kind, json.dumps(dict(detail), ensure_ascii=False, default=str)),
         )
 
     def timeline(self, incident_id: int) -> list[TimelineEntry]:
-        rows = self._rows("SELECT at, actor, kind, detail FROM timeline WHERE incident_id = ? ORDER BY id", (incident_id,))
+        rows = self._rows(
+            "SELECT at, actor, kind, detail FROM timeline WHERE incident_id = ? ORDER BY id", (incident_id,)
+        )
         return [TimelineEntry(dt_(r[0]), r[1], r[2], json.loads(r[3])) for r in rows]
 
     # -- outbox ------------------------------------------------------------------------
@@ -321,13 +413,14 @@ class SqlStore:
         thread_of: int | None = None,
         update_of: int | None = None,
     ) -> int:
-        cur = self._exec(
-            """INSERT INTO outbox (destination, kind, incident_id, thread_of, update_of, payload, status,
-               next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id""",
-            (destination, kind, incident_id, thread_of, update_of, json.dumps(dict(payload), ensure_ascii=False),
-             ts(now), ts(now)),
-        )
-        return int(cur.fetchone()[0])
+        with self.transaction():  # read the id before committing: SQLite cannot commit mid-statement
+            cur = self._exec(
+                """INSERT INTO outbox (destination, kind, incident_id, thread_of, update_of, payload, status,
+                   next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id""",
+                (destination, kind, incident_id, thread_of, update_of,
+                 json.dumps(dict(payload), ensure_ascii=False), ts(now), ts(now)),
+            )
+            return int(cur.fetchone()[0])
 
     def pending_messages(self, destination: str) -> list[Message]:
         """Unsent messages for ``destination``, in the order they must go out."""
@@ -352,7 +445,8 @@ class SqlStore:
 
     def first_message(self, incident_id: int, destination: str, kind: str) -> int | None:
         row = self._one(
-            "SELECT id FROM outbox WHERE incident_id = ? AND destination = ? AND kind = ? ORDER BY id LIMIT 1",
+            "SELECT id FROM outbox WHERE incident_id = ? AND destination = ? AND kind = ? "
+            "ORDER BY id LIMIT 1",
             (incident_id, destination, kind),
         )
         return None if row is None else int(row[0])
@@ -409,7 +503,10 @@ class SqlStore:
             """SELECT name, last_attempt, last_success, last_error, last_error_at, consecutive_failures,
                total_failures, items_total FROM source_state ORDER BY name"""
         )
-        return [SourceHealth(r[0], dt(r[1]), dt(r[2]), r[3], dt(r[4]), int(r[5]), int(r[6]), int(r[7])) for r in rows]
+        return [
+            SourceHealth(r[0], dt(r[1]), dt(r[2]), r[3], dt(r[4]), int(r[5]), int(r[6]), int(r[7]))
+            for r in rows
+        ]
 
     def source_data(self, name: str) -> dict[str, Any]:
         row = self._one("SELECT data FROM source_state WHERE name = ?", (name,))
