@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
@@ -42,6 +43,37 @@ class Spike(Strict):
     )
 
 
+class Anomaly(Strict):
+    metric: Metric = "count"
+    history: Duration = Field(default=timedelta(days=7), description="How much past the baseline learns from")
+    min_history: Duration = Field(default=timedelta(days=1), description="Warm-up: no verdict before this much data")
+    season: Literal["none", "hour_of_day", "hour_of_week"] = "none"
+    timezone: str = Field(default="UTC", description="Time zone of the seasons, e.g. Asia/Shanghai")
+    method: Literal["median_mad", "ewma"] = "median_mad"
+    threshold: float = Field(default=5.0, gt=0, description="Robust z-score that counts as anomalous")
+    min_spread: float = Field(default=1.0, gt=0, description="Floor on the spread: a flat baseline does not fire on any change")
+    direction: Literal["up", "down", "both"] = "up"
+    consecutive: int = Field(default=2, ge=1, description="Anomalous buckets in a row before it holds")
+    cooldown: Duration = Field(default=timedelta(hours=12), description="Quiet time that ends an episode")
+
+    @model_validator(mode="after")
+    def _history_fits(self) -> Anomaly:
+        if self.min_history > self.history:
+            raise found_expected(
+                f"min_history {format_duration(self.min_history)} > history {format_duration(self.history)}",
+                "min_history no longer than history",
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise found_expected(repr(self.timezone), "an IANA time zone such as Asia/Shanghai or UTC") from None
+        return self
+
+
+class AnomalyCondition(Strict):
+    anomaly: Anomaly
+
+
 class ThresholdCondition(Strict):
     threshold: Threshold
 
@@ -58,7 +90,7 @@ class AnyCondition(Strict):
     any: tuple[Condition, ...] = Field(min_length=1)
 
 
-_CONDITION_KINDS = {"threshold": "Threshold", "spike": "Spike", "all": "All", "any": "Any"}
+_CONDITION_KINDS = {"threshold": "Threshold", "spike": "Spike", "anomaly": "Anomaly", "all": "All", "any": "Any"}
 
 
 def _condition_kind(value: Any) -> str | None:
@@ -74,12 +106,13 @@ def _condition_kind(value: Any) -> str | None:
 Condition = Annotated[
     Annotated[ThresholdCondition, Tag("Threshold")]
     | Annotated[SpikeCondition, Tag("Spike")]
+    | Annotated[AnomalyCondition, Tag("Anomaly")]
     | Annotated[AllCondition, Tag("All")]
     | Annotated[AnyCondition, Tag("Any")],
     Discriminator(
         _condition_kind,
         custom_error_type="condition_kind",
-        custom_error_message="exactly one of threshold, spike, all, any",
+        custom_error_message="exactly one of threshold, spike, anomaly, all, any",
     ),
 ]
 
@@ -140,27 +173,32 @@ class Rule(Strict):
         return max(_spans(self.condition, self.window))
 
 
-def _walk(condition: Any) -> Iterable[Threshold | Spike]:
+def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly]:
     if isinstance(condition, ThresholdCondition):
         yield condition.threshold
     elif isinstance(condition, SpikeCondition):
         yield condition.spike
+    elif isinstance(condition, AnomalyCondition):
+        yield condition.anomaly
     else:
         for child in getattr(condition, "all", None) or getattr(condition, "any", ()):
             yield from _walk(child)
 
 
-def leaves(condition: Any) -> list[Threshold | Spike]:
+def leaves(condition: Any) -> list[Threshold | Spike | Anomaly]:
     return list(_walk(condition))
 
 
 def _windows(condition: Any, default: timedelta) -> list[timedelta]:
-    return [leaf.window or default for leaf in _walk(condition)]
+    return [leaf.window or default for leaf in _walk(condition) if not isinstance(leaf, Anomaly)]
 
 
 def _spans(condition: Any, default: timedelta) -> list[timedelta]:
     spans = [default]
     for leaf in _walk(condition):
+        if isinstance(leaf, Anomaly):
+            spans.append(leaf.history + timedelta(hours=1))
+            continue
         window = leaf.window or default
         spans.append(window + leaf.baseline if isinstance(leaf, Spike) else window)
     return spans

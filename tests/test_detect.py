@@ -112,3 +112,33 @@ def test_firing_rule_fed_by_a_down_source_never_resolves() -> None:
     s = step(RuleState(), True, NOW, timedelta(0), timedelta(0))
     s = step(s, False, NOW + timedelta(hours=5), timedelta(0), timedelta(0), hold_resolution=True)
     assert s.state == SignalState.FIRING
+
+
+def test_anomaly_fires_on_a_burst_far_outside_a_noisy_baseline() -> None:
+    import random
+
+    rng = random.Random(3)
+    r = rule({"anomaly": {"metric": "count", "history": "3d", "min_history": "1d"}})
+    start = NOW - timedelta(days=3)
+    steady = [Observation(start + timedelta(minutes=5 * i, seconds=-30), rng.randint(2, 6), 0.5) for i in range(864 - 4)]
+    quiet = evaluate(r.condition, steady, NOW - timedelta(minutes=20), r, 0.3, start)
+    assert not quiet.holds and quiet.evidence[0].note is None
+    burst = steady + [Observation(NOW - timedelta(minutes=m, seconds=30), 60, 0.5) for m in (0, 5, 10)]
+    verdict = evaluate(r.condition, burst, NOW, r, 0.3, start)
+    assert verdict.holds
+    (ev,) = verdict.evidence
+    assert ev.kind == "anomaly" and ev.value == 60 and ev.zscore is not None and ev.zscore > 5
+    assert "count 60 in 5m vs expected" in ev.describe()
+
+
+def test_anomaly_warms_up_before_min_history() -> None:
+    r = rule({"anomaly": {"metric": "count", "history": "3d", "min_history": "1d"}})
+    burst = obs(2, 60) + obs(7, 60)
+    verdict = evaluate(r.condition, burst, NOW, r, 0.3, NOW - timedelta(hours=2))
+    assert not verdict.holds and "warming up" in (verdict.evidence[0].note or "")
+
+
+def test_anomaly_on_a_flat_zero_baseline_needs_more_than_noise() -> None:
+    r = rule({"anomaly": {"metric": "count", "history": "2d", "min_history": "1d"}})
+    start = NOW - timedelta(days=2)
+    assert not evaluate(r.condition, obs(1, 1), NOW, r, 0.3, start).holds

@@ -21,6 +21,7 @@ DOCUMENTED = [
     ("rules.md", rules.Match),
     ("rules.md", rules.Threshold),
     ("rules.md", rules.Spike),
+    ("rules.md", rules.Anomaly),
     ("rules.md", rules.SeveritySpec),
     ("rules.md", rules.SeverityStep),
     ("playbooks.md", playbooks.Playbook),

@@ -64,8 +64,8 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("condition", "expected"),
     [
-        ("{thresh: 1}", "exactly one of threshold, spike, all, any"),
-        ("{threshold: {metric: count, value: 1}, spike: {}}", "exactly one of threshold, spike, all, any"),
+        ("{thresh: 1}", "exactly one of threshold, spike, anomaly, all, any"),
+        ("{threshold: {metric: count, value: 1}, spike: {}}", "exactly one of threshold, spike, anomaly, all, any"),
     ],
 )
 def test_condition_must_be_exactly_one_kind(tmp_path: Path, condition: str, expected: str) -> None:

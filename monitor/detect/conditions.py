@@ -5,11 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from monitor.detect.window import Observation, aggregate, is_rate, window_metric
 from monitor.durations import format_duration
 from monitor.models import Evidence
-from monitor.rules import AllCondition, AnyCondition, Condition, Rule, Spike, SpikeCondition, Threshold
+from monitor.detect.anomaly import AnomalyParams, detect_series
+from monitor.rules import (
+    AllCondition,
+    Anomaly,
+    AnomalyCondition,
+    AnyCondition,
+    Condition,
+    Rule,
+    Spike,
+    SpikeCondition,
+    Threshold,
+)
 
 _OPS = {
     ">": lambda a, b: a > b,
@@ -48,6 +60,8 @@ def evaluate(
         parts = [evaluate(c, observations, now, rule, cut, history_since) for c in condition.any]
         held = [p for p in parts if p.holds]
         return Verdict(bool(held), tuple(e for p in (held or parts) for e in p.evidence))
+    if isinstance(condition, AnomalyCondition):
+        return anomaly(condition.anomaly, observations, now, rule.bucket, cut, history_since)
     if isinstance(condition, SpikeCondition):
         window = condition.spike.window or rule.window
         baseline_start = now - window - condition.spike.baseline
@@ -92,3 +106,68 @@ def warming_up(spec: Spike, window: timedelta, history_since: datetime | None) -
         kind="spike", metric=spec.metric, value=0, window=format_duration(window),
         note=f"warming up: the {format_duration(spec.baseline)} baseline is not covered ({since})",
     )
+
+
+_SLOTS = {"none": 1, "hour_of_day": 24, "hour_of_week": 168}
+
+
+def anomaly_params(spec: Anomaly, bucket: timedelta) -> AnomalyParams:
+    """The detector's parameters; its history counts values per season slot."""
+    slots = _SLOTS[spec.season]
+    history = max(int(spec.history / bucket) // slots, 2)
+    return AnomalyParams(
+        method=spec.method, season=spec.season, history=history,
+        min_events=min(int(spec.min_history / bucket) // slots, history), threshold=spec.threshold,
+        min_spread=spec.min_spread, direction=spec.direction, consecutive=spec.consecutive, cooldown=spec.cooldown,
+    )
+
+
+def bucket_series(
+    observations: Sequence[Observation], metric: str, start: datetime, end: datetime, bucket: timedelta, cut: float
+) -> tuple[list[datetime], list[float]]:
+    """The metric per complete bucket in ``(start, end]``, buckets aligned to the epoch."""
+    size = bucket.total_seconds()
+    last = datetime.fromtimestamp((end.timestamp() // size) * size, end.tzinfo)
+    first = datetime.fromtimestamp((start.timestamp() // size + 1) * size, end.tzinfo)
+    stamps: list[datetime] = []
+    edge = first
+    while edge <= last:
+        stamps.append(edge)
+        edge += bucket
+    index = {s: i for i, s in enumerate(stamps)}
+    grouped: list[list[Observation]] = [[] for _ in stamps]
+    for obs in observations:
+        closing = datetime.fromtimestamp(-(-obs.at.timestamp() // size) * size, end.tzinfo)
+        if closing in index:
+            grouped[index[closing]].append(obs)
+    values = [aggregate(g, s - bucket, s, cut).metric(metric) for g, s in zip(grouped, stamps, strict=True)]
+    return stamps, values
+
+
+def anomaly(
+    spec: Anomaly,
+    observations: Sequence[Observation],
+    now: datetime,
+    bucket: timedelta,
+    cut: float,
+    history_since: datetime | None,
+) -> Verdict:
+    start = max(now - spec.history, history_since) if history_since else now
+    stamps, values = bucket_series(observations, spec.metric, start, now, bucket, cut)
+    zone = ZoneInfo(spec.timezone)
+    results = detect_series(anomaly_params(spec, bucket), [s.astimezone(zone) for s in stamps], values)
+    if not results or results[-1].warming_up:
+        have = format_duration(len(results) * bucket)
+        note = f"warming up: {have} of data, {format_duration(spec.min_history)} needed"
+        return Verdict(False, (Evidence(kind="anomaly", metric=spec.metric, value=0, window=format_duration(bucket), note=note),))
+    last = results[-1]
+    run = []
+    for result in reversed(results):
+        if not result.anomalous:
+            break
+        run.append(result)
+    evidence = Evidence(
+        kind="anomaly", metric=spec.metric, value=last.value, window=format_duration(bucket),
+        baseline=last.expected, zscore=last.zscore, threshold=spec.threshold,
+    )
+    return Verdict(any(r.fired for r in run), (evidence,))
