@@ -107,7 +107,7 @@ def build_notifiers(
         from monitor.notify.slack import SlackNotifier, make_web_client
 
         base_url = env.get("CRISISMON_SLACK_API_URL") or config.notify.slack.api_url
-        notifiers["slack"] = SlackNotifier(make_web_client(token, base_url=base_url), channel)
+        notifiers["slack"] = SlackNotifier(make_web_client(token, base_url=base_url, env=env), channel)
         renderers["slack"] = SlackRenderer((roster or Roster()).mentions())
     elif token or channel:
         log.warning("Slack is off: set both %s and SLACK_CHANNEL", config.notify.slack.token_env)

@@ -6,7 +6,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from monitor.models import FetchResult, Item, Message, Receipt
+from monitor.notify.fakeslack import FakeSlackServer
 from monitor.protocols import DeliveryError
+
+__all__ = ["FakeClock", "FakeScorer", "FakeSlackServer", "FakeSource", "RecordingNotifier"]
 
 
 class FakeClock:
