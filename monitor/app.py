@@ -62,7 +62,7 @@ def build_scorer(config: AppConfig) -> Scorer:
 
 
 def build_sources(configs: tuple[SourceConfig, ...], client: httpx.Client) -> dict[str, Source]:
-    from monitor.sources.feeds import FeedSource, JsonMapping, rsshub_url
+    from monitor.sources.feeds import FeedSource, JsonMapping
     from monitor.sources.http import FetchPolicy, HttpFetcher
 
     sources: dict[str, Source] = {}
@@ -79,7 +79,7 @@ def build_sources(configs: tuple[SourceConfig, ...], client: httpx.Client) -> di
         )
         fetcher = HttpFetcher(client, policy)
         if cfg.type == "rsshub":
-            sources[cfg.name] = FeedSource(cfg.name, rsshub_url(cfg.instance, cfg.route), fetcher, kind="auto")
+            sources[cfg.name] = FeedSource.rsshub(cfg.name, cfg.instance, cfg.route, fetcher)
         elif cfg.type == "json":
             mapping = JsonMapping(**cfg.mapping.model_dump())
             sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind="json", mapping=mapping)

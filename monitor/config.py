@@ -29,12 +29,16 @@ class SourceBase(Strict):
 
 
 class JsonMappingConfig(Strict):
-    items_path: str = Field(description="Dotted path to the list of items, e.g. data.items")
-    id: str = "id"
+    items_path: str = Field(default="", description="Dotted path to the list of items, e.g. data.items")
+    id: str | None = "id"
     title: str | None = "title"
-    text: str = "text"
+    text: str | None = "text"
     url: str | None = "url"
     published: str | None = "published"
+    published_format: str = Field(default="auto", description="auto, iso8601, rfc2822, epoch, epoch_ms or a strptime pattern")
+    timezone: str = Field(default="UTC", description="Time zone of times given without an offset")
+    url_template: str | None = Field(default=None, description="Builds the link from item fields, e.g. https://x/{id}")
+    html: bool = Field(default=True, description="Strip markup from title and text")
     category: str | None = None
     attrs: dict[str, str] = Field(default_factory=dict, description="attr name -> field path")
 
