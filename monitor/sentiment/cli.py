@@ -1,0 +1,157 @@
+"""``crisismon sentiment score | eval | train``.
+
+``register(subparsers)`` adds the commands to the main parser; every handler returns an
+exit code (0 ok, 2 bad usage or input) and reports problems as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from monitor.sentiment import train as training
+from monitor.sentiment.bayes import Bayes
+from monitor.sentiment.dataset import read_labelled
+from monitor.sentiment.errors import BadInput, SentimentError
+from monitor.sentiment.exact import ExactScorer
+from monitor.sentiment.metrics import at_cut, roc_auc
+from monitor.sentiment.scorer import DEFAULT_NEGATIVE_CUT, SentimentScorer
+from monitor.sentiment.snowdata import data_file
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Adds the ``sentiment`` command and its sub-commands."""
+    parser = subparsers.add_parser("sentiment", help="score, evaluate or train sentiment")
+    commands = parser.add_subparsers(dest="sentiment_command", metavar="COMMAND", required=True)
+    score = commands.add_parser("score", help="score stdin, one text per line, one score per line")
+    _model_options(score)
+    score.add_argument("--raw", action="store_true", help="score the raw text exactly as SnowNLP does")
+    score.set_defaults(func=_guarded(run_score))
+    ev = commands.add_parser("eval", help="accuracy of the scorer on a label,review CSV file")
+    ev.add_argument("csv", metavar="FILE.csv")
+    _model_options(ev)
+    ev.add_argument("--cut", type=float, default=DEFAULT_NEGATIVE_CUT, help="negative below this")
+    ev.add_argument("--raw", action="store_true", help="no normalisation (SnowNLP's own scores)")
+    ev.set_defaults(func=_guarded(run_eval))
+    tr = commands.add_parser("train", help="train the classifier on a label,review CSV file")
+    tr.add_argument("--csv", required=True, metavar="FILE")
+    tr.add_argument("--out", required=True, metavar="MODEL")
+    tr.add_argument("--extend", action="store_true", help="add to SnowNLP's own counts")
+    tr.set_defaults(func=_guarded(run_train))
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="a model written by 'sentiment train' (default SnowNLP's)")
+    parser.add_argument(
+        "--no-emoticons", dest="use_emoticons", action="store_false", help="drop [emoticon] codes"
+    )
+
+
+def _guarded(handler: Handler) -> Handler:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except SentimentError as exc:
+            print(f"crisismon sentiment: {exc}", file=sys.stderr)
+            return 2
+        except BrokenPipeError:
+            return 0
+
+    return run
+
+
+def _scorer(args: argparse.Namespace) -> Callable[[Sequence[str]], list[float | None]]:
+    if args.raw:
+        exact = ExactScorer(args.model)
+        return lambda texts: [exact.sentiment(t) for t in texts]
+    return SentimentScorer(args.model, args.use_emoticons, cache_size=0).score
+
+
+def read_lines(stream: TextIO | None = None) -> list[str]:
+    """The lines of stdin, decoded as UTF-8; an error that says where, if they are not."""
+    raw = (stream or sys.stdin).buffer.read()
+    if not raw:
+        raise BadInput("no input: give the texts on stdin, one per line")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise BadInput(
+            f"stdin line {line} is not valid UTF-8 (byte {raw[exc.start]:#04x}): "
+            "convert the input, e.g. iconv -f GB18030 -t UTF-8"
+        ) from exc
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """One score per input line (17 significant digits), an empty line where not scored."""
+    lines = read_lines()
+    scores = _scorer(args)(lines)
+    sys.stdout.write("".join(("" if s is None else repr(s)) + "\n" for s in scores))
+    sys.stdout.flush()
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Prints one JSON line of figures for the scorer on a labelled file."""
+    rows = read_labelled(args.csv)
+    score = _scorer(args)
+    started = _clock()
+    scores = score([r.text for r in rows])
+    elapsed = _clock() - started
+    pairs = [(r.label, s) for r, s in zip(rows, scores, strict=True) if s is not None]
+    labels = [label for label, _ in pairs]
+    values = [s for _, s in pairs]
+    figures = {
+        "items": len(rows),
+        "scored": len(pairs),
+        **at_cut(labels, values, args.cut).as_dict(),
+        "roc_auc": round(roc_auc(labels, values), 4) if 0 < sum(labels) < len(labels) else None,
+        "items_per_s": round(len(rows) / elapsed, 1) if elapsed > 0 else None,
+    }
+    print(json.dumps(figures))
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Trains a model on a labelled file and writes it to ``--out``."""
+    rows = read_labelled(args.csv)
+    scorer = SentimentScorer(use_emoticons=True, cache_size=0)
+    words = scorer.exact.words
+
+    def prepared_words(text: str) -> list[str]:
+        return words(scorer.prepare(text) or "")
+
+    base = Bayes.load(data_file("sentiment", "sentiment.marshal.3")) if args.extend else None
+    model = training.train(training.documents(rows, prepared_words), base)
+    training.save(model, args.out)
+    neg = sum(r.label == 0 for r in rows)
+    print(f"trained on {len(rows)} rows ({neg} negative, {len(rows) - neg} positive): wrote {args.out}")
+    return 0
+
+
+def _clock() -> float:
+    """Elapsed-time clock for throughput figures only."""
+    return time.perf_counter()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m monitor.sentiment.cli sentiment score`` (also without ``sentiment``)."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in or args_in[0] != "sentiment":
+        args_in = ["sentiment", *args_in]
+    parser = argparse.ArgumentParser(prog="crisismon")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(args_in)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
