@@ -31,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, ns.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if ns.log_level != "debug":  # one line per HTTP request or job run is noise, not news
+        for noisy in ("httpx", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if not hasattr(ns, "func"):
         parser.print_help()
         return EXIT_INVALID
@@ -69,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="replay a bundled product-quality crisis against a local server")
     demo.add_argument("--keep-running", action="store_true", help="stay up after the incident opens")
     demo.add_argument("--db", help="database path (default: a temporary file)")
-    demo.add_argument("--speed", type=float, default=120.0, help="simulated seconds per real second")
+    demo.add_argument("--speed", type=float, default=240.0, help="simulated seconds per real second")
     demo.add_argument("--timeout", type=float, default=60.0, help="give up after this many real seconds")
     demo.set_defaults(func=cmd_demo)
 
