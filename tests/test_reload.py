@@ -55,7 +55,14 @@ def test_a_valid_change_is_swapped_in_and_a_broken_one_keeps_the_old_set(store: 
 def test_sighup_reloads_a_running_daemon_and_sigterm_stops_it(tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
     config = tmp_path / "c.yaml"
-    config.write_text(f"rules_dir: rules\nplaybooks_dir: {ROOT / 'playbooks'}\nscoring: {{workers: 0}}\n", encoding="utf-8")
+    config.write_text(
+        f"rules_dir: rules\nplaybooks_dir: {ROOT / 'playbooks'}\nscoring: {{workers: 0}}\n"
+        "sources:\n"  # nothing listens on port 9: every poll fails, and the daemon keeps running
+        "  - {name: complaints, type: complaints_api, url: 'http://127.0.0.1:9/c', interval: 1s, timeout: 1s}\n"
+        "  - {name: news, type: rss, url: 'http://127.0.0.1:9/n', interval: 1s, timeout: 1s}\n"
+        "  - {name: weibo, type: rsshub, instance: 'http://127.0.0.1:9', route: /weibo/keyword/x, interval: 1s}\n",
+        encoding="utf-8",
+    )
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "daemon.py"), "run", "--config", str(config), "--db", str(tmp_path / "d.db")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
@@ -71,3 +78,4 @@ def test_sighup_reloads_a_running_daemon_and_sigterm_stops_it(tmp_path: Path) ->
         proc.kill()
     assert proc.returncode == 0, err
     assert "reload refused" in err and "broken.yaml:1" in err
+    assert "source complaints:" in err and "ConnectError" in err  # failures logged, not fatal
