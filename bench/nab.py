@@ -167,9 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     windows_path = args.windows or args.data / "combined_windows.json"
     if not args.data.is_dir() or not windows_path.is_file():
-        print(
-            f"no NAB data at {args.data} (windows {windows_path}); pass --data and --windows", file=sys.stderr
-        )
+        print(f"no NAB data at {args.data} (windows {windows_path}); pass --data and --windows", file=sys.stderr)
         return 2
     windows = nab.load_windows(windows_path)
     series = [read_series(p) for p in sorted(args.data.glob("*.csv"))]

@@ -161,9 +161,7 @@ def timed_sequential(sources: Sequence[FeedSource], total: int, items: int) -> f
     return scaled
 
 
-def make_sources(
-    client: httpx.Client, base: str, feeds: int, pool: Executor | None = None
-) -> list[FeedSource]:
+def make_sources(client: httpx.Client, base: str, feeds: int, pool: Executor | None = None) -> list[FeedSource]:
     fetcher = HttpFetcher(client, FetchPolicy(connect_timeout=10, read_timeout=10, deadline=30))
     return [FeedSource(f"feed{i}", f"{base}/feed/{i}", fetcher, "rss", parse_pool=pool) for i in range(feeds)]
 
@@ -231,9 +229,7 @@ def measure(base: str, args: argparse.Namespace, pool: Executor | None) -> dict[
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--workers", type=int, default=32, help="fetch threads (poll_many max_workers)")

@@ -135,9 +135,9 @@ class Api:
         try:
             args = json.loads(body or b"{}")
         except ValueError:
-            return error(400, "the body must be a JSON object such as {\"by\": \"王芳\"}")
+            return error(400, 'the body must be a JSON object such as {"by": "王芳"}')
         if not isinstance(args, dict) or not isinstance(args.get("by"), str) or not args["by"].strip():
-            return error(400, "say who does it: a JSON object with a non-empty \"by\"")
+            return error(400, 'say who does it: a JSON object with a non-empty "by"')
         incident = self.apply(int(incident_id), action, args["by"], args)
         return Response(200, _incident_json(incident))
 
@@ -154,7 +154,7 @@ class Api:
         if action in ("tick", "untick"):
             item = args.get("item")
             if not isinstance(item, str):
-                raise InvalidOperation("name the checklist item: {\"by\": ..., \"item\": \"<item id>\"}")
+                raise InvalidOperation('name the checklist item: {"by": ..., "item": "<item id>"}')
             return self.ops.tick(incident_id, item, by, now, done=action == "tick")
         if action == "mute":
             hours = args.get("hours", 4)
@@ -163,7 +163,7 @@ class Api:
             return self.ops.mute(incident_id, hours, by, now)
         text = args.get("text")
         if not isinstance(text, str):
-            raise InvalidOperation("a note needs {\"by\": ..., \"text\": \"...\"}")
+            raise InvalidOperation('a note needs {"by": ..., "text": "..."}')
         return self.ops.note(incident_id, text, by, now)
 
     # -- intake ------------------------------------------------------------------------
@@ -172,7 +172,7 @@ class Api:
         try:
             data = json.loads(body)
         except ValueError as exc:
-            return error(400, f"the body is not JSON ({exc}); send one record, a list, or {{\"complaints\": [...]}}")
+            return error(400, f'the body is not JSON ({exc}); send one record, a list, or {{"complaints": [...]}}')
         records = data.get("complaints") if isinstance(data, dict) and "complaints" in data else data
         records = records if isinstance(records, list) else [records]
         if len(records) > MAX_BATCH:
@@ -188,7 +188,12 @@ class Api:
                 items.append(item)
         now = self.clock.now()
         added = self.ingestor.ingest(self.intake_source, FetchResult(items=items), now) if items else 0
-        result = {"accepted": added, "duplicates": len(items) - added, "rejected": len(errors), "errors": errors}
+        result = {
+            "accepted": added,
+            "duplicates": len(items) - added,
+            "rejected": len(errors),
+            "errors": errors,
+        }
         self.metrics.inc("intake_records_total", added, outcome="accepted")
         self.metrics.inc("intake_records_total", len(errors), outcome="rejected")
         return Response(422 if errors else 200, result)
@@ -288,8 +293,8 @@ class ApiServer:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            do_GET = _serve  # noqa: N815
-            do_POST = _serve  # noqa: N815
+            do_GET = _serve
+            do_POST = _serve
 
             def log_message(self, *args: Any) -> None:
                 pass

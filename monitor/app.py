@@ -150,7 +150,10 @@ def build_engine(
         definitions=definitions,
         metrics=metrics,
         sla=SlaWatch(
-            store, renderers, definitions.playbooks, roster,
+            store,
+            renderers,
+            definitions.playbooks,
+            roster,
             SlaPolicy(config.incidents.ack_timeout, config.incidents.reminder_every),
         ),
     )

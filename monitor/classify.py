@@ -42,6 +42,4 @@ class KeywordClassifier:
 
 def load_categories(path: Path) -> list[Category]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [
-        Category(c["key"], c["name"], c["name_en"], tuple(c["keywords"])) for c in data["categories"]
-    ]
+    return [Category(c["key"], c["name"], c["name_en"], tuple(c["keywords"])) for c in data["categories"]]

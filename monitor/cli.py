@@ -193,7 +193,15 @@ def cmd_test(ns: argparse.Namespace) -> int:
     from monitor.ruletest import LazyScorer, RuleTester, discover, junit_xml, load_test_file
 
     config, definitions = load_all(ns.config)
-    tester = RuleTester(definitions, LazyScorer(lambda: build_scorer(config.model_copy(update={"scoring": config.scoring.model_copy(update={"workers": 0})}))), negative_cut(config))
+    tester = RuleTester(
+        definitions,
+        LazyScorer(
+            lambda: build_scorer(
+                config.model_copy(update={"scoring": config.scoring.model_copy(update={"workers": 0})})
+            )
+        ),
+        negative_cut(config),
+    )
     files = discover(ns.files, Path(config.rules_dir))
     if not files:
         print(f"no rule test files in {Path(config.rules_dir) / 'tests'}", file=sys.stderr)
@@ -310,7 +318,10 @@ def cmd_incident_show(ns: argparse.Namespace) -> int:
     print(render_checklist(incident, playbook_title=incident.playbook, now=now)["text"])
     print("--- timeline ---")
     for entry in store.timeline(incident.id):
-        print(f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.actor:<12} {entry.kind:<16} {json.dumps(entry.detail, ensure_ascii=False)}")
+        print(
+            f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.actor:<12} {entry.kind:<16} "
+            f"{json.dumps(entry.detail, ensure_ascii=False)}"
+        )
     return EXIT_OK
 
 

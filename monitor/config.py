@@ -35,7 +35,9 @@ class JsonMappingConfig(Strict):
     text: str | None = "text"
     url: str | None = "url"
     published: str | None = "published"
-    published_format: str = Field(default="auto", description="auto, iso8601, rfc2822, epoch, epoch_ms or a strptime pattern")
+    published_format: str = Field(
+        default="auto", description="auto, iso8601, rfc2822, epoch, epoch_ms or a strptime pattern"
+    )
     timezone: str = Field(default="UTC", description="Time zone of times given without an offset")
     url_template: str | None = Field(default=None, description="Builds the link from item fields, e.g. https://x/{id}")
     html: bool = Field(default=True, description="Strip markup from title and text")
@@ -172,5 +174,3 @@ def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
 def database_url(config: AppConfig, override: str | None) -> str:
     """``--db`` beats ``CRISISMON_DB`` beats the config file."""
     return override or os.environ.get("CRISISMON_DB") or config.database
-
-

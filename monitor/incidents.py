@@ -55,19 +55,32 @@ class IncidentService:
         title = rule.description if not signal.group else f"{rule.description} ({signal.group})"
         with self.store.transaction():
             incident = self.store.open_incident(
-                rule_id=rule.id, group=signal.group, playbook=playbook.id, title=title, severity=signal.severity,
-                at=now, evidence=signal.evidence, top_items=signal.top_items,
+                rule_id=rule.id,
+                group=signal.group,
+                playbook=playbook.id,
+                title=title,
+                severity=signal.severity,
+                at=now,
+                evidence=signal.evidence,
+                top_items=signal.top_items,
                 checklist=playbook.checklist(now, signal.severity),
             )
             self.store.add_timeline(
-                incident.id, now, SYSTEM, "opened",
+                incident.id,
+                now,
+                SYSTEM,
+                "opened",
                 {"severity": signal.severity, "evidence": [e.describe() for e in signal.evidence]},
             )
             for destination, renderer in self.renderers.items():
-                alert = renderer.alert(incident, rule_description=rule.description, playbook_title=playbook.title, now=now)
+                alert = renderer.alert(
+                    incident, rule_description=rule.description, playbook_title=playbook.title, now=now
+                )
                 alert_id = self.store.enqueue(destination, "alert", alert, now=now, incident_id=incident.id)
                 checklist = renderer.checklist(incident, playbook_title=playbook.title, now=now)
-                self.store.enqueue(destination, "checklist", checklist, now=now, incident_id=incident.id, thread_of=alert_id)
+                self.store.enqueue(
+                    destination, "checklist", checklist, now=now, incident_id=incident.id, thread_of=alert_id
+                )
         log.warning("incident %d opened: %s [%s]", incident.id, title, signal.severity)
         return incident
 
@@ -75,11 +88,20 @@ class IncidentService:
         raised = rank(signal.severity) > rank(incident.severity)
         severity = signal.severity if raised else incident.severity
         with self.store.transaction():
-            self.store.update_signal(incident.id, at=now, severity=severity, evidence=signal.evidence, top_items=signal.top_items)
+            self.store.update_signal(
+                incident.id, at=now, severity=severity, evidence=signal.evidence, top_items=signal.top_items
+            )
             if raised:
                 self.store.add_timeline(
-                    incident.id, now, SYSTEM, "severity_raised",
-                    {"from": incident.severity, "to": severity, "evidence": [asdict(e) for e in signal.evidence]},
+                    incident.id,
+                    now,
+                    SYSTEM,
+                    "severity_raised",
+                    {
+                        "from": incident.severity,
+                        "to": severity,
+                        "evidence": [asdict(e) for e in signal.evidence],
+                    },
                 )
                 updated = self.store.incident(incident.id)
                 evidence = "; ".join(e.describe() for e in signal.evidence)
@@ -120,8 +142,12 @@ def notify(
         if alert_id is None:
             continue
         store.enqueue(
-            destination, "update", renderer.update(incident, text, notify=notify_roles), now=now,
-            incident_id=incident.id, thread_of=alert_id,
+            destination,
+            "update",
+            renderer.update(incident, text, notify=notify_roles),
+            now=now,
+            incident_id=incident.id,
+            thread_of=alert_id,
         )
         if edit_top and playbook is not None:
             payload = renderer.alert(incident, rule_description=incident.title, playbook_title=playbook.title, now=now)

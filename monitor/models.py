@@ -96,16 +96,10 @@ class Evidence:
             return f"{self.metric}: {self.note}"
         if self.kind == "spike" and self.baseline is not None:
             ratio = f" (x{self.ratio:.1f})" if self.ratio is not None else ""
-            return (
-                f"{self.metric} {fmt_num(self.value)} in {self.window} vs baseline "
-                f"{fmt_num(self.baseline)}{ratio}"
-            )
+            return f"{self.metric} {fmt_num(self.value)} in {self.window} vs baseline {fmt_num(self.baseline)}{ratio}"
         if self.kind == "anomaly" and self.baseline is not None:
             z = f", z={self.zscore:.1f}" if self.zscore is not None else ""
-            return (
-                f"{self.metric} {fmt_num(self.value)} in {self.window} vs expected "
-                f"{fmt_num(self.baseline)}{z}"
-            )
+            return f"{self.metric} {fmt_num(self.value)} in {self.window} vs expected {fmt_num(self.baseline)}{z}"
         return f"{self.metric} {fmt_num(self.value)} in {self.window} {self.op} {fmt_num(self.threshold or 0)}"
 
 

@@ -92,8 +92,7 @@ def load_windows(path: Path) -> dict[str, list[Window]]:
     """``combined_windows.json`` as ``{relative path: [(start, end), ...]}``."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     return {
-        name: [(parse_timestamp(start), parse_timestamp(end)) for start, end in pairs]
-        for name, pairs in raw.items()
+        name: [(parse_timestamp(start), parse_timestamp(end)) for start, end in pairs] for name, pairs in raw.items()
     }
 
 
@@ -187,9 +186,7 @@ class _Point:
 def _scorable_points(scores: Sequence[float], rows: ScoredRows) -> list[_Point]:
     if len(scores) != len(rows.sigma):
         raise ValueError(f"{len(scores)} anomaly scores for {len(rows.sigma)} rows")
-    return [
-        _Point(float(scores[i]), rows.sigma[i], rows.window[i]) for i in range(rows.probation, len(scores))
-    ]
+    return [_Point(float(scores[i]), rows.sigma[i], rows.window[i]) for i in range(rows.probation, len(scores))]
 
 
 def sweep(files: Sequence[tuple[Sequence[float], ScoredRows]], fn_weight: float) -> list[ThresholdScore]:

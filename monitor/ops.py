@@ -30,13 +30,17 @@ class IncidentOps:
         incident = self.store.incident(incident_id)
         if incident.status != IncidentStatus.OPEN:
             who = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
-            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}{who}; only an open incident can be acknowledged")
+            raise InvalidOperation(
+                f"incident {incident_id} is {incident.status.value}{who}; only an open incident can be acknowledged"
+            )
         return self._transition(incident, IncidentStatus.ACKNOWLEDGED, by, now, f"acknowledged by {by}")
 
     def mark_stable(self, incident_id: int, by: str, now: datetime) -> Incident:
         incident = self.store.incident(incident_id)
         if incident.status != IncidentStatus.ACKNOWLEDGED:
-            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}; acknowledge it before marking it stable")
+            raise InvalidOperation(
+                f"incident {incident_id} is {incident.status.value}; acknowledge it before marking it stable"
+            )
         return self._transition(incident, IncidentStatus.STABLE, by, now, f"marked stable by {by}")
 
     def resolve(self, incident_id: int, by: str, now: datetime) -> Incident:
@@ -54,8 +58,12 @@ class IncidentOps:
                 f"incident {incident_id} was never acknowledged; acknowledge and resolve it first, or pass --force"
             )
         if incident.status != IncidentStatus.RESOLVED and not force:
-            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}; resolve it first, or pass --force")
-        return self._transition(incident, IncidentStatus.CLOSED, by, now, f"closed by {by}" + (" (forced)" if force else ""))
+            raise InvalidOperation(
+                f"incident {incident_id} is {incident.status.value}; resolve it first, or pass --force"
+            )
+        return self._transition(
+            incident, IncidentStatus.CLOSED, by, now, f"closed by {by}" + (" (forced)" if force else "")
+        )
 
     def tick(self, incident_id: int, item_id: str, by: str, now: datetime, *, done: bool = True) -> Incident:
         incident = self._active(incident_id)
@@ -69,13 +77,21 @@ class IncidentOps:
             raise InvalidOperation(f"item {item_id!r} is not ticked")
         with self.store.transaction():
             self.store.set_item_done(incident_id, item_id, at=now if done else None, by=by if done else None)
-            self.store.add_timeline(incident_id, now, by, "ticked" if done else "unticked", {"item": item_id, "text": entry.text})
+            self.store.add_timeline(
+                incident_id, now, by, "ticked" if done else "unticked", {"item": item_id, "text": entry.text}
+            )
             updated = self.store.incident(incident_id)
             mark = "☑" if done else "☐"
             late = " (late)" if done and now > entry.due_at else ""
             notify(
-                self.store, self.renderers, self.playbooks, updated, f"{mark} {entry.text} / {entry.text_en} — {by}{late}",
-                now, edit_top=False, edit_checklist=True,
+                self.store,
+                self.renderers,
+                self.playbooks,
+                updated,
+                f"{mark} {entry.text} / {entry.text_en} — {by}{late}",
+                now,
+                edit_top=False,
+                edit_checklist=True,
             )
         return updated
 
@@ -85,7 +101,15 @@ class IncidentOps:
             raise InvalidOperation("a note needs some text")
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "note", {"text": text})
-            notify(self.store, self.renderers, self.playbooks, incident, f"note from {by}: {text}", now, edit_top=False)
+            notify(
+                self.store,
+                self.renderers,
+                self.playbooks,
+                incident,
+                f"note from {by}: {text}",
+                now,
+                edit_top=False,
+            )
         return incident
 
     def mute(self, incident_id: int, hours: int, by: str, now: datetime) -> Incident:
@@ -94,8 +118,15 @@ class IncidentOps:
         until = now + timedelta(hours=hours)
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "muted", {"until": until.isoformat(), "hours": hours})
-            notify(self.store, self.renderers, self.playbooks, incident,
-                   f"reminders muted for {hours} h by {by} (until {until:%H:%M} UTC)", now, edit_top=False)
+            notify(
+                self.store,
+                self.renderers,
+                self.playbooks,
+                incident,
+                f"reminders muted for {hours} h by {by} (until {until:%H:%M} UTC)",
+                now,
+                edit_top=False,
+            )
         return incident
 
     def show_checklist(self, incident_id: int, by: str, now: datetime) -> Incident:
@@ -109,14 +140,18 @@ class IncidentOps:
                 if alert_id is None:
                     continue
                 payload = renderer.checklist(incident, playbook_title=title, now=now)
-                self.store.enqueue(destination, "checklist", payload, now=now, incident_id=incident_id, thread_of=alert_id)
+                self.store.enqueue(
+                    destination, "checklist", payload, now=now, incident_id=incident_id, thread_of=alert_id
+                )
             self.store.add_timeline(incident_id, now, by, "checklist_shown", {})
         return incident
 
     def _active(self, incident_id: int) -> Incident:
         incident = self.store.incident(incident_id)
         if incident.status not in ACTIVE:
-            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}; its checklist can no longer change")
+            raise InvalidOperation(
+                f"incident {incident_id} is {incident.status.value}; its checklist can no longer change"
+            )
         return incident
 
     def _transition(self, incident: Incident, status: IncidentStatus, by: str, now: datetime, text: str) -> Incident:

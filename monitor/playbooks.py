@@ -106,7 +106,15 @@ def load_playbook(path: Path) -> tuple[Playbook | None, list[Problem]]:
         return None, list(exc.problems)
     book, problems = validate(Playbook, located, located.data)
     if book is not None and book.id != path.stem:
-        problems.append(Problem(str(path), located.line_of(("id",)), "id", repr(book.id), f"the file name's stem {path.stem!r}"))
+        problems.append(
+            Problem(
+                str(path),
+                located.line_of(("id",)),
+                "id",
+                repr(book.id),
+                f"the file name's stem {path.stem!r}",
+            )
+        )
         book = None
     return book, problems
 
@@ -116,7 +124,9 @@ def load_playbooks(directory: Path) -> tuple[dict[str, Playbook], list[Problem]]
     books: dict[str, Playbook] = {}
     problems: list[Problem] = []
     if not directory.is_dir():
-        return books, [Problem(str(directory), 1, "playbooks_dir", "no such directory", "a directory of playbook YAML files")]
+        return books, [
+            Problem(str(directory), 1, "playbooks_dir", "no such directory", "a directory of playbook YAML files")
+        ]
     for path in _yaml_files(directory):
         book, found = load_playbook(path)
         problems.extend(found)

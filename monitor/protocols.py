@@ -28,9 +28,7 @@ class Notifier(Protocol):
 
     destination: str
 
-    def deliver(
-        self, message: Message, thread_ref: str | None, update_ref: str | None
-    ) -> Receipt: ...
+    def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt: ...
 
 
 class DeliveryError(Exception):

@@ -65,7 +65,10 @@ class Reloader:
         except ConfigError as exc:
             problems = "\n".join(str(p) for p in exc.problems)
             log.error("reload refused; still running the previous rules and playbooks:\n%s", problems)
-            self._tell_admins(f"rule/playbook reload refused ({len(exc.problems)} problem(s)); the previous set keeps running:\n{problems}")
+            self._tell_admins(
+                f"rule/playbook reload refused ({len(exc.problems)} problem(s)); "
+                f"the previous set keeps running:\n{problems}"
+            )
             return False
         self.engine.swap_definitions(definitions)
         count = len(definitions.rules.rules)

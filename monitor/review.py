@@ -54,9 +54,15 @@ def review_data(incident: Incident, timeline: list[TimelineEntry]) -> dict[str, 
             "done": len(done),
             "on_time": len(on_time),
             "entries": [
-                {"item": e.item_id, "text": e.text, "owner": e.owner, "due_at": e.due_at.isoformat(),
-                 "done_at": e.done_at.isoformat() if e.done_at else None, "done_by": e.done_by,
-                 "outcome": item_outcome(e)}
+                {
+                    "item": e.item_id,
+                    "text": e.text,
+                    "owner": e.owner,
+                    "due_at": e.due_at.isoformat(),
+                    "done_at": e.done_at.isoformat() if e.done_at else None,
+                    "done_by": e.done_by,
+                    "outcome": item_outcome(e),
+                }
                 for e in incident.checklist
             ],
         },
@@ -98,7 +104,8 @@ def review_markdown(incident: Incident, timeline: list[TimelineEntry], chart: st
         "| item | owner | due | done | outcome |",
         "|---|---|---|---|---|",
         *[
-            f"| {e.text} / {e.text_en} | {e.owner} | {_t(e.due_at)} | {_t(e.done_at)} {('by ' + e.done_by) if e.done_by else ''} "
+            f"| {e.text} / {e.text_en} | {e.owner} | {_t(e.due_at)} | "
+            f"{_t(e.done_at)} {('by ' + e.done_by) if e.done_by else ''} "
             f"| {item_outcome(e)} |"
             for e in incident.checklist
         ],

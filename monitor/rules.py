@@ -35,9 +35,7 @@ class Spike(Strict):
     baseline: Duration = Field(description="Reference period just before the current window")
     window: Duration | None = None
     direction: Literal["up", "down", "both"] = "up"
-    min_current: float = Field(
-        default=1, gt=0, description="The current window needs at least this value to fire (up)"
-    )
+    min_current: float = Field(default=1, gt=0, description="The current window needs at least this value to fire (up)")
     min_baseline: float = Field(
         default=1, gt=0, description="The baseline rate is floored at this value (0-vs-0 never fires)"
     )
@@ -51,7 +49,9 @@ class Anomaly(Strict):
     timezone: str = Field(default="UTC", description="Time zone of the seasons, e.g. Asia/Shanghai")
     method: Literal["median_mad", "ewma"] = "median_mad"
     threshold: float = Field(default=5.0, gt=0, description="Robust z-score that counts as anomalous")
-    min_spread: float = Field(default=1.0, gt=0, description="Floor on the spread: a flat baseline does not fire on any change")
+    min_spread: float = Field(
+        default=1.0, gt=0, description="Floor on the spread: a flat baseline does not fire on any change"
+    )
     direction: Literal["up", "down", "both"] = "up"
     consecutive: int = Field(default=2, ge=1, description="Anomalous buckets in a row before it holds")
     cooldown: Duration = Field(default=timedelta(hours=12), description="Quiet time that ends an episode")
@@ -90,7 +90,13 @@ class AnyCondition(Strict):
     any: tuple[Condition, ...] = Field(min_length=1)
 
 
-_CONDITION_KINDS = {"threshold": "Threshold", "spike": "Spike", "anomaly": "Anomaly", "all": "All", "any": "Any"}
+_CONDITION_KINDS = {
+    "threshold": "Threshold",
+    "spike": "Spike",
+    "anomaly": "Anomaly",
+    "all": "All",
+    "any": "Any",
+}
 
 
 def _condition_kind(value: Any) -> str | None:
@@ -181,7 +187,8 @@ def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly]:
     elif isinstance(condition, AnomalyCondition):
         yield condition.anomaly
     else:
-        for child in getattr(condition, "all", None) or getattr(condition, "any", ()):
+        children: tuple[Any, ...] = getattr(condition, "all", None) or getattr(condition, "any", None) or ()
+        for child in children:
             yield from _walk(child)
 
 
@@ -261,7 +268,7 @@ def cross_check(
     first_seen: dict[str, tuple[str, int]] = {}
     for rule, path, line in entries:
         if rule.id in first_seen:
-            where = "%s:%d" % first_seen[rule.id]
+            where = "{}:{}".format(*first_seen[rule.id])
             problems.append(Problem(path, line, "id", repr(rule.id), f"a unique rule id (also defined at {where})"))
         first_seen.setdefault(rule.id, (path, line))
         if rule.playbook not in playbooks:
@@ -273,7 +280,13 @@ def cross_check(
                 problems.append(Problem(path, line, "sources", repr(name), f"a configured source ({known})"))
         for cat in rule.match.categories:
             if cat not in categories:
-                problems.append(Problem(path, line, "match.categories", repr(cat), f"a category ({', '.join(sorted(categories))})"))
+                problems.append(
+                    Problem(
+                        path,
+                        line,
+                        "match.categories",
+                        repr(cat),
+                        f"a category ({', '.join(sorted(categories))})",
+                    )
+                )
     return problems
-
-

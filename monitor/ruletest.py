@@ -205,15 +205,29 @@ def _scored(test: RuleTest, ingestor: Ingestor) -> list[ScoredItem]:
     for index, series in enumerate(test.input_series):
         for step, value in enumerate(expand_series(series.values)):
             if value:
-                item = Item(source=series.source, id=f"s{index}-{step}", text=series.text, kind="count",
-                            published_at=test.start + step * test.interval - timedelta(seconds=1),
-                            category=series.category, count=int(value), attrs=series.attrs)
+                item = Item(
+                    source=series.source,
+                    id=f"s{index}-{step}",
+                    text=series.text,
+                    kind="count",
+                    published_at=test.start + step * test.interval - timedelta(seconds=1),
+                    category=series.category,
+                    count=int(value),
+                    attrs=series.attrs,
+                )
                 scored.append(ScoredItem(item, series.sentiment, series.category))
     to_score: list[Item] = []
     for index, spec in enumerate(test.input_items):
-        item = Item(source=spec.source, id=f"i{index}", text=spec.text, title=spec.title,
-                    published_at=test.start + spec.at - timedelta(seconds=1), category=spec.category,
-                    attrs=spec.attrs, count=spec.count)
+        item = Item(
+            source=spec.source,
+            id=f"i{index}",
+            text=spec.text,
+            title=spec.title,
+            published_at=test.start + spec.at - timedelta(seconds=1),
+            category=spec.category,
+            attrs=spec.attrs,
+            count=spec.count,
+        )
         if spec.sentiment is None:
             to_score.append(item)
         else:
@@ -235,7 +249,9 @@ def junit_xml(outcomes: Sequence[Outcome]) -> str:
         if not o.passed:
             text = "\n".join(o.failures)
             body = f"<failure message={quoteattr(o.failures[0].splitlines()[0])}>{_xml_text(text)}</failure>"
-        cases.append(f"<testcase classname={quoteattr(o.file)} name={quoteattr(o.name)} time=\"{o.seconds:.3f}\">{body}</testcase>")
+        cases.append(
+            f'<testcase classname={quoteattr(o.file)} name={quoteattr(o.name)} time="{o.seconds:.3f}">{body}</testcase>'
+        )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<testsuite name="crisismon rules" tests="{len(outcomes)}" failures="{failures}">'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -40,15 +41,19 @@ def build_scheduler(
     for name, interval in poll_intervals.items():
         seconds = interval.total_seconds()
         scheduler.add_job(
-            _guard(f"poll:{name}", lambda n=name: engine.poll(n)),
+            _guard(f"poll:{name}", functools.partial(engine.poll, name)),
             "interval",
             seconds=seconds,
             jitter=max(seconds * jitter, 0) or None,
             id=f"poll:{name}",
         )
-    scheduler.add_job(_guard("evaluate", engine.evaluate), "interval", seconds=evaluate_every.total_seconds(), id="evaluate")
+    scheduler.add_job(
+        _guard("evaluate", engine.evaluate), "interval", seconds=evaluate_every.total_seconds(), id="evaluate"
+    )
     scheduler.add_job(_guard("sla", engine.check_sla), "interval", seconds=sla_every.total_seconds(), id="sla")
-    scheduler.add_job(_guard("deliver", engine.deliver), "interval", seconds=deliver_every.total_seconds(), id="deliver")
+    scheduler.add_job(
+        _guard("deliver", engine.deliver), "interval", seconds=deliver_every.total_seconds(), id="deliver"
+    )
     for name, (job, every) in (extra_jobs or {}).items():
         scheduler.add_job(_guard(name, job), "interval", seconds=every.total_seconds(), id=name)
     return scheduler

@@ -11,7 +11,7 @@ SEV_LABEL = {"critical": "SEV1", "high": "SEV2", "medium": "SEV3", "low": "SEV4"
 
 def rank(severity: str) -> int:
     """0 for low .. 3 for critical."""
-    return SEVERITIES.index(severity)  # type: ignore[arg-type]
+    return SEVERITIES.index(severity)
 
 
 def at_least(severity: str, floor: str) -> bool:

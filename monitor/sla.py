@@ -71,8 +71,19 @@ class SlaWatch:
             else f"not acknowledged after {minutes} min: escalating to {self.roster.describe(role)}"
         )
         with self.store.transaction():
-            self.store.add_timeline(incident.id, now, SYSTEM, "escalated", {"level": level, "role": role, "repeat": repeat})
-            notify(self.store, self.renderers, self.playbooks, incident, text, now, edit_top=False, notify_roles=[role])
+            self.store.add_timeline(
+                incident.id, now, SYSTEM, "escalated", {"level": level, "role": role, "repeat": repeat}
+            )
+            notify(
+                self.store,
+                self.renderers,
+                self.playbooks,
+                incident,
+                text,
+                now,
+                edit_top=False,
+                notify_roles=[role],
+            )
         return 1
 
     def _remind_overdue(self, incident: Incident, timeline: list[TimelineEntry], now: datetime) -> int:
@@ -85,12 +96,23 @@ class SlaWatch:
         if not fresh and reminders and now - reminders[-1].at < self.policy.reminder_every:
             return 0
         lines = [f"{len(overdue)} overdue item(s):"]
-        lines += [f"• {e.text} / {e.text_en} — {self.roster.describe(e.owner)}, due {e.due_at:%H:%M} UTC" for e in overdue]
+        lines += [
+            f"• {e.text} / {e.text_en} — {self.roster.describe(e.owner)}, due {e.due_at:%H:%M} UTC" for e in overdue
+        ]
         roles = sorted({e.owner for e in overdue})
         with self.store.transaction():
             self.store.add_timeline(incident.id, now, SYSTEM, "reminder", {"items": [e.item_id for e in overdue]})
-            notify(self.store, self.renderers, self.playbooks, incident, "\n".join(lines), now, edit_top=False,
-                   notify_roles=roles, edit_checklist=True)
+            notify(
+                self.store,
+                self.renderers,
+                self.playbooks,
+                incident,
+                "\n".join(lines),
+                now,
+                edit_top=False,
+                notify_roles=roles,
+                edit_checklist=True,
+            )
         return 1
 
 

@@ -71,7 +71,7 @@ def _expected(err: Any, kind: str) -> str:
     msg: str = err.get("msg", "a valid value")
     for prefix in ("Value error, ", "Assertion failed, ", "Input should be "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     return msg[0].lower() + msg[1:] if msg else msg
 
 

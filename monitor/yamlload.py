@@ -43,9 +43,7 @@ def _construct(node: yaml.Node, loc: Loc, lines: dict[Loc, int], path: str) -> A
         for key_node, value_node in node.value:
             key = _Loader(io_empty()).construct_object(key_node, deep=True)
             if key in result:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             child = (*loc, key if isinstance(key, str | int) else str(key))
             result[key] = _construct(value_node, child, lines, path)
             lines[child] = key_node.start_mark.line + 1

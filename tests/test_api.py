@@ -31,18 +31,35 @@ SECRET = "slack-signing-secret"
 
 class World:
     def __init__(self, store: SqlStore) -> None:
-        config = AppConfig(rules_dir=str(ROOT / "rules"), playbooks_dir=str(ROOT / "playbooks"),
-                           scoring=ScoringConfig(negative_below=0.3))
+        config = AppConfig(
+            rules_dir=str(ROOT / "rules"),
+            playbooks_dir=str(ROOT / "playbooks"),
+            scoring=ScoringConfig(negative_below=0.3),
+        )
         definitions = load_definitions(config, check_sources=False)
         self.clock, self.source, self.notifier = FakeClock(), FakeSource("complaints"), RecordingNotifier()
         self.store = store
         self.engine: Engine = build_engine(
-            config, definitions, store, self.clock, scorer=FakeScorer(), sources={"complaints": self.source},
-            notifiers={"console": self.notifier}, renderers={"console": TextRenderer()},
+            config,
+            definitions,
+            store,
+            self.clock,
+            scorer=FakeScorer(),
+            sources={"complaints": self.source},
+            notifiers={"console": self.notifier},
+            renderers={"console": TextRenderer()},
         ).engine
         ops = IncidentOps(store, {"console": TextRenderer()}, definitions.playbooks)
-        self.api = Api(store=store, ops=ops, ingestor=self.engine.ingestor, metrics=self.engine.metrics,
-                       clock=self.clock, token=TOKEN, slack_secret=SECRET, max_body=20_000)
+        self.api = Api(
+            store=store,
+            ops=ops,
+            ingestor=self.engine.ingestor,
+            metrics=self.engine.metrics,
+            clock=self.clock,
+            token=TOKEN,
+            slack_secret=SECRET,
+            max_body=20_000,
+        )
         self.server = ApiServer(self.api).start()
         self.http = httpx.Client(base_url=self.server.url, timeout=10)
         self.auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -79,7 +96,10 @@ def test_the_api_refuses_requests_without_the_token(world: World, headers: dict[
 
 def test_operations_over_http(world: World) -> None:
     incident_id = world.open_incident()
-    post = lambda op, **body: world.http.post(f"/v1/incidents/{incident_id}/{op}", json=body, headers=world.auth)  # noqa: E731
+
+    def post(op: str, **body: object) -> httpx.Response:
+        return world.http.post(f"/v1/incidents/{incident_id}/{op}", json=body, headers=world.auth)
+
     assert post("ack", by="王芳").json()["status"] == "acknowledged"
     item = world.store.incident(incident_id).checklist[0].item_id
     assert post("tick", by="李强", item=item).json()["checklist"][0]["done_by"] == "李强"
@@ -92,14 +112,24 @@ def test_operations_over_http(world: World) -> None:
     assert post("close", by="王芳").json()["status"] == "closed"
     timeline = world.http.get(f"/v1/incidents/{incident_id}", headers=world.auth).json()["timeline"]
     assert [t["kind"] for t in timeline if t["actor"] != "crisismon"] == [
-        "acknowledged", "ticked", "note", "resolved", "closed"
+        "acknowledged",
+        "ticked",
+        "note",
+        "resolved",
+        "closed",
     ]
     assert world.http.get("/v1/incidents/999", headers=world.auth).status_code == 404
 
 
 def record(i: int, **extra: Any) -> dict[str, Any]:
-    return {"id": f"W-{i}", "time": "2026-11-19T23:50:00Z", "category": "after_sales", "text": "退货一周了还没退款",
-            "product": "暖居 K2 电热水壶", **extra}
+    return {
+        "id": f"W-{i}",
+        "time": "2026-11-19T23:50:00Z",
+        "category": "after_sales",
+        "text": "退货一周了还没退款",
+        "product": "暖居 K2 电热水壶",
+        **extra,
+    }
 
 
 def test_intake_keeps_good_records_and_names_bad_ones(world: World) -> None:
@@ -110,7 +140,12 @@ def test_intake_keeps_good_records_and_names_bad_ones(world: World) -> None:
     assert body["accepted"] == 2 and body["rejected"] == 1
     assert body["errors"] == [{"index": 1, "id": "W-2", "error": "id 'W-2': missing field(s) time"}]
     again = world.http.post("/v1/complaints", json={"complaints": [record(1)]}, headers=world.auth)
-    assert again.status_code == 200 and again.json() == {"accepted": 0, "duplicates": 1, "rejected": 0, "errors": []}
+    assert again.status_code == 200 and again.json() == {
+        "accepted": 0,
+        "duplicates": 1,
+        "rejected": 0,
+        "errors": [],
+    }
     assert world.store.item_count() == 2
 
 
@@ -121,13 +156,19 @@ def test_intake_refuses_oversized_bodies_and_non_json(world: World) -> None:
     assert junk.status_code == 400 and "not JSON" in junk.json()["error"]
 
 
-def slack_request(world: World, incident_id: int, action_id: str, *, age: int = 0, tamper: bool = False) -> httpx.Response:
+def slack_request(
+    world: World, incident_id: int, action_id: str, *, age: int = 0, tamper: bool = False
+) -> httpx.Response:
     incident = world.store.incident(incident_id)
     payload = render_alert(incident, rule_description="d", playbook_title="p", now=world.clock.now())
-    element = next(e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == action_id)
+    element = next(
+        e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == action_id
+    )
     interaction = {
-        "type": "block_actions", "user": {"id": "U024BE7LH", "username": "wang.fang", "name": "wang.fang"},
-        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C1"}, "channel": {"id": "C1"},
+        "type": "block_actions",
+        "user": {"id": "U024BE7LH", "username": "wang.fang", "name": "wang.fang"},
+        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C1"},
+        "channel": {"id": "C1"},
         "actions": [{**element, "action_ts": "1.3"}],
     }
     body = urlencode({"payload": json.dumps(interaction)}).encode()
@@ -135,8 +176,11 @@ def slack_request(world: World, incident_id: int, action_id: str, *, age: int = 
     signature = sign(SECRET, timestamp, body)
     if tamper:
         body = body.replace(b"wang.fang", b"mallory00")
-    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
-               "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
     return world.http.post("/slack/interactions", content=body, headers=headers)
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.store import open_store
+from monitor.testing import FakeClock, FakeSource, RecordingNotifier
 
 from .conftest import ROOT
 from .test_engine import make_engine, surge
-from monitor.store import open_store
-from monitor.testing import FakeClock, FakeSource, RecordingNotifier
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -24,7 +24,7 @@ class CrmServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server.requests.append((self.path, dict(self.headers)))
                 status, body = server.answers.pop(0) if server.answers else (200, b"[]")
                 self.send_response(status)
@@ -54,8 +54,15 @@ def crm() -> Iterator[CrmServer]:
 
 
 def record(i: int, **extra: Any) -> dict[str, Any]:
-    return {"id": f"C-{i}", "time": "2026-11-20T08:15:00+08:00", "category": "product_quality",
-            "text": "暖气片漏水", "product": "暖居 X3 电暖器", "region": "杭州", **extra}
+    return {
+        "id": f"C-{i}",
+        "time": "2026-11-20T08:15:00+08:00",
+        "category": "product_quality",
+        "text": "暖气片漏水",
+        "product": "暖居 X3 电暖器",
+        "region": "杭州",
+        **extra,
+    }
 
 
 def test_pages_are_followed_and_records_become_complaint_items(crm: CrmServer) -> None:

@@ -19,7 +19,10 @@ def test_the_demo_opens_a_product_quality_incident_with_its_checklist(tmp_path: 
     db = tmp_path / "demo.db"
     result = subprocess.run(
         [sys.executable, str(ROOT / "daemon.py"), "--demo", "--db", str(db), "--speed", "480"],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr

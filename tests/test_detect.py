@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from monitor.detect.conditions import evaluate
 from monitor.detect.state import RuleState, step
@@ -12,7 +14,7 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HISTORY = NOW - timedelta(days=7)  # data exists for the last week
 
 
-def rule(condition: dict[str, object], **extra: object) -> Rule:
+def rule(condition: Mapping[str, Any], **extra: object) -> Rule:
     return Rule.model_validate({"id": "r", "description": "d", "playbook": "p", "condition": condition, **extra})
 
 
@@ -43,7 +45,10 @@ def test_spike_warms_up_until_its_baseline_is_covered_by_data() -> None:
     surge = obs(10, 20)
     assert not evaluate(r.condition, surge, NOW, r, 0.3, NOW - timedelta(hours=3)).holds
     verdict = evaluate(r.condition, surge, NOW, r, 0.3, None)
-    assert not verdict.holds and "warming up: the 1d baseline is not covered (no data yet)" in verdict.evidence[0].describe()
+    assert (
+        not verdict.holds
+        and "warming up: the 1d baseline is not covered (no data yet)" in verdict.evidence[0].describe()
+    )
     assert evaluate(r.condition, surge, NOW, r, 0.3, NOW - timedelta(hours=25)).holds
 
 
@@ -120,7 +125,9 @@ def test_anomaly_fires_on_a_burst_far_outside_a_noisy_baseline() -> None:
     rng = random.Random(3)
     r = rule({"anomaly": {"metric": "count", "history": "3d", "min_history": "1d"}})
     start = NOW - timedelta(days=3)
-    steady = [Observation(start + timedelta(minutes=5 * i, seconds=-30), rng.randint(2, 6), 0.5) for i in range(864 - 4)]
+    steady = [
+        Observation(start + timedelta(minutes=5 * i, seconds=-30), rng.randint(2, 6), 0.5) for i in range(864 - 4)
+    ]
     quiet = evaluate(r.condition, steady, NOW - timedelta(minutes=20), r, 0.3, start)
     assert not quiet.holds and quiet.evidence[0].note is None
     burst = steady + [Observation(NOW - timedelta(minutes=m, seconds=30), 60, 0.5) for m in (0, 5, 10)]

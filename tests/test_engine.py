@@ -32,12 +32,21 @@ def complaint(clock: FakeClock, n: int, minutes_ago: float, category: str = "pro
 
 
 def make_engine(store: SqlStore, clock: FakeClock, source: FakeSource, notifier: RecordingNotifier) -> Engine:
-    config = AppConfig(rules_dir=str(ROOT / "rules"), playbooks_dir=str(ROOT / "playbooks"),
-                       scoring=ScoringConfig(negative_below=0.3))
+    config = AppConfig(
+        rules_dir=str(ROOT / "rules"),
+        playbooks_dir=str(ROOT / "playbooks"),
+        scoring=ScoringConfig(negative_below=0.3),
+    )
     definitions = load_definitions(config, check_sources=False)
     wiring = build_engine(
-        config, definitions, store, clock, scorer=FakeScorer(), sources={"complaints": source},
-        notifiers={"console": notifier}, renderers={"console": TextRenderer()},
+        config,
+        definitions,
+        store,
+        clock,
+        scorer=FakeScorer(),
+        sources={"complaints": source},
+        notifiers={"console": notifier},
+        renderers={"console": TextRenderer()},
     )
     return wiring.engine
 
@@ -92,7 +101,10 @@ def test_severity_escalates_on_growth_and_is_posted_to_the_thread(store: SqlStor
     engine.deliver()
     incident = store.incidents()[0]
     assert incident.severity == "critical"
-    assert [e.kind for e in store.timeline(incident.id) if e.kind != "reminder"] == ["opened", "severity_raised"]
+    assert [e.kind for e in store.timeline(incident.id) if e.kind != "reminder"] == [
+        "opened",
+        "severity_raised",
+    ]
     assert notifier.kinds()[-2:] == ["update", "alert"]
     assert "severity raised to SEV1 (critical)" in notifier.delivered[-2][0].payload["text"]
     assert notifier.delivered[-1][2] is not None  # the top message is edited in place

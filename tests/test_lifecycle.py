@@ -34,14 +34,23 @@ escalation: [crisis_lead, management]
 def world(store: SqlStore, tmp_path: Path):  # type: ignore[no-untyped-def]
     (tmp_path / "roster.yaml").write_text(ROSTER, encoding="utf-8")
     config = AppConfig(
-        rules_dir=str(ROOT / "rules"), playbooks_dir=str(ROOT / "playbooks"), roster=str(tmp_path / "roster.yaml"),
-        scoring=ScoringConfig(negative_below=0.3), incidents=IncidentsConfig(),
+        rules_dir=str(ROOT / "rules"),
+        playbooks_dir=str(ROOT / "playbooks"),
+        roster=str(tmp_path / "roster.yaml"),
+        scoring=ScoringConfig(negative_below=0.3),
+        incidents=IncidentsConfig(),
     )
     definitions = load_definitions(config, check_sources=False)
     clock, source, notifier = FakeClock(), FakeSource("complaints"), RecordingNotifier()
     engine = build_engine(
-        config, definitions, store, clock, scorer=FakeScorer(), sources={"complaints": source},
-        notifiers={"console": notifier}, renderers={"console": TextRenderer()},
+        config,
+        definitions,
+        store,
+        clock,
+        scorer=FakeScorer(),
+        sources={"complaints": source},
+        notifiers={"console": notifier},
+        renderers={"console": TextRenderer()},
     ).engine
     ops = IncidentOps(store, {"console": TextRenderer()}, definitions.playbooks)
     return clock, source, notifier, engine, ops
@@ -87,7 +96,7 @@ def test_an_incident_from_first_signal_to_closed_review(world, store: SqlStore) 
 
     ack = ops.acknowledge(incident.id, "王芳", clock.now())
     assert ack.status == IncidentStatus.ACKNOWLEDGED and ack.acknowledged_by == "王芳"
-    with pytest.raises(InvalidOperation, match="already|only an open"):
+    with pytest.raises(InvalidOperation, match=r"already|only an open"):
         ops.acknowledge(incident.id, "王芳", clock.now())
 
     first_item = ack.checklist[0].item_id
@@ -107,8 +116,17 @@ def test_an_incident_from_first_signal_to_closed_review(world, store: SqlStore) 
     engine.deliver()
 
     kinds = [e.kind for e in store.timeline(incident.id)]
-    for expected in ("opened", "escalated", "severity_raised", "reminder", "acknowledged", "ticked", "note",
-                     "resolved", "closed"):
+    for expected in (
+        "opened",
+        "escalated",
+        "severity_raised",
+        "reminder",
+        "acknowledged",
+        "ticked",
+        "note",
+        "resolved",
+        "closed",
+    ):
         assert expected in kinds
     assert kinds.index("acknowledged") < kinds.index("ticked") < kinds.index("resolved") < kinds.index("closed")
     sent = texts(notifier)
@@ -129,7 +147,7 @@ def test_closing_an_unacknowledged_incident_needs_force(world, store: SqlStore) 
         engine.cycle()
         clock.advance(minutes=5)
     (incident,) = store.incidents()
-    with pytest.raises(InvalidOperation, match="never acknowledged.*--force"):
+    with pytest.raises(InvalidOperation, match=r"never acknowledged.*--force"):
         ops.close(incident.id, "王芳", clock.now())
     assert ops.close(incident.id, "王芳", clock.now(), force=True).status == IncidentStatus.CLOSED
 

@@ -26,9 +26,7 @@ DATA = Path(os.environ.get("CRISISMON_NAB_DATA", DEFAULT_DATA))
 FILES = ["AAPL", "CRM", "CVS", "IBM", "UPS"]
 DETECTORS = ["numenta", "windowedGaussian"]
 # the standard profile always runs; the other two NAB profiles run with the slow tests
-PROFILE_CASES = [
-    name if name == "standard" else pytest.param(name, marks=pytest.mark.slow) for name in nab.PROFILES
-]
+PROFILE_CASES = [name if name == "standard" else pytest.param(name, marks=pytest.mark.slow) for name in nab.PROFILES]
 
 needs_data = pytest.mark.skipif(
     not (DATA / "reference" / "expected_scores.json").is_file(),

@@ -29,12 +29,20 @@ def copy_rules(tmp_path: Path) -> Path:
 
 def test_a_valid_change_is_swapped_in_and_a_broken_one_keeps_the_old_set(store: SqlStore, tmp_path: Path) -> None:
     rules = copy_rules(tmp_path)
-    config = AppConfig(rules_dir=str(rules), playbooks_dir=str(ROOT / "playbooks"), scoring=ScoringConfig(negative_below=0.3))
+    config = AppConfig(
+        rules_dir=str(rules), playbooks_dir=str(ROOT / "playbooks"), scoring=ScoringConfig(negative_below=0.3)
+    )
     clock, notifier = FakeClock(), RecordingNotifier()
     engine = make_engine(store, clock, FakeSource("complaints"), notifier)
     engine.swap_definitions(load_definitions(config, check_sources=False))
-    reloader = Reloader(engine, config, store, {"console": TextRenderer()}, clock,
-                        load=lambda c: load_definitions(c, check_sources=False))
+    reloader = Reloader(
+        engine,
+        config,
+        store,
+        {"console": TextRenderer()},
+        clock,
+        load=lambda c: load_definitions(c, check_sources=False),
+    )
     assert reloader.check_files() is None  # nothing changed
 
     (rules / "legal_dispute.yaml").unlink()
@@ -46,7 +54,7 @@ def test_a_valid_change_is_swapped_in_and_a_broken_one_keeps_the_old_set(store: 
     assert reloader.check_files() is False
     assert engine.definitions is before
     engine.deliver()
-    (message, _, _), = notifier.delivered
+    ((message, _, _),) = notifier.delivered
     assert message.kind == "admin" and "reload refused" in message.payload["text"]
     assert "broken.yaml:2: rules.0.description: found nothing" in message.payload["text"]
 
@@ -64,8 +72,19 @@ def test_sighup_reloads_a_running_daemon_and_sigterm_stops_it(tmp_path: Path) ->
         encoding="utf-8",
     )
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "daemon.py"), "run", "--config", str(config), "--db", str(tmp_path / "d.db")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "daemon.py"),
+            "run",
+            "--config",
+            str(config),
+            "--db",
+            str(tmp_path / "d.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
     )
     try:
         time.sleep(4)
@@ -73,7 +92,7 @@ def test_sighup_reloads_a_running_daemon_and_sigterm_stops_it(tmp_path: Path) ->
         os.kill(proc.pid, signal.SIGHUP)
         time.sleep(2)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
     assert proc.returncode == 0, err

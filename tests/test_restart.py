@@ -8,7 +8,7 @@ from pathlib import Path
 from monitor.demo.scenario import build_timeline
 from monitor.models import Item
 from monitor.store import open_store
-from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
+from monitor.testing import FakeClock, FakeSource, RecordingNotifier
 
 from .test_engine import make_engine
 
@@ -20,8 +20,17 @@ def scenario_source(clock: FakeClock) -> FakeSource:
     for event in build_timeline(clock.now()):
         if event.channel == "complaints":
             attrs = {k: v for k, v in (("product", event.product), ("region", event.region)) if v}
-            source.add(Item(source="complaints", id=event.id, text=event.text, published_at=event.at,
-                            kind="complaint", category=event.category, attrs=attrs))
+            source.add(
+                Item(
+                    source="complaints",
+                    id=event.id,
+                    text=event.text,
+                    published_at=event.at,
+                    kind="complaint",
+                    category=event.category,
+                    attrs=attrs,
+                )
+            )
     return source
 
 

@@ -65,12 +65,16 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     ("condition", "expected"),
     [
         ("{thresh: 1}", "exactly one of threshold, spike, anomaly, all, any"),
-        ("{threshold: {metric: count, value: 1}, spike: {}}", "exactly one of threshold, spike, anomaly, all, any"),
+        (
+            "{threshold: {metric: count, value: 1}, spike: {}}",
+            "exactly one of threshold, spike, anomaly, all, any",
+        ),
     ],
 )
 def test_condition_must_be_exactly_one_kind(tmp_path: Path, condition: str, expected: str) -> None:
     (tmp_path / "r.yaml").write_text(
-        f"rules:\n  - id: r\n    description: d\n    playbook: p\n    condition: {condition}\n", encoding="utf-8"
+        f"rules:\n  - id: r\n    description: d\n    playbook: p\n    condition: {condition}\n",
+        encoding="utf-8",
     )
     _, problems = load_rules(tmp_path, playbooks=["p"], sources=None, categories=[])
     assert [(p.line, p.field, p.expected) for p in problems] == [(5, "rules.0.condition", expected)]

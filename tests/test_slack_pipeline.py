@@ -27,12 +27,26 @@ def slack() -> Iterator[FakeSlackServer]:
 
 
 def slack_engine(store: SqlStore, slack: FakeSlackServer) -> tuple[Engine, FakeClock, FakeSource]:
-    config = AppConfig(rules_dir=str(ROOT / "rules"), playbooks_dir=str(ROOT / "playbooks"),
-                       scoring=ScoringConfig(negative_below=0.3))
-    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_CHANNEL": CHANNEL, "CRISISMON_SLACK_API_URL": slack.base_url}
+    config = AppConfig(
+        rules_dir=str(ROOT / "rules"),
+        playbooks_dir=str(ROOT / "playbooks"),
+        scoring=ScoringConfig(negative_below=0.3),
+    )
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_CHANNEL": CHANNEL,
+        "CRISISMON_SLACK_API_URL": slack.base_url,
+    }
     clock, source = FakeClock(), FakeSource("complaints")
-    engine = build_engine(config, load_definitions(config, check_sources=False), store, clock,
-                          scorer=FakeScorer(), sources={"complaints": source}, env=env).engine
+    engine = build_engine(
+        config,
+        load_definitions(config, check_sources=False),
+        store,
+        clock,
+        scorer=FakeScorer(),
+        sources={"complaints": source},
+        env=env,
+    ).engine
     return engine, clock, source
 
 
@@ -60,7 +74,9 @@ def test_an_incident_posts_an_alert_and_threads_its_checklist(store: SqlStore, s
         blocks = json.loads(blocks)
     flat = str(blocks)
     assert "count 12 in 1h vs baseline" in flat
-    assert {"ack", "show_checklist"} <= {e.get("action_id") for b in blocks if b["type"] == "actions" for e in b["elements"]}
+    assert {"ack", "show_checklist"} <= {
+        e.get("action_id") for b in blocks if b["type"] == "actions" for e in b["elements"]
+    }
     (stored_alert,) = [m for m in slack.messages if m.thread_ts is None]
     assert checklist.body["thread_ts"] == stored_alert.ts
     assert "确认" in str(checklist.body["blocks"]) or "核实" in str(checklist.body["blocks"])
@@ -94,7 +110,9 @@ def test_a_30_minute_outage_delivers_everything_once_in_order(store: SqlStore, s
     replies = [m for m in slack.messages if m.thread_ts == top[0].ts]
     assert len(replies) == len(threaded) >= 2  # checklist, severity update, reminders: each once
     delivered = [c.body["text"] for c in slack.calls("chat.postMessage")[failed_tries:]]
-    assert delivered == [m.payload["text"] for m, _ in store.messages() if m.destination == "slack" and m.update_of is None]
+    assert delivered == [
+        m.payload["text"] for m, _ in store.messages() if m.destination == "slack" and m.update_of is None
+    ]
 
 
 def test_rate_limit_retry_after_is_honoured(store: SqlStore, slack: FakeSlackServer) -> None:

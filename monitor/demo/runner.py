@@ -11,7 +11,7 @@ from pathlib import Path
 
 from monitor.app import build_engine
 from monitor.clock import AcceleratedClock, monotonic
-from monitor.config import AppConfig, ComplaintsApiSource, RssSource, RsshubSource, ScoringConfig
+from monitor.config import AppConfig, ComplaintsApiSource, RsshubSource, RssSource, ScoringConfig
 from monitor.demo.scenario import build_timeline
 from monitor.demo.server import WEIBO_ROUTE, ScenarioServer
 from monitor.loading import load_definitions
@@ -27,7 +27,9 @@ def demo_config(base_url: str, database: str) -> AppConfig:
     return AppConfig(
         database=database,
         sources=(
-            ComplaintsApiSource(type="complaints_api", name="complaints", url=f"{base_url}/api/complaints", interval=POLL),
+            ComplaintsApiSource(
+                type="complaints_api", name="complaints", url=f"{base_url}/api/complaints", interval=POLL
+            ),
             RssSource(type="rss", name="news", url=f"{base_url}/news/rss.xml", interval=POLL),
             RsshubSource(type="rsshub", name="weibo", instance=base_url, route=WEIBO_ROUTE, interval=POLL),
         ),
@@ -81,13 +83,20 @@ def _watch(store: SqlStore, stop: threading.Event, outcome: dict[str, int], keep
     while not stop.wait(0.25):
         if incident_delivered(store):
             outcome["code"] = 0
-            print(f"demo: incident opened with the {PLAYBOOK} playbook; alert and checklist delivered", flush=True)
+            print(
+                f"demo: incident opened with the {PLAYBOOK} playbook; alert and checklist delivered",
+                flush=True,
+            )
             if not keep_running:
                 stop.set()
             return
         if monotonic() > deadline:
             outcome["code"] = 1
-            print(f"demo: no {PLAYBOOK} incident within {timeout:g}s; see the log above", file=sys.stderr, flush=True)
+            print(
+                f"demo: no {PLAYBOOK} incident within {timeout:g}s; see the log above",
+                file=sys.stderr,
+                flush=True,
+            )
             stop.set()
             return
 

@@ -48,7 +48,7 @@ class ScenarioServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 path = unquote(url.path)
                 if path == "/api/complaints":
@@ -57,7 +57,11 @@ class ScenarioServer:
                 elif path == "/news/rss.xml":
                     self._send(200, "application/rss+xml; charset=utf-8", rss(server.visible("news"), "暖居行业新闻"))
                 elif path == WEIBO_ROUTE:
-                    self._send(200, "application/rss+xml; charset=utf-8", rss(server.visible("social"), "微博关键词：暖居"))
+                    self._send(
+                        200,
+                        "application/rss+xml; charset=utf-8",
+                        rss(server.visible("social"), "微博关键词：暖居"),
+                    )
                 else:
                     self._send(404, "text/plain", b"not found")
 

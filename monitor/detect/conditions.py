@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from monitor.detect.anomaly import AnomalyParams, detect_series
 from monitor.detect.window import Observation, aggregate, is_rate, window_metric
 from monitor.durations import format_duration
 from monitor.models import Evidence
-from monitor.detect.anomaly import AnomalyParams, detect_series
 from monitor.rules import (
     AllCondition,
     Anomaly,
@@ -71,10 +71,17 @@ def evaluate(
     return threshold(condition.threshold, observations, now, condition.threshold.window or rule.window, cut)
 
 
-def threshold(spec: Threshold, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float) -> Verdict:
+def threshold(
+    spec: Threshold, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float
+) -> Verdict:
     value = window_metric(observations, spec.metric, now, window, cut)
     evidence = Evidence(
-        kind="threshold", metric=spec.metric, value=value, window=format_duration(window), op=spec.op, threshold=spec.value
+        kind="threshold",
+        metric=spec.metric,
+        value=value,
+        window=format_duration(window),
+        op=spec.op,
+        threshold=spec.value,
     )
     return Verdict(compare(value, spec.op, spec.value), (evidence,))
 
@@ -103,7 +110,10 @@ def spike(spec: Spike, observations: Sequence[Observation], now: datetime, windo
 def warming_up(spec: Spike, window: timedelta, history_since: datetime | None) -> Evidence:
     since = "no data yet" if history_since is None else f"data only since {history_since:%Y-%m-%d %H:%M} UTC"
     return Evidence(
-        kind="spike", metric=spec.metric, value=0, window=format_duration(window),
+        kind="spike",
+        metric=spec.metric,
+        value=0,
+        window=format_duration(window),
         note=f"warming up: the {format_duration(spec.baseline)} baseline is not covered ({since})",
     )
 
@@ -116,14 +126,25 @@ def anomaly_params(spec: Anomaly, bucket: timedelta) -> AnomalyParams:
     slots = _SLOTS[spec.season]
     history = max(int(spec.history / bucket) // slots, 2)
     return AnomalyParams(
-        method=spec.method, season=spec.season, history=history,
-        min_events=min(int(spec.min_history / bucket) // slots, history), threshold=spec.threshold,
-        min_spread=spec.min_spread, direction=spec.direction, consecutive=spec.consecutive, cooldown=spec.cooldown,
+        method=spec.method,
+        season=spec.season,
+        history=history,
+        min_events=min(int(spec.min_history / bucket) // slots, history),
+        threshold=spec.threshold,
+        min_spread=spec.min_spread,
+        direction=spec.direction,
+        consecutive=spec.consecutive,
+        cooldown=spec.cooldown,
     )
 
 
 def bucket_series(
-    observations: Sequence[Observation], metric: str, start: datetime, end: datetime, bucket: timedelta, cut: float
+    observations: Sequence[Observation],
+    metric: str,
+    start: datetime,
+    end: datetime,
+    bucket: timedelta,
+    cut: float,
 ) -> tuple[list[datetime], list[float]]:
     """The metric per complete bucket in ``(start, end]``, buckets aligned to the epoch."""
     size = bucket.total_seconds()
@@ -159,7 +180,10 @@ def anomaly(
     if not results or results[-1].warming_up:
         have = format_duration(len(results) * bucket)
         note = f"warming up: {have} of data, {format_duration(spec.min_history)} needed"
-        return Verdict(False, (Evidence(kind="anomaly", metric=spec.metric, value=0, window=format_duration(bucket), note=note),))
+        return Verdict(
+            False,
+            (Evidence(kind="anomaly", metric=spec.metric, value=0, window=format_duration(bucket), note=note),),
+        )
     last = results[-1]
     run = []
     for result in reversed(results):
@@ -167,7 +191,12 @@ def anomaly(
             break
         run.append(result)
     evidence = Evidence(
-        kind="anomaly", metric=spec.metric, value=last.value, window=format_duration(bucket),
-        baseline=last.expected, zscore=last.zscore, threshold=spec.threshold,
+        kind="anomaly",
+        metric=spec.metric,
+        value=last.value,
+        window=format_duration(bucket),
+        baseline=last.expected,
+        zscore=last.zscore,
+        threshold=spec.threshold,
     )
     return Verdict(any(r.fired for r in run), (evidence,))

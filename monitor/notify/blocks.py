@@ -343,9 +343,7 @@ def _alert_actions(incident: Incident) -> Block:
                 "type": "static_select",
                 "action_id": "mute",
                 "placeholder": {"type": "plain_text", "text": "Mute for…", "emoji": True},
-                "options": [
-                    _option(f"Mute for {h} h", {"incident": incident.id, "hours": h}) for h in MUTE_CHOICES
-                ],
+                "options": [_option(f"Mute for {h} h", {"incident": incident.id, "hours": h}) for h in MUTE_CHOICES],
             }
         )
     return actions(elements, block_id=f"incident:{incident.id}")

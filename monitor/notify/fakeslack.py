@@ -526,14 +526,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(script.status, _error(script.error or "internal_error"), headers)
 
-    def _send_json(
-        self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
-    ) -> None:
+    def _send_json(self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None:
         self._send(status, json.dumps(body).encode("utf-8"), "application/json; charset=utf-8", headers)
 
-    def _send(
-        self, status: int, data: bytes, content_type: str, headers: Mapping[str, str] | None = None
-    ) -> None:
+    def _send(self, status: int, data: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))

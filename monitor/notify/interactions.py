@@ -53,9 +53,7 @@ def parse_interaction(form_body: bytes) -> Action:
     """The action in a Slack ``application/x-www-form-urlencoded`` body (``payload=<json>``)."""
     payload = _payload(form_body)
     if payload.get("type") != "block_actions":
-        raise InteractionError(
-            f"unsupported interaction type {payload.get('type')!r} (expected 'block_actions')"
-        )
+        raise InteractionError(f"unsupported interaction type {payload.get('type')!r} (expected 'block_actions')")
     actions = payload.get("actions")
     if not isinstance(actions, list) or len(actions) != 1 or not isinstance(actions[0], dict):
         raise InteractionError("expected exactly one action in 'actions'")
@@ -80,11 +78,7 @@ def _action(action: dict[str, Any], common: dict[str, Any]) -> Action:
         value = _json(action.get("value"), f"{action_id} value")
         return Action(kind=action_id, incident_id=_incident(value), **common)
     if action_id == "mute":
-        option = (
-            _dict(action.get("selected_option"), "mute selected_option")
-            if "selected_option" in action
-            else {}
-        )
+        option = _dict(action.get("selected_option"), "mute selected_option") if "selected_option" in action else {}
         value = _json(option.get("value") if option else action.get("value"), "mute value")
         hours = value.get("hours")
         if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_MUTE_HOURS:

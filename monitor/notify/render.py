@@ -43,7 +43,11 @@ class SlackRenderer:
         from monitor.notify import blocks
 
         return blocks.render_alert(
-            incident, rule_description=rule_description, playbook_title=playbook_title, now=now, mentions=self.mentions
+            incident,
+            rule_description=rule_description,
+            playbook_title=playbook_title,
+            now=now,
+            mentions=self.mentions,
         )
 
     def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:

@@ -75,9 +75,7 @@ class Bayes:
 
     def save(self, path: Path) -> None:
         """Writes the model in SnowNLP's format (SnowNLP's ``load(name)`` reads ``name + ".3"``)."""
-        d: dict[str, Any] = {
-            k: {"d": dict(c.counts), "total": c.total, "none": 1} for k, c in self.classes.items()
-        }
+        d: dict[str, Any] = {k: {"d": dict(c.counts), "total": c.total, "none": 1} for k, c in self.classes.items()}
         total = sum(c.total for c in self.classes.values())
         path.write_bytes(gzip.compress(marshal.dumps({"total": total, "d": d})))
 

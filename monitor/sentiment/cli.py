@@ -48,9 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="a model written by 'sentiment train' (default SnowNLP's)")
-    parser.add_argument(
-        "--no-emoticons", dest="use_emoticons", action="store_false", help="drop [emoticon] codes"
-    )
+    parser.add_argument("--no-emoticons", dest="use_emoticons", action="store_false", help="drop [emoticon] codes")
 
 
 def _guarded(handler: Handler) -> Handler:

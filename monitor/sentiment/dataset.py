@@ -32,9 +32,7 @@ def read_labelled(path: str | Path) -> list[Labelled]:
         if not row:
             continue
         if len(row) < 2 or row[0].strip() not in ("0", "1"):
-            raise BadInput(
-                f"{path}:{reader.line_num}: expected 'label,review' with label 0 or 1, found {row[:2]!r}"
-            )
+            raise BadInput(f"{path}:{reader.line_num}: expected 'label,review' with label 0 or 1, found {row[:2]!r}")
         rows.append(Labelled(int(row[0]), row[1]))
     if not rows:
         raise BadInput(f"{path}: no rows after the header")
@@ -53,9 +51,7 @@ def _read_text(path: Path) -> str:
         raise BadInput(f"{path}:{line}: not valid UTF-8: convert the file to UTF-8") from exc
 
 
-def split(
-    rows: Sequence[Labelled], test_share: float, seed: int = 0
-) -> tuple[list[Labelled], list[Labelled]]:
+def split(rows: Sequence[Labelled], test_share: float, seed: int = 0) -> tuple[list[Labelled], list[Labelled]]:
     """A stratified (train, test) split, reproducible from ``seed``."""
     rng = random.Random(seed)
     train: list[Labelled] = []

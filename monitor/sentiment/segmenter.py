@@ -177,9 +177,7 @@ class Segmenter:
             a, b = b, c
         return _backtrack(cols, back)
 
-    def _step(
-        self, cols: list[list[float]], a: int, b: int, c: int
-    ) -> tuple[list[list[float]], list[list[int]]]:
+    def _step(self, cols: list[list[float]], a: int, b: int, c: int) -> tuple[list[list[float]], list[list[int]]]:
         """One Viterbi step: the best score and predecessor of each (previous tag, tag)."""
         t = self._t
         valid = t.valid_tags[c]

@@ -96,7 +96,10 @@ def parse_record(source: str, record: Any) -> tuple[Item | None, str | None]:
     try:
         published = _parse_time(record["time"])
     except ValueError:
-        return None, f"id {record['id']!r}: time {record['time']!r} is not ISO 8601 (e.g. 2026-11-20T08:15:00+08:00)"
+        return (
+            None,
+            f"id {record['id']!r}: time {record['time']!r} is not ISO 8601 (e.g. 2026-11-20T08:15:00+08:00)",
+        )
     category = record.get("category")
     attrs = {k: str(record[k]) for k in ATTR_FIELDS if isinstance(record.get(k), str | int) and record.get(k) != ""}
     return Item(

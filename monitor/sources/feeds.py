@@ -541,9 +541,7 @@ class JsonMapping:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"timezone: found {self.timezone!r}, expected an IANA name such as Asia/Shanghai"
-            ) from exc
+            raise ValueError(f"timezone: found {self.timezone!r}, expected an IANA name such as Asia/Shanghai") from exc
         if not (self.text or self.title):
             raise ValueError("a JSON mapping needs a text or a title path")
 
@@ -595,9 +593,7 @@ def _field(raw: Any, path: str | None, html: bool) -> str:
     return html_to_text(joined) if html else collapse(joined)
 
 
-def _mapped_item(
-    raw: Any, m: JsonMapping, tz: Any, source: str, now: datetime, problems: list[str]
-) -> Item | None:
+def _mapped_item(raw: Any, m: JsonMapping, tz: Any, source: str, now: datetime, problems: list[str]) -> Item | None:
     title = _field(raw, m.title, m.html)
     text = _join_text(title, _field(raw, m.text, m.html))
     url = _field(raw, m.url, False) or None
@@ -675,10 +671,7 @@ def _auto_json(body: bytes, headers: Mapping[str, str], source: str, now: dateti
     if isinstance(doc, dict) and str(doc.get("version", "")).startswith(JSONFEED_PREFIX):
         return parse_json_feed(body, headers, source, now)
     return FetchResult(
-        errors=[
-            "JSON that is not a JSON Feed (no version "
-            f"{JSONFEED_PREFIX}1.1): configure type json with a mapping"
-        ]
+        errors=[f"JSON that is not a JSON Feed (no version {JSONFEED_PREFIX}1.1): configure type json with a mapping"]
     )
 
 

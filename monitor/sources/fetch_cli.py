@@ -50,8 +50,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout",
         type=_positive_float,
         default=DEFAULT_TIMEOUT,
-        help=f"seconds: connect and read timeout, and twice this for the whole fetch "
-        f"(default {DEFAULT_TIMEOUT:g})",
+        help=f"seconds: connect and read timeout, and twice this for the whole fetch (default {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument(
         "--max-bytes",

@@ -210,16 +210,26 @@ class SqlStore:
                     """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url,
                        category, count, attrs, sentiment, lang)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                    (it.source, it.id, ts(it.published_at), ts(fetched_at), it.kind, it.title, it.text,
-                     it.url, s.category, it.count, json.dumps(dict(it.attrs), ensure_ascii=False),
-                     s.sentiment, s.lang),
+                    (
+                        it.source,
+                        it.id,
+                        ts(it.published_at),
+                        ts(fetched_at),
+                        it.kind,
+                        it.title,
+                        it.text,
+                        it.url,
+                        s.category,
+                        it.count,
+                        json.dumps(dict(it.attrs), ensure_ascii=False),
+                        s.sentiment,
+                        s.lang,
+                    ),
                 )
                 added += max(cur.rowcount, 0)
         return added
 
-    def items_between(
-        self, sources: Sequence[str] | None, start: datetime, end: datetime
-    ) -> list[ScoredItem]:
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]:
         """Items published in ``(start, end]``, from ``sources`` (None = all), oldest first."""
         params: list[Any] = [ts(start), ts(end)]
         where = "published_at > ? AND published_at <= ?"
@@ -264,8 +274,15 @@ class SqlStore:
                ON CONFLICT (rule_id, group_key) DO UPDATE SET state = excluded.state,
                pending_since = excluded.pending_since, firing_since = excluded.firing_since,
                last_true_at = excluded.last_true_at, severity = excluded.severity""",
-            (rule_id, group, state.state.value, ts(state.pending_since), ts(state.firing_since),
-             ts(state.last_true_at), state.severity),
+            (
+                rule_id,
+                group,
+                state.state.value,
+                ts(state.pending_since),
+                ts(state.firing_since),
+                ts(state.last_true_at),
+                state.severity,
+            ),
         )
 
     # -- incidents ---------------------------------------------------------------------
@@ -299,8 +316,17 @@ class SqlStore:
                         """INSERT INTO incidents (rule_id, group_key, playbook, title, status, severity,
                            opened_at, updated_at, evidence, top_items)
                            VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id""",
-                        (rule_id, group, playbook, title, severity, ts(at), ts(at), _dump_evidence(evidence),
-                         _dump_top(top_items)),
+                        (
+                            rule_id,
+                            group,
+                            playbook,
+                            title,
+                            severity,
+                            ts(at),
+                            ts(at),
+                            _dump_evidence(evidence),
+                            _dump_top(top_items),
+                        ),
                     )
                     incident_id = int(cur.fetchone()[0])
             except Exception as exc:
@@ -311,8 +337,17 @@ class SqlStore:
                 self._exec(
                     """INSERT INTO checklist (incident_id, position, item_id, phase, phase_title, text,
                        text_en, owner, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (incident_id, position, entry.item_id, entry.phase, entry.phase_title, entry.text,
-                     entry.text_en, entry.owner, ts(entry.due_at)),
+                    (
+                        incident_id,
+                        position,
+                        entry.item_id,
+                        entry.phase,
+                        entry.phase_title,
+                        entry.text,
+                        entry.text_en,
+                        entry.owner,
+                        ts(entry.due_at),
+                    ),
                 )
             return self.incident(incident_id)
 
@@ -330,9 +365,7 @@ class SqlStore:
             (severity, ts(at), _dump_evidence(evidence), _dump_top(top_items), incident_id),
         )
 
-    def set_status(
-        self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None
-    ) -> None:
+    def set_status(self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None) -> None:
         column = {IncidentStatus.RESOLVED: "resolved_at", IncidentStatus.CLOSED: "closed_at"}.get(status)
         extra = f", {column} = ?" if column else ""
         params: list[Any] = [status.value, ts(at)]
@@ -362,14 +395,22 @@ class SqlStore:
             (row[0],),
         )
         return Incident(
-            id=int(row[0]), rule_id=row[1], group=row[2], playbook=row[3], title=row[4],
-            status=IncidentStatus(row[5]), severity=row[6], opened_at=dt_(row[7]), updated_at=dt_(row[8]),
-            resolved_at=dt(row[9]), closed_at=dt(row[10]), acknowledged_by=row[11],
+            id=int(row[0]),
+            rule_id=row[1],
+            group=row[2],
+            playbook=row[3],
+            title=row[4],
+            status=IncidentStatus(row[5]),
+            severity=row[6],
+            opened_at=dt_(row[7]),
+            updated_at=dt_(row[8]),
+            resolved_at=dt(row[9]),
+            closed_at=dt(row[10]),
+            acknowledged_by=row[11],
             evidence=tuple(Evidence(**e) for e in json.loads(row[12])),
             top_items=tuple(_top_from(d) for d in json.loads(row[13])),
             checklist=tuple(
-                ChecklistEntry(c[0], c[1], c[2], c[3], c[4], c[5], dt_(c[6]), dt(c[7]), c[8])
-                for c in checklist
+                ChecklistEntry(c[0], c[1], c[2], c[3], c[4], c[5], dt_(c[6]), dt(c[7]), c[8]) for c in checklist
             ),
         )
 
@@ -380,15 +421,11 @@ class SqlStore:
         )
         if cur.rowcount == 0:
             known = ", ".join(e.item_id for e in self.incident(incident_id).checklist)
-            raise InvalidOperation(
-                f"incident {incident_id} has no checklist item {item_id!r}; its items: {known}"
-            )
+            raise InvalidOperation(f"incident {incident_id} has no checklist item {item_id!r}; its items: {known}")
 
     # -- timeline ----------------------------------------------------------------------
 
-    def add_timeline(
-        self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
-    ) -> None:
+    def add_timeline(self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]) -> None:
         self._exec(
             "INSERT INTO timeline (incident_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
             (incident_id, ts(at), actor, kind, json.dumps(dict(detail), ensure_ascii=False, default=str)),
@@ -417,8 +454,16 @@ class SqlStore:
             cur = self._exec(
                 """INSERT INTO outbox (destination, kind, incident_id, thread_of, update_of, payload, status,
                    next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id""",
-                (destination, kind, incident_id, thread_of, update_of,
-                 json.dumps(dict(payload), ensure_ascii=False), ts(now), ts(now)),
+                (
+                    destination,
+                    kind,
+                    incident_id,
+                    thread_of,
+                    update_of,
+                    json.dumps(dict(payload), ensure_ascii=False),
+                    ts(now),
+                    ts(now),
+                ),
             )
             return int(cur.fetchone()[0])
 
@@ -445,8 +490,7 @@ class SqlStore:
 
     def first_message(self, incident_id: int, destination: str, kind: str) -> int | None:
         row = self._one(
-            "SELECT id FROM outbox WHERE incident_id = ? AND destination = ? AND kind = ? "
-            "ORDER BY id LIMIT 1",
+            "SELECT id FROM outbox WHERE incident_id = ? AND destination = ? AND kind = ? ORDER BY id LIMIT 1",
             (incident_id, destination, kind),
         )
         return None if row is None else int(row[0])
@@ -503,10 +547,7 @@ class SqlStore:
             """SELECT name, last_attempt, last_success, last_error, last_error_at, consecutive_failures,
                total_failures, items_total FROM source_state ORDER BY name"""
         )
-        return [
-            SourceHealth(r[0], dt(r[1]), dt(r[2]), r[3], dt(r[4]), int(r[5]), int(r[6]), int(r[7]))
-            for r in rows
-        ]
+        return [SourceHealth(r[0], dt(r[1]), dt(r[2]), r[3], dt(r[4]), int(r[5]), int(r[6]), int(r[7])) for r in rows]
 
     def source_data(self, name: str) -> dict[str, Any]:
         row = self._one("SELECT data FROM source_state WHERE name = ?", (name,))
@@ -527,15 +568,29 @@ _MESSAGE_COLS = "id, destination, kind, payload, incident_id, thread_of, update_
 
 def _message(row: tuple[Any, ...]) -> Message:
     return Message(
-        id=int(row[0]), destination=row[1], kind=row[2], payload=json.loads(row[3]), incident_id=row[4],
-        thread_of=row[5], update_of=row[6], attempts=int(row[7]),
+        id=int(row[0]),
+        destination=row[1],
+        kind=row[2],
+        payload=json.loads(row[3]),
+        incident_id=row[4],
+        thread_of=row[5],
+        update_of=row[6],
+        attempts=int(row[7]),
     )
 
 
 def _scored_from_row(r: tuple[Any, ...]) -> ScoredItem:
     item = Item(
-        source=r[0], id=r[1], published_at=dt_(r[2]), kind=r[3], title=r[4], text=r[5], url=r[6],
-        category=r[7], count=int(r[8]), attrs=json.loads(r[9]),
+        source=r[0],
+        id=r[1],
+        published_at=dt_(r[2]),
+        kind=r[3],
+        title=r[4],
+        text=r[5],
+        url=r[6],
+        category=r[7],
+        count=int(r[8]),
+        attrs=json.loads(r[9]),
     )
     return ScoredItem(item=item, sentiment=r[10], category=r[7], lang=r[11])
 

@@ -33,9 +33,7 @@ RULE_DESCRIPTION = "产品质量投诉或负面报道激增"
 PLAYBOOK_TITLE = "产品质量事故应对"
 
 
-def _entry(
-    item_id: str, phase: tuple[str, str], text: str, text_en: str, owner: str, due: int
-) -> ChecklistEntry:
+def _entry(item_id: str, phase: tuple[str, str], text: str, text_en: str, owner: str, due: int) -> ChecklistEntry:
     return ChecklistEntry(
         item_id=item_id,
         phase=phase[0],
@@ -83,8 +81,7 @@ CHECKLIST = (
         "crisis-team",
         STRATEGY,
         "成立专项危机小组，指定唯一对外发言人，对外声明须经危机负责人和法务审核。",
-        "Set up a crisis team with a single spokesperson; every public statement needs crisis-lead "
-        "and legal sign-off.",
+        "Set up a crisis team with a single spokesperson; every public statement needs crisis-lead and legal sign-off.",
         "crisis_lead",
         60,
     ),
@@ -116,18 +113,13 @@ def sample_incident(**changes: Any) -> Incident:
         "updated_at": NOW,
         "evidence": (
             Evidence(kind="spike", metric="negative_count", value=240, window="1h", baseline=30, ratio=8.0),
-            Evidence(
-                kind="threshold", metric="negative_share", value=0.72, window="1h", op=">=", threshold=0.6
-            ),
+            Evidence(kind="threshold", metric="negative_share", value=0.72, window="1h", op=">=", threshold=0.6),
         ),
         "top_items": (
             TopItem(
                 source="weibo",
                 title="X1充电宝半夜起火，差点烧了房子！",
-                text=(
-                    "昨晚X1充电宝在床头充电时突然冒烟起火，幸好发现及时。"
-                    "客服到现在都没回复，@everyone 千万别买！"
-                ),
+                text=("昨晚X1充电宝在床头充电时突然冒烟起火，幸好发现及时。客服到现在都没回复，@everyone 千万别买！"),
                 published_at=datetime(2024, 5, 1, 10, 12, tzinfo=UTC),
                 url="https://weibo.com/1234567890/NxYzAbCdE",
                 sentiment=0.02,
@@ -194,10 +186,7 @@ def as_json(payload: dict[str, Any]) -> str:
 def docs_section(name: str, payload: dict[str, Any]) -> str:
     """How docs/slack.md shows one payload: its fallback text, then the blocks as JSON."""
     blocks = as_json({"blocks": payload["blocks"]})
-    return (
-        f"<!-- payload:{name} -->\nFallback text: `{payload['text']}`\n\n"
-        f"```json\n{blocks}\n```\n<!-- /payload -->\n"
-    )
+    return f"<!-- payload:{name} -->\nFallback text: `{payload['text']}`\n\n```json\n{blocks}\n```\n<!-- /payload -->\n"
 
 
 if __name__ == "__main__":

@@ -151,9 +151,7 @@ def test_acknowledged_by_a_name_is_escaped_not_mentioned() -> None:
 def test_many_top_items_show_five_and_say_how_many_more() -> None:
     item = sample_incident().top_items[0]
     payload = alert(sample_incident(top_items=(item,) * 12))
-    more = [
-        b for b in payload["blocks"] if b["type"] == "context" and "more items" in b["elements"][0]["text"]
-    ]
+    more = [b for b in payload["blocks"] if b["type"] == "context" and "more items" in b["elements"][0]["text"]]
     assert more and more[0]["elements"][0]["text"] == "… 7 more items"
     assert block_problems(payload["blocks"]) == []
 
@@ -232,9 +230,7 @@ def test_big_checklists_stay_within_limits_with_visible_truncation(count: int) -
     ticks = [b for b in payload["blocks"] if b.get("block_id", "").startswith("tick:")]
     last = payload["blocks"][-1]
     if len(ticks) < count:
-        assert (
-            last["type"] == "context" and last["elements"][0]["text"] == f"… {count - len(ticks)} more items"
-        )
+        assert last["type"] == "context" and last["elements"][0]["text"] == f"… {count - len(ticks)} more items"
     else:
         assert last.get("block_id", "").startswith("tick:") or last["type"] == "context"
 
@@ -270,9 +266,7 @@ def test_empty_checklist() -> None:
 
 
 def test_update_escapes_text_and_mentions_only_valid_user_ids() -> None:
-    payload = render_update(
-        sample_incident(), "升级 <!channel> @here", notify=["U024BE7LH", "<!here>", "S123"]
-    )
+    payload = render_update(sample_incident(), "升级 <!channel> @here", notify=["U024BE7LH", "<!here>", "S123"])
     text = payload["blocks"][0]["text"]["text"]
     assert text == "升级 &lt;!channel&gt; @\u200dhere\n<@U024BE7LH>"
     assert "<!channel>" not in payload["text"]
@@ -388,8 +382,7 @@ def test_huge_titles_and_evidence_respect_limits() -> None:
         title="标题" * 2000,
         group="g" * 5000,
         evidence=tuple(
-            Evidence(kind="threshold", metric="m" * 400, value=i, window="1h", op=">", threshold=0)
-            for i in range(40)
+            Evidence(kind="threshold", metric="m" * 400, value=i, window="1h", op=">", threshold=0) for i in range(40)
         ),
     )
     payload = alert(incident)

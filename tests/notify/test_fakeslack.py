@@ -80,9 +80,7 @@ def test_fail_next_scripts_errors_then_recovers(fake_slack: FakeSlackServer, web
     assert caught.value.response.status_code == 500
 
 
-def test_other_methods_are_not_affected_by_a_script(
-    fake_slack: FakeSlackServer, web_client: WebClient
-) -> None:
+def test_other_methods_are_not_affected_by_a_script(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
     fake_slack.fail_next("chat.update", error="cant_update_message")
     assert web_client.chat_postMessage(channel="C0CRISIS01", text="x")["ok"]
 
@@ -108,9 +106,7 @@ def test_invalid_blocks_are_refused_with_reasons(web_client: WebClient) -> None:
         },
         {
             "type": "actions",
-            "elements": [
-                {"type": "button", "text": {"type": "plain_text", "text": "x"}, "value": "v" * 2001}
-            ],
+            "elements": [{"type": "button", "text": {"type": "plain_text", "text": "x"}, "value": "v" * 2001}],
         },
         {"type": "actions", "elements": []},
         {"type": "bogus"},
@@ -140,9 +136,7 @@ def test_webhook_endpoint(fake_slack: FakeSlackServer) -> None:
 
 
 def test_files_upload_v2_flow(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
-    response = web_client.files_upload_v2(
-        channel="C0CRISIS01", content="a,b\n1,2\n", filename="x.csv", title="数据"
-    )
+    response = web_client.files_upload_v2(channel="C0CRISIS01", content="a,b\n1,2\n", filename="x.csv", title="数据")
     assert response["ok"]
     methods = [r.method for r in fake_slack.requests]
     assert methods[0] == "files.getUploadURLExternal" and "files.completeUploadExternal" in methods

@@ -39,9 +39,7 @@ def block_actions(action: dict[str, Any]) -> dict[str, Any]:
 
 
 def alert_element(action_id: str) -> dict[str, Any]:
-    payload = render_alert(
-        sample_incident(), rule_description=RULE_DESCRIPTION, playbook_title=PLAYBOOK_TITLE, now=NOW
-    )
+    payload = render_alert(sample_incident(), rule_description=RULE_DESCRIPTION, playbook_title=PLAYBOOK_TITLE, now=NOW)
     elements = payload["blocks"][-1]["elements"]
     element: dict[str, Any] = next(e for e in elements if e["action_id"] == action_id)
     return element
@@ -56,11 +54,7 @@ def checklist_block(item_id: str) -> dict[str, Any]:
 def test_acknowledge_button() -> None:
     button = alert_element("ack")
     action = parse_interaction(
-        form(
-            block_actions(
-                {"type": "button", "action_id": "ack", "block_id": "incident:42", "value": button["value"]}
-            )
-        )
+        form(block_actions({"type": "button", "action_id": "ack", "block_id": "incident:42", "value": button["value"]}))
     )
     assert action == Action(
         kind="ack",
@@ -75,9 +69,7 @@ def test_acknowledge_button() -> None:
 
 def test_show_checklist_button() -> None:
     value = alert_element("show_checklist")["value"]
-    action = parse_interaction(
-        form(block_actions({"type": "button", "action_id": "show_checklist", "value": value}))
-    )
+    action = parse_interaction(form(block_actions({"type": "button", "action_id": "show_checklist", "value": value})))
     assert (action.kind, action.incident_id) == ("show_checklist", 42)
 
 
@@ -149,11 +141,7 @@ def test_signed_request_round_trip() -> None:
         (form(block_actions({"action_id": "mute", "value": '{"incident": 1, "hours": 9999}'})), "mute hours"),
         (form(block_actions({"action_id": "mute", "value": '{"incident": 1, "hours": 1.5}'})), "mute hours"),
         (
-            form(
-                block_actions(
-                    {"type": "checkboxes", "action_id": "tick", "block_id": "x", "selected_options": []}
-                )
-            ),
+            form(block_actions({"type": "checkboxes", "action_id": "tick", "block_id": "x", "selected_options": []})),
             "is not 'tick:<incident>:<item>'",
         ),
         (

@@ -60,9 +60,7 @@ def test_other_secret_is_refused() -> None:
         verify_slack_signature(SECRET, timestamp, BODY, sign("another-secret", timestamp, BODY), NOW)
 
 
-@pytest.mark.parametrize(
-    "signature", ["", "v1=abc", "abc", "v0=", "v0=" + "0" * 64, "v0=ZZZ", "v0=é" + "0" * 63]
-)
+@pytest.mark.parametrize("signature", ["", "v1=abc", "abc", "v0=", "v0=" + "0" * 64, "v0=ZZZ", "v0=é" + "0" * 63])
 def test_malformed_or_wrong_signatures_are_refused(signature: str) -> None:
     with pytest.raises(SignatureError):
         verify_slack_signature(SECRET, str(int(NOW)), BODY, signature, NOW)

@@ -39,9 +39,7 @@ def test_notifier_satisfies_the_protocol(web_client: WebClient) -> None:
     assert notifier.destination == "slack"
 
 
-def test_alert_checklist_thread_and_update_reach_slack(
-    fake_slack: FakeSlackServer, web_client: WebClient
-) -> None:
+def test_alert_checklist_thread_and_update_reach_slack(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
     notifier = SlackNotifier(web_client, CHANNEL)
     alert = alert_payload()
     top = notifier.deliver(message(alert), None, None)
@@ -79,9 +77,7 @@ def test_updates_in_the_thread(fake_slack: FakeSlackServer, web_client: WebClien
     assert body["thread_ts"] == top.ref and body["text"] == payload["text"]
 
 
-def test_channel_name_is_resolved_from_the_first_post(
-    fake_slack: FakeSlackServer, web_client: WebClient
-) -> None:
+def test_channel_name_is_resolved_from_the_first_post(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
     notifier = SlackNotifier(web_client, "#crisis")
     top = notifier.deliver(message(alert_payload()), None, None)
     assert top.channel == fake_slack.channel_id("crisis")
@@ -96,9 +92,7 @@ def test_update_with_an_unknown_channel_id_is_a_permanent_error(web_client: WebC
     assert caught.value.permanent and "channel id" in caught.value.reason
 
 
-def test_rate_limit_gives_retry_after_and_no_internal_retry(
-    fake_slack: FakeSlackServer, web_client: WebClient
-) -> None:
+def test_rate_limit_gives_retry_after_and_no_internal_retry(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
     fake_slack.fail_next("chat.postMessage", 1, error="ratelimited", retry_after=30)
     notifier = SlackNotifier(web_client, CHANNEL)
     with pytest.raises(DeliveryError) as caught:
@@ -135,9 +129,7 @@ def test_errors_a_retry_cannot_fix_are_permanent(
     assert caught.value.permanent and error in caught.value.reason
 
 
-def test_unknown_error_is_retryable_so_nothing_is_lost(
-    fake_slack: FakeSlackServer, web_client: WebClient
-) -> None:
+def test_unknown_error_is_retryable_so_nothing_is_lost(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
     fake_slack.fail_next("chat.postMessage", 1, error="something_new", status=200)
     with pytest.raises(DeliveryError) as caught:
         SlackNotifier(web_client, CHANNEL).deliver(message(alert_payload()), None, None)
@@ -202,9 +194,7 @@ def test_base_url_from_the_environment_gets_a_trailing_slash(fake_slack: FakeSla
 
 
 def test_explicit_base_url_wins_over_the_environment() -> None:
-    client = make_web_client(
-        TOKEN, base_url="http://127.0.0.1:1/api/", env={"CRISISMON_SLACK_API_URL": "http://x/"}
-    )
+    client = make_web_client(TOKEN, base_url="http://127.0.0.1:1/api/", env={"CRISISMON_SLACK_API_URL": "http://x/"})
     assert client.base_url == "http://127.0.0.1:1/api/"
 
 
@@ -240,9 +230,7 @@ def test_webhook_posts_text_and_blocks(fake_slack: FakeSlackServer, webhook: Sla
     assert body["text"] == alert["text"] and body["blocks"] == alert["blocks"]
 
 
-def test_webhook_update_is_a_new_post_marked_update(
-    fake_slack: FakeSlackServer, webhook: SlackWebhookNotifier
-) -> None:
+def test_webhook_update_is_a_new_post_marked_update(fake_slack: FakeSlackServer, webhook: SlackWebhookNotifier) -> None:
     alert = alert_payload()
     webhook.deliver(message(alert), None, "1700000000.000100")
     body = fake_slack.calls("webhook")[0].body
@@ -251,9 +239,7 @@ def test_webhook_update_is_a_new_post_marked_update(
     assert body["blocks"][1:] == alert["blocks"]
 
 
-def test_webhook_thread_reply_is_top_level(
-    fake_slack: FakeSlackServer, webhook: SlackWebhookNotifier
-) -> None:
+def test_webhook_thread_reply_is_top_level(fake_slack: FakeSlackServer, webhook: SlackWebhookNotifier) -> None:
     payload = render_update(sample_incident(), "已解决")
     webhook.deliver(message(payload, "update"), "1700000000.000100", None)
     body = fake_slack.calls("webhook")[0].body

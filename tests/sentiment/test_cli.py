@@ -101,16 +101,11 @@ def test_train_writes_a_model_that_scores(tmp_path: Path, capsys: pytest.Capture
     assert "wrote" in capsys.readouterr().out
     [slow, tasty] = SentimentScorer(model_path=out).score(["太慢了", "很好吃"])
     assert slow is not None and tasty is not None and slow < 0.5 < tasty
-    assert (
-        run(["sentiment", "train", "--csv", str(_csv(tmp_path, "label,review\n1,好\n")), "--out", str(out)])
-        == 2
-    )
+    assert run(["sentiment", "train", "--csv", str(_csv(tmp_path, "label,review\n1,好\n")), "--out", str(out)]) == 2
     assert "needs both labels" in capsys.readouterr().err
 
 
-def test_bad_model_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_model_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"not a model")
     assert run(["sentiment", "score", "--model", str(junk)], b"x\n", monkeypatch) == 2
@@ -124,7 +119,5 @@ def test_module_entry_point() -> None:
         capture_output=True,
     )
     assert ok.returncode == 0 and len(ok.stdout.decode().split("\n")) == 3
-    bad = subprocess.run(
-        [sys.executable, "-m", "monitor.sentiment.cli", "score"], input=b"\xff", capture_output=True
-    )
+    bad = subprocess.run([sys.executable, "-m", "monitor.sentiment.cli", "score"], input=b"\xff", capture_output=True)
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr and b"UTF-8" in bad.stderr

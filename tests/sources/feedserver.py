@@ -125,9 +125,7 @@ def _make_handler(server: MisbehavingServer) -> type[BaseHTTPRequestHandler]:
 
 def _not_modified(req: BaseHTTPRequestHandler, route: Route) -> bool:
     etag_match = route.etag is not None and req.headers.get("If-None-Match") == route.etag
-    date_match = (
-        route.last_modified is not None and req.headers.get("If-Modified-Since") == route.last_modified
-    )
+    date_match = route.last_modified is not None and req.headers.get("If-Modified-Since") == route.last_modified
     return etag_match or date_match
 
 

@@ -56,9 +56,7 @@ def test_fetch_parse_then_not_modified(server: MisbehavingServer, fetcher: HttpF
         (Route(body=b"<html>maintenance</html>", headers={"Content-Type": "text/html"}), "not an RSS/Atom"),
     ],
 )
-def test_failures_become_errors(
-    server: MisbehavingServer, fetcher: HttpFetcher, route: Route, reason: str
-) -> None:
+def test_failures_become_errors(server: MisbehavingServer, fetcher: HttpFetcher, route: Route, reason: str) -> None:
     url = server.add("/bad", route)
     result = FeedSource("news", url, fetcher).fetch(NOW)
     assert result.items == [] and not result.not_modified

@@ -56,9 +56,7 @@ def test_ok_body_and_lowercase_headers(server: MisbehavingServer, fetcher: HttpF
     assert "rss" in seen.headers["accept"]
 
 
-def test_gzip_is_decoded_and_transfer_headers_dropped(
-    server: MisbehavingServer, fetcher: HttpFetcher
-) -> None:
+def test_gzip_is_decoded_and_transfer_headers_dropped(server: MisbehavingServer, fetcher: HttpFetcher) -> None:
     body = "<rss><channel><title>某品牌</title></channel></rss>".encode() * 50
     url = server.add("/gz", Route(body=body, gzip=True))
     response = fetcher.get(url)
@@ -226,9 +224,7 @@ def test_validators_survive_export_and_import(server: MisbehavingServer, client:
     assert restarted.get(url).not_modified
 
 
-def test_same_body_without_validators_counts_as_not_modified(
-    server: MisbehavingServer, fetcher: HttpFetcher
-) -> None:
+def test_same_body_without_validators_counts_as_not_modified(server: MisbehavingServer, fetcher: HttpFetcher) -> None:
     url = server.add("/static", Route(body=b"<rss>v1</rss>"))
     assert fetcher.get(url).body == b"<rss>v1</rss>"
     again = fetcher.get(url)

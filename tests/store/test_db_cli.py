@@ -54,9 +54,7 @@ def test_crisismon_db_upgrade_through_daemon_py(db_url: str) -> None:
     assert f"schema version 0 -> {LATEST}" in done.stdout
 
 
-def test_status_of_an_old_database_asks_for_an_upgrade(
-    db_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_status_of_an_old_database_asks_for_an_upgrade(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     open_store(db_url, upgrade=False).close()
     assert main(["status", "--db", db_url]) == 2
     assert f"schema version 0, latest {LATEST}: run `crisismon db upgrade`" in capsys.readouterr().out
@@ -87,9 +85,7 @@ def test_without_psycopg_a_postgres_url_says_what_to_install(monkeypatch: pytest
         assert "pw" not in str(raised.value)
 
 
-def test_a_bad_config_file_is_reported_with_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_bad_config_file_is_reported_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "crisismon.yaml"
     config.write_text("databse: x.db\n")
     assert main(["status", "--config", str(config)]) == 2

@@ -32,9 +32,7 @@ def create_version_1(url: str) -> SqlStore:
 
 
 def item(id_: str) -> ScoredItem:
-    return ScoredItem(
-        Item(source="weibo", id=id_, text="起火", published_at=T0), sentiment=0.1, category=None
-    )
+    return ScoredItem(Item(source="weibo", id=id_, text="起火", published_at=T0), sentiment=0.1, category=None)
 
 
 def add_data(store: SqlStore) -> int:
@@ -54,9 +52,7 @@ def add_data(store: SqlStore) -> int:
     return incident.id
 
 
-def test_upgrade_applies_only_the_new_steps_and_keeps_the_data(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_upgrade_applies_only_the_new_steps_and_keeps_the_data(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     old = create_version_1(db_url)
     incident_id = add_data(old)
     old.close()
@@ -77,9 +73,7 @@ def test_upgrade_applies_only_the_new_steps_and_keeps_the_data(
         store.close()
 
 
-def test_a_failing_step_leaves_the_database_at_the_old_version(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failing_step_leaves_the_database_at_the_old_version(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     store = create_version_1(db_url)
     try:
         add_data(store)

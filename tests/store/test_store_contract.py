@@ -58,9 +58,7 @@ def checklist() -> list[ChecklistEntry]:
             T0 + timedelta(minutes=30),
         ),
         ChecklistEntry("safety-first", "assess", "评估", "暂停销售", "Stop sales", "crisis_lead", T0),
-        ChecklistEntry(
-            "holding", "respond", "回应", "发布声明", "Holding statement", "pr", T0 + timedelta(hours=1)
-        ),
+        ChecklistEntry("holding", "respond", "回应", "发布声明", "Holding statement", "pr", T0 + timedelta(hours=1)),
     ]
 
 
@@ -175,9 +173,7 @@ def test_open_incident_stores_everything_with_its_checklist_in_order(store: SqlS
     assert incident.opened_at == incident.updated_at == T0
     assert (incident.resolved_at, incident.closed_at, incident.acknowledged_by) == (None, None, None)
     assert incident.evidence == (Evidence("spike", "negative_count", 42.0, "1h", baseline=5.0, ratio=8.4),)
-    assert incident.top_items == (
-        TopItem("weibo", "起火", "暖居 X3 起火", T0, "https://example.com/1", 0.02),
-    )
+    assert incident.top_items == (TopItem("weibo", "起火", "暖居 X3 起火", T0, "https://example.com/1", 0.02),)
     assert incident.checklist == tuple(checklist())
     assert store.active_incident("quality", "product=X3") == incident
     assert store.incidents() == store.incidents(active_only=True) == [incident]
@@ -308,9 +304,7 @@ def test_pending_messages_go_out_in_queue_order_per_destination(store: SqlStore)
     incident_id = open_one(store)
     alert = store.enqueue("slack", "alert", {"text": "告警"}, now=T0, incident_id=incident_id)
     store.enqueue("console", "alert", {"text": "告警"}, now=T0, incident_id=incident_id)
-    reply = store.enqueue(
-        "slack", "update", {"text": "更新"}, now=T0, incident_id=incident_id, thread_of=alert
-    )
+    reply = store.enqueue("slack", "update", {"text": "更新"}, now=T0, incident_id=incident_id, thread_of=alert)
     edit = store.enqueue("slack", "alert", {"text": "改"}, now=T0, incident_id=incident_id, update_of=alert)
     pending = store.pending_messages("slack")
     assert [m.id for m in pending] == [alert, reply, edit]
