@@ -414,6 +414,45 @@ class SqlStore:
             ),
         )
 
+    def add_checklist_items(self, incident_id: int, entries: Sequence[ChecklistEntry]) -> None:
+        """Append entries (e.g. items that apply from a newly reached severity)."""
+        with self.transaction():
+            row = self._one("SELECT COALESCE(MAX(position), -1) FROM checklist WHERE incident_id = ?", (incident_id,))
+            start = int(row[0]) + 1 if row else 0
+            for offset, entry in enumerate(entries):
+                self._exec(
+                    """INSERT INTO checklist (incident_id, position, item_id, phase, phase_title, text, text_en,
+                       owner, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        incident_id,
+                        start + offset,
+                        entry.item_id,
+                        entry.phase,
+                        entry.phase_title,
+                        entry.text,
+                        entry.text_en,
+                        entry.owner,
+                        ts(entry.due_at),
+                    ),
+                )
+
+    def latest_incident(self, rule_id: str, group: str) -> Incident | None:
+        """The most recent incident of (rule, group), whatever its status."""
+        row = self._one(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE rule_id = ? AND group_key = ? ORDER BY id DESC LIMIT 1",
+            (rule_id, group),
+        )
+        return None if row is None else self._incident(row)
+
+    def active_incidents_for_group(self, group: str) -> list[Incident]:
+        """Active incidents of any rule for ``group`` (for attaching related rules' signals)."""
+        rows = self._rows(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE group_key = ? "
+            "AND status IN ('open', 'acknowledged', 'stable') ORDER BY id",
+            (group,),
+        )
+        return [self._incident(r) for r in rows]
+
     def set_item_done(self, incident_id: int, item_id: str, *, at: datetime | None, by: str | None) -> None:
         cur = self._exec(
             "UPDATE checklist SET done_at = ?, done_by = ? WHERE incident_id = ? AND item_id = ?",
