@@ -34,6 +34,9 @@ class IncidentService:
                 return self.update(active, signal, now)
             if self._episode_handled(signal):
                 return None  # a person resolved this episode's incident while the rule still fires
+            related = self._related_incident(signal, rule)
+            if related is not None:
+                return self.attach(related, signal, rule, now)
             return self.open(signal, rule, now)
         if signal.state == SignalState.RESOLVED and signal.transitioned:
             active = self.store.active_incident(rule.id, signal.group)
@@ -41,6 +44,50 @@ class IncidentService:
                 self.suggest_resolution(active, rule, now)
             return active
         return None
+
+    def _related_incident(self, signal: Signal, rule: Rule) -> Incident | None:
+        """An active incident of the same group from a related rule (or one with the same playbook)."""
+        for incident in self.store.active_incidents_for_group(signal.group):
+            if incident.rule_id in rule.related or incident.playbook == rule.playbook:
+                return incident
+        return None
+
+    def attach(self, incident: Incident, signal: Signal, rule: Rule, now: datetime) -> Incident:
+        """Record a related rule's signal on an open incident instead of opening another."""
+        attached = any(
+            e.kind == "related_signal" and e.detail.get("rule") == rule.id for e in self.store.timeline(incident.id)
+        )
+        raised = rank(signal.severity) > rank(incident.severity)
+        if attached and not raised:
+            return incident
+        evidence = "; ".join(e.describe() for e in signal.evidence)
+        with self.store.transaction():
+            self.store.add_timeline(
+                incident.id,
+                now,
+                SYSTEM,
+                "related_signal",
+                {"rule": rule.id, "severity": signal.severity, "evidence": [e.describe() for e in signal.evidence]},
+            )
+            text = f"related rule {rule.id} ({rule.description}) fires too: {evidence}"
+            if raised:
+                self._raise(incident, signal.severity, now)
+                text += f"; severity raised to {label(signal.severity)}"
+            self._notify(self.store.incident(incident.id), text, now, edit_top=raised)
+        return self.store.incident(incident.id)
+
+    def _raise(self, incident: Incident, severity: str, now: datetime) -> list[str]:
+        """Record a higher severity and add the playbook items that apply from it; their ids."""
+        self.store.update_signal(
+            incident.id, at=now, severity=severity, evidence=incident.evidence, top_items=incident.top_items
+        )
+        playbook = self.playbooks.get(incident.playbook)
+        if playbook is None:
+            return []
+        have = {e.item_id for e in incident.checklist}
+        new = [e for e in playbook.checklist(now, severity) if e.item_id not in have]
+        self.store.add_checklist_items(incident.id, new)
+        return [e.item_id for e in new]
 
     def _episode_handled(self, signal: Signal) -> bool:
         if signal.since is None:
@@ -92,6 +139,7 @@ class IncidentService:
                 incident.id, at=now, severity=severity, evidence=signal.evidence, top_items=signal.top_items
             )
             if raised:
+                added = self._raise(self.store.incident(incident.id), severity, now)
                 self.store.add_timeline(
                     incident.id,
                     now,
@@ -101,11 +149,15 @@ class IncidentService:
                         "from": incident.severity,
                         "to": severity,
                         "evidence": [asdict(e) for e in signal.evidence],
+                        "items_added": added,
                     },
                 )
                 updated = self.store.incident(incident.id)
                 evidence = "; ".join(e.describe() for e in signal.evidence)
-                self._notify(updated, f"severity raised to {label(severity)}: {evidence}", now, edit_top=True)
+                text = f"severity raised to {label(severity)}: {evidence}"
+                if added:
+                    text += f"; {len(added)} checklist item(s) now apply: {', '.join(added)}"
+                self._notify(updated, text, now, edit_top=True, edit_checklist=bool(added))
         return self.store.incident(incident.id)
 
     def suggest_resolution(self, incident: Incident, rule: Rule, now: datetime) -> None:
@@ -118,8 +170,19 @@ class IncidentService:
                 edit_top=False,
             )
 
-    def _notify(self, incident: Incident, text: str, now: datetime, *, edit_top: bool) -> None:
-        notify(self.store, self.renderers, self.playbooks, incident, text, now, edit_top=edit_top)
+    def _notify(
+        self, incident: Incident, text: str, now: datetime, *, edit_top: bool, edit_checklist: bool = False
+    ) -> None:
+        notify(
+            self.store,
+            self.renderers,
+            self.playbooks,
+            incident,
+            text,
+            now,
+            edit_top=edit_top,
+            edit_checklist=edit_checklist,
+        )
 
 
 def notify(

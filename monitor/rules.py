@@ -161,6 +161,9 @@ class Rule(Strict):
     for_: Duration = Field(default=timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
     severity: SeveritySpec = SeveritySpec()
+    related: tuple[str, ...] = Field(
+        default=(), description="Rule ids whose active incident for the same group this rule's signals join"
+    )
 
     @model_validator(mode="after")
     def _windows_fit(self) -> Rule:
@@ -278,6 +281,9 @@ def cross_check(
             if sources is not None and name not in sources:
                 known = ", ".join(sorted(sources)) or "none configured"
                 problems.append(Problem(path, line, "sources", repr(name), f"a configured source ({known})"))
+        for other in rule.related:
+            if other not in first_seen and other not in {r.id for r, _, _ in entries}:
+                problems.append(Problem(path, line, "related", repr(other), "the id of another rule"))
         for cat in rule.match.categories:
             if cat not in categories:
                 problems.append(

@@ -105,9 +105,10 @@ def test_severity_escalates_on_growth_and_is_posted_to_the_thread(store: SqlStor
         "opened",
         "severity_raised",
     ]
-    assert notifier.kinds()[-2:] == ["update", "alert"]
-    assert "severity raised to SEV1 (critical)" in notifier.delivered[-2][0].payload["text"]
-    assert notifier.delivered[-1][2] is not None  # the top message is edited in place
+    assert notifier.kinds()[-3:] == ["update", "alert", "checklist"]
+    assert "severity raised to SEV1 (critical)" in notifier.delivered[-3][0].payload["text"]
+    assert notifier.delivered[-2][2] is not None  # the top message is edited in place
+    assert notifier.delivered[-1][2] is not None  # and the checklist, which gained the critical items
 
 
 def test_restart_never_counts_an_item_twice(tmp_path: Path) -> None:
