@@ -91,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML here")
     test.set_defaults(func=cmd_test)
 
+    backtest = sub.add_parser("backtest", help="replay history through the current rules")
+    backtest.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
+    backtest.add_argument("--db", help="replay the items stored in this database (default: the config's)")
+    backtest.add_argument("--items", type=Path, help="replay items from this JSON Lines file instead")
+    backtest.add_argument("--from", dest="start", help="ISO time to start at (default: the first item)")
+    backtest.add_argument("--to", dest="end", help="ISO time to stop at (default: the last item plus the rules' for:)")
+    backtest.add_argument("--step", default="5m", help="evaluation step (default 5m)")
+    backtest.add_argument("--rule", action="append", help="only this rule (repeatable)")
+    backtest.add_argument("--out", type=Path, help="write a PNG chart per rule and results.json here")
+    backtest.set_defaults(func=cmd_backtest)
+
     incidents = sub.add_parser("incidents", help="list incidents")
     _db_args(incidents)
     incidents.add_argument("--json", action="store_true")
@@ -231,6 +242,95 @@ def cmd_test(ns: argparse.Namespace) -> int:
     failed = sum(1 for o in outcomes if not o.passed)
     print(f"rules: {len(outcomes) - failed} passed, {failed} failed")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_backtest(ns: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from monitor import backtest
+    from monitor.app import build_scorer, negative_cut
+    from monitor.classify import KeywordClassifier
+    from monitor.config import database_url
+    from monitor.durations import parse_duration
+    from monitor.ingest import score_items
+    from monitor.loading import load_all
+    from monitor.models import ScoredItem
+    from monitor.store import open_store
+
+    def when(text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidOperation(f"--from/--to: found {text!r}, expected an ISO time like 2026-11-01T00:00") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    config, definitions = load_all(ns.config)
+    rules = [r for r in definitions.rules.rules if not ns.rule or r.id in ns.rule]
+    if not rules:
+        raise InvalidOperation(f"no rule matches {ns.rule}; `crisismon check` lists the rules")
+    try:
+        step_every = parse_duration(ns.step)
+    except ValueError as exc:
+        raise InvalidOperation(f"--step: found {ns.step!r}, expected {exc}") from None
+    scored: list[ScoredItem]
+    if ns.items:
+        loaded, problems = backtest.load_items_jsonl(ns.items)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        fixed = [ScoredItem(i, s, i.category) for i, s in loaded if s is not None]
+        unscored = [i for i, s in loaded if s is None]
+        scorer = build_scorer(config.model_copy(update={"scoring": config.scoring.model_copy(update={"workers": 0})}))
+        scored = fixed + score_items(unscored, scorer, KeywordClassifier.default())
+    else:
+        store = open_store(database_url(config, ns.db))
+        scored = store.items_between(None, datetime(1970, 1, 2, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+        store.close()
+    if not scored:
+        print("no items to replay", file=sys.stderr)
+        return EXIT_INVALID
+    times = sorted(s.item.published_at for s in scored)
+    settle = max(r.for_ for r in rules) + step_every  # so that a rule pending at the end can still fire
+    start, end = when(ns.start) or times[0], when(ns.end) or times[-1] + settle
+
+    def progress(done: float) -> None:
+        bar = "#" * int(done * 30)
+        print(f"\rreplaying [{bar:<30}] {done:4.0%}", end="", file=sys.stderr, flush=True)
+
+    results = backtest.replay(
+        rules, scored, start, end, step_every=step_every, default_cut=negative_cut(config), progress=progress
+    )
+    print(file=sys.stderr)
+    print(f"replayed {len(scored)} item(s) from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
+    print("\n".join(backtest.report_lines(results)))
+    if ns.out:
+        _write_backtest(ns.out, results, end)
+    return EXIT_OK
+
+
+def _write_backtest(out: Path, results: Any, end: Any) -> None:
+    from monitor import backtest
+    from monitor.charts import ChartSeries, ChartsUnavailable, render_png
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(backtest.as_json(results), ensure_ascii=False, indent=2), "utf-8")
+    for r in results:
+        series = ChartSeries(
+            title=f"{r.rule.id} {r.chart_group}".strip(),
+            timestamps=r.times,
+            values=r.values,
+            baseline=r.baseline if any(b == b for b in r.baseline) else None,
+            threshold=r.threshold,
+            spans=backtest.spans(r, end),
+            metric=r.metric,
+        )
+        try:
+            (out / f"{r.rule.id}.png").write_bytes(render_png(series))
+        except ChartsUnavailable as exc:
+            print(f"no charts: {exc}", file=sys.stderr)
+            break
+    print(f"wrote {out}")
 
 
 def cmd_run(ns: argparse.Namespace) -> int:

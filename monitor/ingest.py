@@ -42,13 +42,18 @@ class Ingestor:
         return [i for i in unique if i.id not in known]
 
     def score(self, items: list[Item]) -> list[ScoredItem]:
-        sentiments = self.scorer.score([i.text for i in items]) if items else []
-        return [
-            ScoredItem(
-                item=item,
-                sentiment=sentiment,
-                category=item.category or self.classifier.classify(f"{item.title}\n{item.text}"),
-                lang="zh" if sentiment is not None else "und",
-            )
-            for item, sentiment in zip(items, sentiments, strict=True)
-        ]
+        return score_items(items, self.scorer, self.classifier)
+
+
+def score_items(items: list[Item], scorer: Scorer, classifier: KeywordClassifier) -> list[ScoredItem]:
+    """Sentiment for each item's text; the source's category, else the keyword classifier's."""
+    sentiments = scorer.score([i.text for i in items]) if items else []
+    return [
+        ScoredItem(
+            item=item,
+            sentiment=sentiment,
+            category=item.category or classifier.classify(f"{item.title}\n{item.text}"),
+            lang="zh" if sentiment is not None else "und",
+        )
+        for item, sentiment in zip(items, sentiments, strict=True)
+    ]
