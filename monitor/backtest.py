@@ -95,11 +95,15 @@ def replay(
     step_every: timedelta,
     default_cut: float,
     progress: Callable[[float], None] = lambda _: None,
+    chart_group: str | None = None,
+    history_since: datetime | None = None,
 ) -> list[RuleReplay]:
-    history_since = min((s.item.published_at for s in scored), default=None)
+    """``chart_group`` picks the charted group (default: each rule's busiest);
+    ``history_since`` when data begins (default: the first item)."""
+    history_since = history_since or min((s.item.published_at for s in scored), default=None)
     results = []
     for index, rule in enumerate(rules):
-        results.append(_replay_rule(rule, scored, start, end, step_every, default_cut, history_since))
+        results.append(_replay_rule(rule, scored, start, end, step_every, default_cut, history_since, chart_group))
         progress((index + 1) / len(rules))
     return results
 
@@ -112,12 +116,15 @@ def _replay_rule(
     every: timedelta,
     default_cut: float,
     history_since: datetime | None,
+    chart_group: str | None,
 ) -> RuleReplay:
     cut = rule.negative_below or default_cut
     groups = _groups(rule, scored)
     lookback = rule.lookback()
     result = RuleReplay(rule)
-    result.chart_group = max(groups, key=lambda g: len(groups[g][0]), default="")
+    result.chart_group = (
+        chart_group if chart_group is not None else max(groups, key=lambda g: len(groups[g][0]), default="")
+    )
     open_episodes: dict[str, Episode] = {}
     states: dict[str, RuleState] = defaultdict(RuleState)
     now = start

@@ -467,16 +467,40 @@ def cmd_incident_review(ns: argparse.Namespace) -> int:
     store = _store(ns)
     incident = store.incident(ns.id)
     timeline = store.timeline(incident.id)
+    chart = _review_chart(ns, store, incident) if ns.out and not ns.json else None
     if ns.json:
         text = json.dumps(review_data(incident, timeline), ensure_ascii=False, indent=2)
     else:
-        text = review_markdown(incident, timeline)
+        text = review_markdown(incident, timeline, chart)
     if ns.out:
         ns.out.write_text(text + "\n", encoding="utf-8")
         print(f"wrote {ns.out}")
     else:
         print(text)
     return EXIT_OK
+
+
+def _review_chart(ns: argparse.Namespace, store: Any, incident: Any) -> str | None:
+    """Write the metric chart beside the review; its file name, or None when it cannot be drawn."""
+    from monitor.app import negative_cut
+    from monitor.charts import ChartsUnavailable
+    from monitor.clock import SystemClock
+    from monitor.loading import load_all
+    from monitor.review import metric_chart
+
+    config, definitions = load_all(ns.config)
+    rule = definitions.rules.by_id(incident.rule_id)
+    if rule is None:
+        print(f"no chart: rule {incident.rule_id} is no longer defined", file=sys.stderr)
+        return None
+    try:
+        png = metric_chart(store, rule, incident, negative_cut(config), SystemClock().now())
+    except ChartsUnavailable as exc:
+        print(f"no chart: {exc}", file=sys.stderr)
+        return None
+    path = ns.out.with_suffix(".png")
+    path.write_bytes(png)
+    return path.name
 
 
 def _incident_json(incident: Any) -> dict[str, Any]:

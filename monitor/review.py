@@ -132,3 +132,36 @@ def review_markdown(incident: Incident, timeline: list[TimelineEntry], chart: st
 
 def _at(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
+
+
+def metric_chart(store: Any, rule: Any, incident: Incident, cut: float, now: datetime) -> bytes:
+    """PNG of the rule's metric for the incident's group, 6 h before it opened until it ended.
+
+    Raises ``monitor.charts.ChartsUnavailable`` when matplotlib is not installed.
+    """
+    from monitor.backtest import replay, spans
+    from monitor.charts import ChartSeries, render_png
+
+    start = incident.opened_at - timedelta(hours=6)
+    end = incident.resolved_at or incident.closed_at or now
+    items = store.items_between(rule.sources or None, start - rule.lookback(), end)
+    (replayed,) = replay(
+        [rule],
+        items,
+        start,
+        end,
+        step_every=rule.bucket,
+        default_cut=cut,
+        chart_group=incident.group,
+        history_since=store.earliest_item(rule.sources or None),
+    )
+    series = ChartSeries(
+        title=f"#{incident.id} {rule.id} {incident.group}".strip(),
+        timestamps=replayed.times,
+        values=replayed.values,
+        baseline=replayed.baseline if any(b == b for b in replayed.baseline) else None,
+        threshold=replayed.threshold,
+        spans=spans(replayed, end),
+        metric=replayed.metric,
+    )
+    return render_png(series)

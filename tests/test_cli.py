@@ -108,3 +108,20 @@ def test_incidents_and_incident_show(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_daemon_py_is_the_same_as_crisismon() -> None:
     result = run_cli("--help")
     assert result.returncode == 0 and "crisismon" in result.stdout and "check" in result.stdout
+
+
+def test_incident_review_writes_markdown_with_the_metric_chart(tmp_path: Path) -> None:
+    db = str(tmp_path / "r.db")
+    store = open_store(db)
+    clock, source = FakeClock(), FakeSource("complaints")
+    engine = make_engine(store, clock, source, RecordingNotifier())
+    surge(clock, source, 0, 12)
+    for _ in range(3):
+        engine.cycle()
+        clock.advance(minutes=5)
+    store.close()
+    out = tmp_path / "review.md"
+    assert main(["incident", "review", "1", "--db", db, "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# Post-incident review: #1") and "![metric chart](review.png)" in text
+    assert (tmp_path / "review.png").read_bytes().startswith(b"\x89PNG")
