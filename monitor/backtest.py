@@ -19,7 +19,7 @@ from monitor.detect.conditions import evaluate
 from monitor.detect.matching import group_key, matches
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation
-from monitor.models import Item, ScoredItem, SignalState
+from monitor.models import Item, ItemKind, ScoredItem, SignalState
 from monitor.rules import Rule
 from monitor.sources.complaints import parse_record
 
@@ -69,7 +69,7 @@ def load_items_jsonl(path: Path) -> tuple[list[tuple[Item, float | None]], list[
                 problems.append(f"{path}:{number}: {problem}")
                 continue
             title = record.get("title") or ""
-            kind = "post" if record.get("kind", "post") == "post" and not record.get("category") else "complaint"
+            kind: ItemKind = "complaint" if record.get("category") or record.get("kind") == "complaint" else "post"
             item = Item(
                 source=item.source,
                 id=item.id,

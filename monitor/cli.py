@@ -498,7 +498,7 @@ def _review_chart(ns: argparse.Namespace, store: Any, incident: Any) -> str | No
     except ChartsUnavailable as exc:
         print(f"no chart: {exc}", file=sys.stderr)
         return None
-    path = ns.out.with_suffix(".png")
+    path: Path = ns.out.with_suffix(".png")
     path.write_bytes(png)
     return path.name
 
