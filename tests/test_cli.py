@@ -12,7 +12,7 @@ from monitor.store import open_store
 from monitor.testing import FakeClock, FakeSource, RecordingNotifier
 
 from .conftest import ROOT
-from .test_engine import make_engine, surge
+from .test_engine import make_engine, open_incident
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,10 +83,7 @@ def test_incidents_and_incident_show(tmp_path: Path, capsys: pytest.CaptureFixtu
     store = open_store(db)
     clock, source = FakeClock(), FakeSource("complaints")
     engine = make_engine(store, clock, source, RecordingNotifier())
-    surge(clock, source, 0, 12)
-    for _ in range(3):
-        engine.cycle()
-        clock.advance(minutes=5)
+    open_incident(engine, clock, source)
     store.close()
 
     assert main(["incidents", "--db", db]) == 0
@@ -115,10 +112,7 @@ def test_incident_review_writes_markdown_with_the_metric_chart(tmp_path: Path) -
     store = open_store(db)
     clock, source = FakeClock(), FakeSource("complaints")
     engine = make_engine(store, clock, source, RecordingNotifier())
-    surge(clock, source, 0, 12)
-    for _ in range(3):
-        engine.cycle()
-        clock.advance(minutes=5)
+    open_incident(engine, clock, source)
     store.close()
     out = tmp_path / "review.md"
     assert main(["incident", "review", "1", "--db", db, "--out", str(out)]) == 0

@@ -51,6 +51,14 @@ def make_engine(store: SqlStore, clock: FakeClock, source: FakeSource, notifier:
     return wiring.engine
 
 
+def open_incident(engine: Engine, clock: FakeClock, source: FakeSource) -> None:
+    """A surge of 12 quality complaints, evaluated until `for: 10m` has passed and the incident opened."""
+    surge(clock, source, 0, 12)
+    for _ in range(3):
+        engine.cycle()
+        clock.advance(minutes=5)
+
+
 def surge(clock: FakeClock, source: FakeSource, start: int, count: int) -> None:
     """``count`` complaints in the last 10 minutes, after a history going back 3 days."""
     if not source.items:
@@ -90,10 +98,7 @@ def test_a_complaint_surge_opens_one_incident_with_its_playbook(store: SqlStore)
 def test_severity_escalates_on_growth_and_is_posted_to_the_thread(store: SqlStore) -> None:
     clock, source, notifier = FakeClock(), FakeSource("complaints"), RecordingNotifier()
     engine = make_engine(store, clock, source, notifier)
-    surge(clock, source, 0, 12)
-    for _ in range(3):
-        engine.cycle()
-        clock.advance(minutes=5)
+    open_incident(engine, clock, source)
     assert store.incidents()[0].severity == "high"
     surge(clock, source, 100, 40)
     engine.poll("complaints")
@@ -129,10 +134,7 @@ def test_outage_delays_messages_but_delivers_all_in_order(store: SqlStore) -> No
     clock, source, notifier = FakeClock(), FakeSource("complaints"), RecordingNotifier()
     engine = make_engine(store, clock, source, notifier)
     notifier.fail_next(3)
-    surge(clock, source, 0, 12)
-    for _ in range(3):
-        engine.cycle()
-        clock.advance(minutes=5)
+    open_incident(engine, clock, source)
     assert notifier.kinds() == []
     for _ in range(10):
         clock.advance(minutes=1)

@@ -19,7 +19,7 @@ from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
 
 from .conftest import ROOT
-from .test_engine import surge
+from .test_engine import open_incident, surge
 
 ROSTER = """
 people:
@@ -62,10 +62,7 @@ def texts(notifier: RecordingNotifier) -> list[str]:
 
 def test_an_incident_from_first_signal_to_closed_review(world, store: SqlStore) -> None:  # type: ignore[no-untyped-def]
     clock, source, notifier, engine, ops = world
-    surge(clock, source, 0, 12)
-    for _ in range(3):
-        engine.cycle()
-        clock.advance(minutes=5)
+    open_incident(engine, clock, source)
     (incident,) = store.incidents()
     assert incident.severity == "high" and incident.status == IncidentStatus.OPEN
     opened = incident.opened_at
@@ -142,10 +139,7 @@ def test_an_incident_from_first_signal_to_closed_review(world, store: SqlStore) 
 
 def test_closing_an_unacknowledged_incident_needs_force(world, store: SqlStore) -> None:  # type: ignore[no-untyped-def]
     clock, source, _, engine, ops = world
-    surge(clock, source, 0, 12)
-    for _ in range(3):
-        engine.cycle()
-        clock.advance(minutes=5)
+    open_incident(engine, clock, source)
     (incident,) = store.incidents()
     with pytest.raises(InvalidOperation, match=r"never acknowledged.*--force"):
         ops.close(incident.id, "王芳", clock.now())
@@ -154,10 +148,7 @@ def test_closing_an_unacknowledged_incident_needs_force(world, store: SqlStore) 
 
 def test_a_resolved_incident_is_not_reopened_while_the_same_episode_fires(world, store: SqlStore) -> None:  # type: ignore[no-untyped-def]
     clock, source, _, engine, ops = world
-    surge(clock, source, 0, 12)
-    for _ in range(3):
-        engine.cycle()
-        clock.advance(minutes=5)
+    open_incident(engine, clock, source)
     (incident,) = store.incidents()
     ops.resolve(incident.id, "王芳", clock.now())
     engine.cycle()

@@ -87,14 +87,11 @@ def test_a_related_rule_joins_the_open_incident_and_raises_it(store: SqlStore, t
 
 
 def test_a_severity_rise_adds_the_items_of_the_new_severity(store: SqlStore) -> None:
-    from .test_engine import make_engine, surge
+    from .test_engine import make_engine, open_incident, surge
 
     clock, source = FakeClock(), FakeSource("complaints")
     engine = make_engine(store, clock, source, RecordingNotifier())
-    surge(clock, source, 0, 12)
-    for _ in range(3):
-        engine.cycle()
-        clock.advance(minutes=5)
+    open_incident(engine, clock, source)
     incident = store.incidents()[0]
     surge(clock, source, 100, 40)
     engine.poll("complaints")
