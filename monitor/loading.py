@@ -9,6 +9,7 @@ from monitor.classify import KeywordClassifier
 from monitor.config import AppConfig, load_config
 from monitor.errors import ConfigError, Problem
 from monitor.playbooks import Playbook, load_playbooks
+from monitor.roster import load_roster
 from monitor.rules import RuleSet, load_rules
 
 
@@ -32,6 +33,11 @@ def load_definitions(config: AppConfig, *, check_sources: bool = True) -> Defini
         categories=KeywordClassifier.default().keys(),
     )
     problems.extend(found)
+    if config.roster:
+        try:
+            load_roster(Path(config.roster))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
     return Definitions(rules, playbooks)

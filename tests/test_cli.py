@@ -119,3 +119,18 @@ def test_incident_review_writes_markdown_with_the_metric_chart(tmp_path: Path) -
     text = out.read_text(encoding="utf-8")
     assert text.startswith("# Post-incident review: #1") and "![metric chart](review.png)" in text
     assert (tmp_path / "review.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_example_config_and_roster_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--config", str(ROOT / "examples" / "crisismon.yaml")]) == 0
+    assert "3 source(s)" in capsys.readouterr().out
+
+
+def test_check_validates_the_roster(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.yaml"
+    roster.write_text("people:\n  - {name: 王芳, roles: [crisis_lead]}\n  - {name: 李强, roles: [qualty]}\n", "utf-8")
+    config = tmp_path / "c.yaml"
+    config.write_text("roster: roster.yaml\n", encoding="utf-8")
+    result = run_cli("check", "--config", str(config))
+    assert result.returncode == 2
+    assert f"{roster}:3: people.1: found qualty, expected roles among crisis_lead" in result.stderr
