@@ -12,7 +12,7 @@ from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
 from monitor.rules import Rule
 from monitor.severity import label, rank
-from monitor.store import SqlStore
+from monitor.store import DuplicateIncident, SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ class IncidentService:
             related = self._related_incident(signal, rule)
             if related is not None:
                 return self.attach(related, signal, rule, now)
+            recent = self._recently_resolved(signal, rule, now)
+            if recent is not None:
+                return self.fired_again(recent, signal, now)
             return self.open(signal, rule, now)
         if signal.state == SignalState.RESOLVED and signal.transitioned:
             active = self.store.active_incident(rule.id, signal.group)
@@ -89,6 +92,29 @@ class IncidentService:
         self.store.add_checklist_items(incident.id, new)
         return [e.item_id for e in new]
 
+    def _recently_resolved(self, signal: Signal, rule: Rule, now: datetime) -> Incident | None:
+        latest = self.store.latest_incident(rule.id, signal.group)
+        ended = latest and (latest.resolved_at or latest.closed_at)
+        if latest is None or not ended or now - ended >= rule.realert:
+            return None
+        return latest
+
+    def fired_again(self, incident: Incident, signal: Signal, now: datetime) -> Incident:
+        """Note a new firing episode on the recently resolved incident (once per episode)."""
+        since = signal.since.isoformat() if signal.since else None
+        if any(e.kind == "fired_again" and e.detail.get("since") == since for e in self.store.timeline(incident.id)):
+            return incident
+        evidence = "; ".join(e.describe() for e in signal.evidence)
+        with self.store.transaction():
+            self.store.add_timeline(incident.id, now, SYSTEM, "fired_again", {"since": since, "evidence": evidence})
+            self._notify(
+                incident,
+                f"the rule fires again soon after resolution (within realert): {evidence}",
+                now,
+                edit_top=False,
+            )
+        return incident
+
     def _episode_handled(self, signal: Signal) -> bool:
         if signal.since is None:
             return False
@@ -98,6 +124,18 @@ class IncidentService:
         )
 
     def open(self, signal: Signal, rule: Rule, now: datetime) -> Incident:
+        try:
+            return self._open(signal, rule, now)
+        except DuplicateIncident:
+            # Another daemon opened it first (its transaction committed between our check
+            # and our insert; ours was rolled back): update the winner instead.
+            active = self.store.active_incident(rule.id, signal.group)
+            if active is None:
+                raise
+            log.info("incident for %s %s was opened by another daemon; updating it", rule.id, signal.group)
+            return self.update(active, signal, now)
+
+    def _open(self, signal: Signal, rule: Rule, now: datetime) -> Incident:
         playbook = self.playbooks[rule.playbook]
         title = rule.description if not signal.group else f"{rule.description} ({signal.group})"
         with self.store.transaction():

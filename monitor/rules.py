@@ -161,6 +161,10 @@ class Rule(Strict):
     for_: Duration = Field(default=timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
     severity: SeveritySpec = SeveritySpec()
+    realert: Duration = Field(
+        default=timedelta(minutes=30),
+        description="After an incident is resolved, firing again within this long is noted on it, not re-alerted",
+    )
     related: tuple[str, ...] = Field(
         default=(), description="Rule ids whose active incident for the same group this rule's signals join"
     )

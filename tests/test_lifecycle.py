@@ -153,3 +153,27 @@ def test_a_resolved_incident_is_not_reopened_while_the_same_episode_fires(world,
     ops.resolve(incident.id, "王芳", clock.now())
     engine.cycle()
     assert len(store.incidents()) == 1
+
+
+def test_firing_again_soon_after_resolution_is_noted_not_realerted(world, store: SqlStore) -> None:  # type: ignore[no-untyped-def]
+    clock, source, notifier, engine, ops = world
+    open_incident(engine, clock, source)
+    (incident,) = store.incidents()
+    clock.advance(hours=2)  # the surge is over: the rule resolves (keep_firing_for: 1h) and suggests resolving
+    engine.cycle()
+    ops.resolve(incident.id, "王芳", clock.now())
+    # a new episode within realert (30m) of the resolution: noted on the incident, no new alert
+    surge(clock, source, 500, 12)
+    for _ in range(3):
+        engine.cycle()
+        clock.advance(minutes=5)
+    assert len(store.incidents()) == 1
+    assert [e.kind for e in store.timeline(incident.id)].count("fired_again") == 1
+    # hours later, a new episode opens a new incident
+    clock.advance(hours=3)
+    engine.cycle()
+    surge(clock, source, 900, 12)
+    for _ in range(3):
+        engine.cycle()
+        clock.advance(minutes=5)
+    assert len(store.incidents()) == 2
