@@ -9,16 +9,15 @@ from __future__ import annotations
 import bisect
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from monitor.detect.conditions import evaluate
-from monitor.detect.matching import group_key, matches
 from monitor.detect.state import RuleState, step
-from monitor.detect.window import Observation
+from monitor.evaluator import group_items, observer
 from monitor.models import Item, ItemKind, ScoredItem, SignalState
 from monitor.rules import Rule
 from monitor.sources.complaints import parse_record
@@ -129,9 +128,9 @@ def _replay_rule(
     states: dict[str, RuleState] = defaultdict(RuleState)
     now = start
     while now <= end:
-        for group, (times, observations) in groups.items():
-            window = observations[bisect.bisect_right(times, now - lookback) : bisect.bisect_right(times, now)]
-            verdict = evaluate(rule.condition, window, now, rule, cut, history_since)
+        for group, (times, grouped) in groups.items():
+            window = grouped[bisect.bisect_right(times, now - lookback) : bisect.bisect_right(times, now)]
+            verdict = evaluate(rule.condition, observer(rule, window), now, rule, cut, history_since)
             state = step(states[group], verdict.holds, now, rule.for_, rule.keep_firing_for)
             value = verdict.evidence[0].value if verdict.evidence else 0.0
             _track(result, open_episodes, group, states[group].state, state.state, now, value)
@@ -165,18 +164,14 @@ def _track(
         episodes.pop(group).resolved_at = now
 
 
-def _groups(rule: Rule, scored: Iterable[ScoredItem]) -> dict[str, tuple[list[datetime], list[Observation]]]:
-    grouped: dict[str, list[Observation]] = defaultdict(list)
-    for s in scored:
-        if (rule.sources and s.item.source not in rule.sources) or not matches(rule.match, s):
-            continue
-        key = group_key(rule.group_by, s)
-        if key is not None:
-            grouped[key].append(Observation(s.item.published_at, s.item.count, s.sentiment))
+def _groups(rule: Rule, scored: Sequence[ScoredItem]) -> dict[str, tuple[list[datetime], list[ScoredItem]]]:
+    """Each group's items (those any condition counts), sorted, with their times for bisecting."""
+    sources = set(rule.all_sources())
+    chosen = [s for s in scored if not sources or s.item.source in sources]
     result = {}
-    for key, observations in grouped.items():
-        observations.sort(key=lambda o: o.at)
-        result[key] = ([o.at for o in observations], observations)
+    for key, items in group_items(rule, chosen).items():
+        items.sort(key=lambda s: s.item.published_at)
+        result[key] = ([s.item.published_at for s in items], items)
     return result
 
 

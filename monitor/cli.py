@@ -204,6 +204,7 @@ def cmd_test(ns: argparse.Namespace) -> int:
     from monitor.ruletest import LazyScorer, RuleTester, discover, junit_xml, load_test_file
 
     config, definitions = load_all(ns.config)
+    logging.getLogger("monitor.incidents").setLevel(logging.ERROR)  # the tests' own incidents are not news
     tester = RuleTester(
         definitions,
         LazyScorer(
@@ -337,6 +338,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from monitor.app import build_api, build_engine
     from monitor.clock import SystemClock
     from monitor.config import database_url
+    from monitor.health import HEALTH_CHECK
     from monitor.loading import load_all
     from monitor.reload import RELOAD_CHECK, Reloader
     from monitor.scheduler import build_scheduler, run_until_stopped
@@ -359,7 +361,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
             evaluate_every=config.evaluate_every,
             deliver_every=config.deliver_every,
             sla_every=config.incidents.check_every,
-            extra_jobs={"reload": (reloader.check_files, RELOAD_CHECK)},
+            extra_jobs={
+                "reload": (reloader.check_files, RELOAD_CHECK),
+                **({"source_health": (wiring.health.check_now, HEALTH_CHECK)} if wiring.health else {}),
+            },
         )
         logging.getLogger("crisismon").info(
             "running: %d source(s), %d rule(s)", len(config.sources), len(definitions.rules.rules)
@@ -509,21 +514,54 @@ def _incident_json(incident: Any) -> dict[str, Any]:
 
 
 def cmd_sources(ns: argparse.Namespace) -> int:
-    store = _store(ns)
-    rows = store.source_health()
+    from monitor.clock import SystemClock
+    from monitor.config import database_url, load_config
+    from monitor.health import source_lines
+    from monitor.store import open_store
+
+    config = load_config(ns.config)
+    store = open_store(database_url(config, ns.db))
+    try:
+        configured = {s.name: (s.type, s.expected_silence) for s in config.sources}
+        lines = source_lines(store, configured, SystemClock().now())
+    finally:
+        store.close()
     if ns.json:
-        for row in rows:
-            print(json.dumps(asdict(row), default=str))
+        for line in lines:
+            print(json.dumps(line.to_json(), ensure_ascii=False))
         return EXIT_OK
-    if not rows:
-        print("no source has been polled yet")
-    for h in rows:
-        last_ok = f"{h.last_success:%Y-%m-%d %H:%M}" if h.last_success else "never"
-        print(
-            f"{h.name:<20} last ok {last_ok:<17} failures {h.consecutive_failures} in a row "
-            f"({h.total_failures} total)  items {h.items_total}  {h.last_error or ''}"
-        )
+    if not lines:
+        print("no sources: none configured and none polled yet")
+        return EXIT_OK
+    print(_SOURCES_ROW.format(*_SOURCES_HEADER).rstrip())
+    for line in lines:
+        print(_SOURCES_ROW.format(*_source_cells(line)).rstrip())
     return EXIT_OK
+
+
+_SOURCES_HEADER = ("NAME", "TYPE", "STATE", "LAST SUCCESS", "FAILS", "ITEMS/24H", "BACKOFF UNTIL", "LAST ERROR")
+_SOURCES_ROW = "{:<20} {:<14} {:<8} {:<16} {:>5} {:>9}  {:<16} {}"
+
+
+def _source_cells(line: Any) -> tuple[str, ...]:
+    status, h = line.status, line.status.health
+
+    def when(moment: Any) -> str:
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+    error = f"{when(h.last_error_at)} {h.last_error}" if h and h.last_error else "-"
+    if status.state == "silent":  # nothing failed: say what is missing instead
+        error = status.reason
+    return (
+        status.name,
+        line.type,
+        status.state,
+        when(h.last_success) if h and h.last_success else "never",
+        str(h.consecutive_failures if h else 0),
+        str(line.items_24h),
+        when(status.backoff_until),
+        error,
+    )
 
 
 if __name__ == "__main__":

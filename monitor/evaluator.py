@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from monitor.detect.conditions import compare, evaluate
-from monitor.detect.matching import group_key, matches
+from monitor.detect.conditions import Leaf, Observe, compare, evaluate
+from monitor.detect.matching import group_key, selected_by_any, selects
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation, aggregate
 from monitor.models import ScoredItem, Signal, SignalState, TopItem
@@ -43,16 +43,18 @@ class Evaluator:
 
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
         cut = rule.negative_below or self.default_cut
-        items = self.store.items_between(rule.sources or None, now - rule.lookback(), now)
-        groups = _group(rule, items)
+        sources = rule.all_sources()
+        items = self.store.items_between(sources or None, now - rule.lookback(), now)
+        groups = group_items(rule, items)
         states = self.store.rule_states(rule.id)
-        history_since = self.history_start or self.store.earliest_item(rule.sources or None)
-        fed_by_down = bool(down & set(rule.sources)) if rule.sources else bool(down)
+        history_since = self.history_start or self.store.earliest_item(sources or None)
+        fed_by_down = bool(down & set(sources)) if sources else bool(down)
         signals = []
         for group in sorted(set(groups) | set(states)):
             grouped = groups.get(group, [])
-            observations = [Observation(s.item.published_at, s.item.count, s.sentiment) for s in grouped]
-            verdict = evaluate(rule.condition, observations, now, rule, cut, history_since)
+            verdict = evaluate(rule.condition, observer(rule, grouped), now, rule, cut, history_since)
+            own = [s for s in grouped if selects(rule, None, s)]  # the rule's own selection: severity, evidence
+            observations = [Observation(s.item.published_at, s.item.count, s.sentiment) for s in own]
             prev = states.get(group, RuleState())
             state = step(prev, verdict.holds, now, rule.for_, rule.keep_firing_for, hold_resolution=fed_by_down)
             severity = severity_of(rule, observations, now, cut) if verdict.holds else prev.severity
@@ -69,7 +71,7 @@ class Evaluator:
                     holds=verdict.holds,
                     severity=severity or rule.severity.default,
                     evidence=verdict.evidence,
-                    top_items=top_items(grouped, now - rule.window, cut),
+                    top_items=top_items(own or grouped, now - rule.window, cut),
                     transitioned=state.state != prev.state,
                     since=state.firing_since,
                 )
@@ -77,10 +79,20 @@ class Evaluator:
         return signals
 
 
-def _group(rule: Rule, items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:
+def observer(rule: Rule, grouped: Sequence[ScoredItem]) -> Observe:
+    """Each condition's observations: the items its own selection (or the rule's) counts."""
+
+    def observe(leaf: Leaf) -> list[Observation]:
+        return [Observation(s.item.published_at, s.item.count, s.sentiment) for s in grouped if selects(rule, leaf, s)]
+
+    return observe
+
+
+def group_items(rule: Rule, items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:
+    """Items any of the rule's conditions counts, by group key."""
     groups: dict[str, list[ScoredItem]] = defaultdict(list)
     for scored in items:
-        if not matches(rule.match, scored):
+        if not selected_by_any(rule, scored):
             continue
         key = group_key(rule.group_by, scored)
         if key is not None:

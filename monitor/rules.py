@@ -22,14 +22,28 @@ Op = Literal[">", ">=", "<", "<=", "==", "!="]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
 
-class Threshold(Strict):
+class Match(Strict):
+    categories: tuple[str, ...] = ()
+    keywords_any: tuple[str, ...] = ()
+    keywords_all: tuple[str, ...] = ()
+    keywords_none: tuple[str, ...] = ()
+
+
+class Selection(Strict):
+    """Optional per-condition selection: overrides the rule's ``sources`` and ``match``."""
+
+    sources: tuple[str, ...] = Field(default=(), description="Source names for this condition only")
+    match: Match | None = Field(default=None, description="Which items this condition counts")
+
+
+class Threshold(Selection):
     metric: Metric
     op: Op = ">="
     value: float
     window: Duration | None = Field(default=None, description="Defaults to the rule's window")
 
 
-class Spike(Strict):
+class Spike(Selection):
     metric: Metric
     ratio: float = Field(gt=1, description="How many times the baseline rate counts as a spike")
     baseline: Duration = Field(description="Reference period just before the current window")
@@ -41,7 +55,7 @@ class Spike(Strict):
     )
 
 
-class Anomaly(Strict):
+class Anomaly(Selection):
     metric: Metric = "count"
     history: Duration = Field(default=timedelta(days=7), description="How much past the baseline learns from")
     min_history: Duration = Field(default=timedelta(days=1), description="Warm-up: no verdict before this much data")
@@ -126,13 +140,6 @@ AllCondition.model_rebuild()
 AnyCondition.model_rebuild()
 
 
-class Match(Strict):
-    categories: tuple[str, ...] = ()
-    keywords_any: tuple[str, ...] = ()
-    keywords_all: tuple[str, ...] = ()
-    keywords_none: tuple[str, ...] = ()
-
-
 class SeverityStep(Strict):
     level: SeverityName
     metric: Metric
@@ -180,6 +187,12 @@ class Rule(Strict):
                     "every window at least one bucket long",
                 )
         return self
+
+    def all_sources(self) -> tuple[str, ...]:
+        """Every source any condition reads; empty when the rule reads every source."""
+        if not self.sources and any(not leaf.sources for leaf in _walk(self.condition)):
+            return ()
+        return tuple(dict.fromkeys([*self.sources, *(n for leaf in _walk(self.condition) for n in leaf.sources)]))
 
     def lookback(self) -> timedelta:
         """How far back evaluation needs items."""
@@ -281,14 +294,15 @@ def cross_check(
         if rule.playbook not in playbooks:
             known = ", ".join(sorted(playbooks)) or "none loaded"
             problems.append(Problem(path, line, "playbook", repr(rule.playbook), f"a playbook id ({known})"))
-        for name in rule.sources:
+        for name in rule.all_sources():
             if sources is not None and name not in sources:
                 known = ", ".join(sorted(sources)) or "none configured"
                 problems.append(Problem(path, line, "sources", repr(name), f"a configured source ({known})"))
         for other in rule.related:
             if other not in first_seen and other not in {r.id for r, _, _ in entries}:
                 problems.append(Problem(path, line, "related", repr(other), "the id of another rule"))
-        for cat in rule.match.categories:
+        leaf_categories = [c for leaf in _walk(rule.condition) if leaf.match for c in leaf.match.categories]
+        for cat in [*rule.match.categories, *leaf_categories]:
             if cat not in categories:
                 problems.append(
                     Problem(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -33,6 +33,10 @@ _OPS = {
 }
 
 
+Leaf = Threshold | Spike | Anomaly
+Observe = Callable[[Leaf], Sequence[Observation]]
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     holds: bool
@@ -45,14 +49,17 @@ def compare(value: float, op: str, threshold: float) -> bool:
 
 def evaluate(
     condition: Condition,
-    observations: Sequence[Observation],
+    observations: Sequence[Observation] | Observe,
     now: datetime,
     rule: Rule,
     cut: float,
     history_since: datetime | None = None,
 ) -> Verdict:
     """``history_since``: since when data exists for the rule's sources; a baseline reaching
-    further back is not yet known, so a spike on it does not hold (warm-up)."""
+    further back is not yet known, so a spike on it does not hold (warm-up).
+
+    ``observations`` is either one sequence for every condition, or a function giving each
+    leaf condition its own (conditions with their own ``sources``/``match``)."""
     if isinstance(condition, AllCondition):
         parts = [evaluate(c, observations, now, rule, cut, history_since) for c in condition.all]
         return Verdict(all(p.holds for p in parts), tuple(e for p in parts for e in p.evidence))
@@ -61,14 +68,21 @@ def evaluate(
         held = [p for p in parts if p.holds]
         return Verdict(bool(held), tuple(e for p in (held or parts) for e in p.evidence))
     if isinstance(condition, AnomalyCondition):
-        return anomaly(condition.anomaly, observations, now, rule.bucket, cut, history_since)
+        return anomaly(
+            condition.anomaly, _observe(observations, condition.anomaly), now, rule.bucket, cut, history_since
+        )
     if isinstance(condition, SpikeCondition):
         window = condition.spike.window or rule.window
         baseline_start = now - window - condition.spike.baseline
         if history_since is None or history_since > baseline_start + rule.bucket:
             return Verdict(False, (warming_up(condition.spike, window, history_since),))
-        return spike(condition.spike, observations, now, window, cut)
-    return threshold(condition.threshold, observations, now, condition.threshold.window or rule.window, cut)
+        return spike(condition.spike, _observe(observations, condition.spike), now, window, cut)
+    spec = condition.threshold
+    return threshold(spec, _observe(observations, spec), now, spec.window or rule.window, cut)
+
+
+def _observe(observations: Sequence[Observation] | Observe, leaf: Leaf) -> Sequence[Observation]:
+    return observations(leaf) if callable(observations) else observations
 
 
 def threshold(

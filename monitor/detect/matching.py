@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from monitor.models import ScoredItem
-from monitor.rules import Match
+from monitor.rules import Anomaly, Match, Rule, Spike, Threshold, leaves
+
+Leaf = Threshold | Spike | Anomaly
 
 NO_GROUP = ""
 
@@ -38,3 +40,16 @@ def field_value(name: str, scored: ScoredItem) -> str | None:
     if name == "category":
         return scored.category
     return scored.item.attrs.get(name)
+
+
+def selects(rule: Rule, leaf: Leaf | None, scored: ScoredItem) -> bool:
+    """Whether ``leaf`` (or, for None, the rule itself) counts the item: the leaf's own
+    ``sources``/``match`` where it has them, else the rule's."""
+    sources = (leaf.sources if leaf else ()) or rule.sources
+    if sources and scored.item.source not in sources:
+        return False
+    return matches((leaf.match if leaf else None) or rule.match, scored)
+
+
+def selected_by_any(rule: Rule, scored: ScoredItem) -> bool:
+    return selects(rule, None, scored) or any(selects(rule, leaf, scored) for leaf in leaves(rule.condition))
