@@ -15,6 +15,7 @@ truncation ("… N more items") rather than a payload that Slack rejects.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -543,3 +544,29 @@ def render_update(incident: Incident, text: str, *, notify: Sequence[str] = ()) 
         MAX_FALLBACK_TEXT,
     )
     return {"text": fallback, "blocks": blocks}
+
+
+# --- files (charts) ------------------------------------------------------------------------
+
+MAX_FILE_BYTES = 1024 * 1024  # a chart is ~20-60 kB; the outbox keeps payloads in the store
+MAX_FILE_TITLE = 250
+
+
+def render_file(data: bytes, *, filename: str, title: str, text: str = "") -> Payload:
+    """A file upload (a chart PNG) for the outbox: ``{"file": base64, "filename", "title", "text"}``.
+
+    Bot mode uploads it with ``files_upload_v2`` (``text`` becomes the comment posted with
+    it); webhook mode posts ``text`` only, with a note that the image was left out. ``text``
+    is escaped here (it may quote an incident title); ``title`` is plain text.
+    """
+    if not data:
+        raise ValueError("a file needs content")
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"file of {len(data)} bytes is larger than {MAX_FILE_BYTES}")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", filename).strip("-.") or "file"
+    return {
+        "file": base64.b64encode(data).decode("ascii"),
+        "filename": name[:100],
+        "title": truncate(one_line(title), MAX_FILE_TITLE),
+        "text": truncate_escaped(text, MAX_FALLBACK_TEXT) if text else "",
+    }

@@ -8,13 +8,19 @@ Point the real slack-sdk client at it (``WebClient(base_url=fake.base_url)``, or
         SlackNotifier(client, "#crisis").deliver(message, None, None)
         assert fake.calls("chat.postMessage")[0].body["blocks"][0]["type"] == "header"
 
-It answers ``chat.postMessage``, ``chat.update``, ``auth.test``, ``conversations.info`` and
-the ``files.*`` upload flow like Slack does (increasing ``ts`` values, channel ids, threads,
-``message_not_found``, ``not_authed``/``invalid_auth``), checks Block Kit limits like Slack
-(``invalid_blocks`` with the reasons in ``errors``), and can be scripted:
-``fail_next(method, n, error=..., status=..., retry_after=...)`` for ``ok: false``, 429 and
-5xx answers, ``delay_next(method, seconds)`` for timeouts. Webhook posts go to
-``fake.webhook_url`` and are recorded under the method name ``"webhook"``.
+It answers ``chat.postMessage``, ``chat.update``, ``auth.test``, ``conversations.info``,
+``conversations.history`` and ``conversations.replies`` (with message ``metadata`` when
+``include_all_metadata`` is set) and the ``files_upload_v2`` flow (``files.getUploadURLExternal``
+→ a POST of the bytes to a local upload URL → ``files.completeUploadExternal``, which shares
+the file to a channel or thread as a message) like Slack does (increasing ``ts`` values,
+channel ids, threads, ``message_not_found``, ``not_authed``/``invalid_auth``). It checks
+Block Kit limits like Slack (``invalid_blocks`` with the reasons in ``errors``), and can be
+scripted: ``fail_next(method, n, error=..., status=..., retry_after=...)`` for ``ok: false``,
+429 and 5xx answers, ``delay_next(method, seconds)`` for timeouts. Webhook posts go to
+``fake.webhook_url`` and are recorded under the method name ``"webhook"``; uploads of file
+bytes under ``"upload"``. ``fake.files`` holds the uploaded files (bytes, name, title, and
+the channel and thread they were shared to); ``fake.post(...)`` puts a message into a
+channel directly (e.g. one an earlier run posted before it crashed).
 
 Bounded: bodies over 2 MB are refused with 413, at most ``max_requests`` requests are kept,
 delays end as soon as the server stops.
@@ -34,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 WEBHOOK = "webhook"
+UPLOAD = "upload"
 MAX_BODY = 2 * 1024 * 1024
 _CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _DEFAULT_STATUS = {"ratelimited": 429, "rate_limited": 429, "internal_error": 500, "fatal_error": 500}
@@ -70,6 +77,38 @@ class StoredMessage:
     thread_ts: str | None = None
     edits: int = 0
     replies: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self, *, with_metadata: bool) -> dict[str, Any]:
+        """The message as Slack's API returns it."""
+        message: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
+        if self.blocks:
+            message["blocks"] = self.blocks
+        if self.thread_ts:
+            message["thread_ts"] = self.thread_ts
+        if self.replies:
+            message["reply_count"] = len(self.replies)
+        if self.files:
+            message["files"] = [dict(f) for f in self.files]
+        if with_metadata and self.metadata is not None:
+            message["metadata"] = self.metadata
+        return message
+
+
+@dataclass(slots=True)
+class StoredFile:
+    """A file uploaded through the ``files_upload_v2`` flow."""
+
+    id: str
+    name: str
+    length: int
+    data: bytes | None = None  # None until the bytes are POSTed to the upload URL
+    title: str | None = None
+    channel: str | None = None  # where it was shared (None: uploaded but private)
+    thread_ts: str | None = None
+    initial_comment: str | None = None
+    ts: str | None = None  # the ts of the message that shares it
 
 
 class FakeSlackServer:
@@ -92,6 +131,7 @@ class FakeSlackServer:
         self._scripts: dict[str, deque[_Script]] = {}
         self._messages: dict[tuple[str, str], StoredMessage] = {}
         self._channels: dict[str, str] = {}
+        self._files: dict[str, StoredFile] = {}
         self._counter = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -198,6 +238,25 @@ class FakeSlackServer:
         with self._lock:
             return self._channel_id(name)
 
+    @property
+    def files(self) -> list[StoredFile]:
+        """Files uploaded so far, in order."""
+        with self._lock:
+            return list(self._files.values())
+
+    def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> StoredMessage:
+        """Put a message into a channel as if someone (or an earlier run) had posted it."""
+        with self._lock:
+            return self._store(self._channel_id(channel), text, [], thread_ts, metadata, files or [])
+
     # --- request handling (called from handler threads) ----------------------------------
 
     def _take_script(self, method: str) -> _Script | None:
@@ -251,21 +310,38 @@ class FakeSlackServer:
         problem = self._check_content(body)
         if problem:
             return problem
+        try:
+            metadata = _metadata(body.get("metadata"))
+        except ValueError:
+            return _error("invalid_metadata_format")
         channel_id = self._channel_id(channel)
+        stored = self._store(
+            channel_id,
+            str(body.get("text") or ""),
+            _blocks(body.get("blocks")),
+            _opt(body.get("thread_ts")),
+            metadata,
+            [],
+        )
+        message = {"user": self.bot_user_id, **stored.as_json(with_metadata=True)}
+        return {"ok": True, "channel": channel_id, "ts": stored.ts, "message": message}
+
+    def _store(
+        self,
+        channel_id: str,
+        text: str,
+        blocks: list[Any],
+        thread_ts: str | None,
+        metadata: dict[str, Any] | None,
+        files: list[dict[str, Any]],
+    ) -> StoredMessage:
         ts = self._next_ts()
-        thread_ts = _opt(body.get("thread_ts"))
-        blocks = _blocks(body.get("blocks"))
-        text = str(body.get("text") or "")
-        self._messages[(channel_id, ts)] = StoredMessage(channel_id, ts, text, blocks, thread_ts)
+        stored = StoredMessage(channel_id, ts, text, blocks, thread_ts, metadata=metadata, files=files)
+        self._messages[(channel_id, ts)] = stored
         parent = self._messages.get((channel_id, thread_ts)) if thread_ts else None
         if parent is not None:
             parent.replies.append(ts)
-        message: dict[str, Any] = {"type": "message", "user": self.bot_user_id, "ts": ts, "text": text}
-        if blocks:
-            message["blocks"] = blocks
-        if thread_ts:
-            message["thread_ts"] = thread_ts
-        return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
+        return stored
 
     def _update(self, body: Mapping[str, Any]) -> dict[str, Any]:
         channel = str(body.get("channel") or "")
@@ -277,8 +353,14 @@ class FakeSlackServer:
         problem = self._check_content(body)
         if problem:
             return problem
+        try:
+            metadata = _metadata(body.get("metadata"))
+        except ValueError:
+            return _error("invalid_metadata_format")
         stored.text = str(body.get("text") or "")
         stored.blocks = _blocks(body.get("blocks"))
+        if metadata:
+            stored.metadata = metadata  # like Slack: without metadata, the old one stays
         stored.edits += 1
         message = {"text": stored.text, "blocks": stored.blocks}
         return {"ok": True, "channel": channel, "ts": stored.ts, "text": stored.text, "message": message}
@@ -316,20 +398,100 @@ class FakeSlackServer:
             return _error("channel_not_found")
         return {"ok": True, "channel": {"id": channel, "name": channel.lower(), "is_member": True}}
 
+    def _history(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel") or "")
+        if not _CONVERSATION_ID.match(channel):
+            return _error("channel_not_found")
+        top = [m for (c, _), m in self._messages.items() if c == channel and m.thread_ts in (None, m.ts)]
+        top.sort(key=lambda m: float(m.ts), reverse=True)  # newest first, like Slack
+        return self._page(top, body)
+
+    def _replies(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        channel = str(body.get("channel") or "")
+        if not _CONVERSATION_ID.match(channel):
+            return _error("channel_not_found")
+        parent = self._messages.get((channel, str(body.get("ts") or "")))
+        if parent is None:
+            return _error("thread_not_found")
+        thread = [parent, *(self._messages[(channel, ts)] for ts in parent.replies)]  # oldest first
+        return self._page(thread, body)
+
+    def _page(self, messages: list[StoredMessage], body: Mapping[str, Any]) -> dict[str, Any]:
+        """One page of ``messages``: ``limit`` (default 100, at most 999) from ``cursor``."""
+        try:
+            limit = max(1, min(int(body.get("limit") or 100), 999))
+            start = int(str(body.get("cursor") or "0").removeprefix("next:"))
+        except ValueError:
+            return _error("invalid_arguments")
+        with_metadata = _flag(body.get("include_all_metadata"))
+        page = messages[start : start + limit]
+        more = start + limit < len(messages)
+        return {
+            "ok": True,
+            "messages": [m.as_json(with_metadata=with_metadata) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"next:{start + limit}" if more else ""},
+        }
+
     def _upload_url(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        filename = str(body.get("filename") or "")
+        try:
+            length = int(body.get("length") or 0)
+        except (TypeError, ValueError):
+            length = 0
+        if not filename or length < 1:
+            return _error("invalid_arguments")
         self._counter += 1
         file_id = f"F0FAKE{self._counter:04d}"
+        self._files[file_id] = StoredFile(file_id, filename, length)
         return {
             "ok": True,
             "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
             "file_id": file_id,
         }
 
+    def _receive_upload(self, file_id: str, data: bytes) -> bool:
+        """Keep the bytes POSTed to an upload URL; False for an unknown file id."""
+        with self._lock:
+            stored = self._files.get(file_id)
+            if stored is None:
+                return False
+            stored.data = data
+            return True
+
     def _complete_upload(self, body: Mapping[str, Any]) -> dict[str, Any]:
         files = body.get("files")
-        parsed = json.loads(files) if isinstance(files, str) else files
-        listed = parsed if isinstance(parsed, list) else []
-        return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in listed]}
+        try:
+            parsed = json.loads(files) if isinstance(files, str) else files
+        except ValueError:
+            return _error("invalid_arguments")
+        listed = [f for f in parsed if isinstance(f, dict)] if isinstance(parsed, list) else []
+        uploads = [self._files.get(str(f.get("id"))) for f in listed]
+        if not listed or any(u is None or u.data is None for u in uploads):
+            return _error("file_not_found")  # unknown id, or its bytes were never uploaded
+        channel = _opt(body.get("channel_id"))
+        if channel is not None and not _CONVERSATION_ID.match(channel):
+            return _error("channel_not_found")
+        thread_ts = _opt(body.get("thread_ts"))
+        if thread_ts and channel and (channel, thread_ts) not in self._messages:
+            return _error("invalid_thread_ts")
+        done = [u for u in uploads if u is not None]
+        for upload, item in zip(done, listed, strict=True):
+            upload.title = str(item.get("title") or upload.name)
+        if channel is not None:
+            self._share(done, channel, thread_ts, _opt(body.get("initial_comment")))
+        return {"ok": True, "files": [{"id": u.id, "title": u.title} for u in done]}
+
+    def _share(self, uploads: list[StoredFile], channel: str, thread_ts: str | None, comment: str | None) -> None:
+        described = [{"id": u.id, "name": u.name, "title": u.title, "mimetype": _mimetype(u.name)} for u in uploads]
+        message = self._store(channel, comment or "", [], thread_ts, None, described)
+        for upload in uploads:
+            upload.channel, upload.thread_ts, upload.initial_comment, upload.ts = (
+                channel,
+                thread_ts,
+                comment,
+                message.ts,
+            )
 
     def _legacy_upload(self, body: Mapping[str, Any]) -> dict[str, Any]:
         self._counter += 1
@@ -342,6 +504,28 @@ def _error(code: str) -> dict[str, Any]:
 
 def _opt(value: Any) -> str | None:
     return str(value) if value else None
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    """The message metadata of a request (None when absent); ValueError when malformed."""
+    if value is None or value == "":
+        return None
+    parsed = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("event_type"), str):
+        raise ValueError("metadata needs an event_type")
+    if not isinstance(parsed.get("event_payload", {}), dict):
+        raise ValueError("metadata event_payload must be an object")
+    return parsed
+
+
+def _mimetype(name: str) -> str:
+    return {"png": "image/png", "csv": "text/csv", "txt": "text/plain"}.get(
+        name.rpartition(".")[2].lower(), "application/octet-stream"
+    )
 
 
 def _blocks(value: Any) -> list[Any]:
@@ -360,6 +544,8 @@ _METHODS: dict[str, Callable[[FakeSlackServer, Mapping[str, Any]], dict[str, Any
     "chat.postMessage": FakeSlackServer._post_message,
     "chat.update": FakeSlackServer._update,
     "conversations.info": FakeSlackServer._conversation_info,
+    "conversations.history": FakeSlackServer._history,
+    "conversations.replies": FakeSlackServer._replies,
     "files.getUploadURLExternal": FakeSlackServer._upload_url,
     "files.completeUploadExternal": FakeSlackServer._complete_upload,
     "files.upload": FakeSlackServer._legacy_upload,
@@ -477,7 +663,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, raw: bytes) -> None:
         path = urlsplit(self.path).path
         method = self._method(path)
-        body = self._parse(raw)
+        body = {} if method == UPLOAD else self._parse(raw)
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.fake._record(RecordedRequest(method, path, headers, body, raw))
         script = self.fake._take_script(method)
@@ -489,8 +675,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_failure(method, script)
             elif method == WEBHOOK:
                 self._send(200, b"ok", "text/plain")
-            elif method.startswith("upload/"):
-                self._send(200, b"OK - uploaded", "text/plain")
+            elif method == UPLOAD:
+                if self.fake._receive_upload(path.rpartition("/")[2], raw):
+                    self._send(200, b"OK - uploaded", "text/plain")
+                else:
+                    self._send(404, b"unknown upload", "text/plain")
             else:
                 self._send_json(200, self.fake._answer(method, body, headers))
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
@@ -501,6 +690,8 @@ class _Handler(BaseHTTPRequestHandler):
             return path[len("/api/") :]
         if path.startswith("/services/"):
             return WEBHOOK
+        if path.startswith("/upload/"):
+            return UPLOAD
         return path.lstrip("/")
 
     def _parse(self, raw: bytes) -> dict[str, Any]:
@@ -521,7 +712,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] = {}
         if script.status == 429 and script.retry_after is not None:
             headers["Retry-After"] = f"{float(script.retry_after):g}"
-        if method == WEBHOOK:
+        if method in (WEBHOOK, UPLOAD):
             self._send(script.status, (script.error or "error").encode(), "text/plain", headers)
         else:
             self._send_json(script.status, _error(script.error or "internal_error"), headers)

@@ -1,7 +1,8 @@
 """Slack interactivity: turn a ``block_actions`` request into one :class:`Action`.
 
-Verify the request first (:func:`monitor.notify.signature.verify_slack_signature`), then
-call :func:`parse_interaction` on the raw body. Only the actions our messages carry are
+Over HTTP, verify the request first (:func:`monitor.notify.signature.verify_slack_signature`),
+then call :func:`parse_interaction` on the raw body. Over Socket Mode, call
+:func:`action_from_payload` on the envelope's payload. Only the actions our messages carry are
 accepted (see :mod:`monitor.notify.blocks`):
 
 =================  ==================  ==============================================
@@ -21,6 +22,7 @@ Anything else raises :class:`InteractionError` with a message saying what was wr
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs
@@ -51,7 +53,18 @@ class Action:
 
 def parse_interaction(form_body: bytes) -> Action:
     """The action in a Slack ``application/x-www-form-urlencoded`` body (``payload=<json>``)."""
-    payload = _payload(form_body)
+    return action_from_payload(_payload(form_body))
+
+
+def action_from_payload(payload: Mapping[str, Any]) -> Action:
+    """The action in an interaction payload already decoded from JSON.
+
+    The HTTP endpoint gets it from :func:`parse_interaction` after checking the signature;
+    Socket Mode (:mod:`monitor.notify.socket_mode`) gets it from the websocket, which the app
+    token authenticates, so there is no signature to check.
+    """
+    if not isinstance(payload, Mapping):
+        raise InteractionError("payload must be a JSON object")
     if payload.get("type") != "block_actions":
         raise InteractionError(f"unsupported interaction type {payload.get('type')!r} (expected 'block_actions')")
     actions = payload.get("actions")

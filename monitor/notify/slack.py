@@ -1,13 +1,18 @@
 """Slack delivery: the Web API with a bot token (main mode) and incoming webhooks.
 
-The only module of crisismon that imports slack_sdk.
+With :mod:`monitor.notify.socket_mode`, the only modules of crisismon that import slack_sdk.
 
 Bot-token mode (:class:`SlackNotifier`): ``chat.postMessage`` for new messages and thread
-replies (``thread_ts``), ``chat.update`` to edit the alert's top message in place.
+replies (``thread_ts``), ``chat.update`` to edit the alert's top message in place,
+``files_upload_v2`` for payloads with a ``file`` (a chart PNG, base64). Writes are paced to
+one per second per channel. Each post carries message metadata with its outbox id, so that
+after a crash between sending and marking :meth:`SlackNotifier.find` can tell the outbox the
+message is already there instead of posting it twice.
 
 Webhook mode (:class:`SlackWebhookNotifier`): one POST per message to an incoming-webhook
-URL. Webhooks cannot edit messages nor reply in threads and return no ``ts``: an update is
-posted as a new message starting "Update:", a thread reply is posted at the top level.
+URL. Webhooks cannot edit messages nor reply in threads nor upload files, and return no
+``ts``: an update is posted as a new message starting "Update:", a thread reply is posted at
+the top level, a file message posts its text with a note that the image was left out.
 
 Retries: the outbox owns them. slack_sdk's retry handlers are switched off
 (``retry_handlers=[]``) so that one ``deliver`` is one HTTP request: a retry inside the
@@ -19,22 +24,40 @@ a retry cannot fix (bad token, unknown channel, invalid blocks), plain retryable
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import hashlib
 import http.client
+import json
+import logging
 import os
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from slack_sdk.web import SlackResponse
 
+from monitor import clock
 from monitor.models import Message, Receipt
 from monitor.protocols import DeliveryError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
 API_URL_ENV = "CRISISMON_SLACK_API_URL"
 DEFAULT_TIMEOUT = 10.0
+MIN_INTERVAL = 1.0  # seconds between two writes to one channel (Slack: ~1 message/s/channel)
+FILE_KEY = "file"  # a payload with this key (base64 bytes) is uploaded as a file
+METADATA_EVENT = "crisismon_message"
+HISTORY_LIMIT = 200
+MAX_REPLY_PAGES = 5
+WEBHOOK_NO_FILE = "_(chart not shown: incoming webhooks cannot carry images)_"
 
 #: ``ok: false`` errors that no retry can fix: the message is dead until an admin acts.
 PERMANENT_ERRORS = frozenset(
@@ -71,6 +94,8 @@ PERMANENT_ERRORS = frozenset(
         "too_many_attachments",
         "cant_update_message",
         "message_not_found",
+        "thread_not_found",
+        "invalid_thread_ts",
         "edit_window_closed",
         "unknown_method",
         "method_deprecated",
@@ -109,54 +134,243 @@ def make_web_client(
 class SlackNotifier:
     """Delivers outbox messages with the Web API (bot token).
 
-    ``channel`` is best given as the channel id (``C0123ABCD``): ``chat.update`` only
-    accepts ids. A channel name works for posting; its id is then learned from Slack's
-    answer and used for later updates (until a restart, which forgets it).
+    ``channel`` is best given as the channel id (``C0123ABCD``): ``chat.update``, file
+    sharing and :meth:`find` only accept ids. A channel name works for posting; its id is
+    then learned from Slack's answer and used afterwards (until a restart, which forgets it).
+
+    Pacing: Slack allows about one message per second per channel, so each call that posts,
+    edits or uploads first waits until ``min_interval`` seconds have passed since the
+    previous one to the same channel (``sleep`` and ``monotonic`` are injectable for tests).
     """
 
-    def __init__(self, client: WebClient, channel: str, *, destination: str = "slack") -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        channel: str,
+        *,
+        destination: str = "slack",
+        min_interval: float = MIN_INTERVAL,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = clock.monotonic,
+    ) -> None:
         self.client = client
         self.channel = channel
         self.destination = destination
+        self.min_interval = min_interval
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._last_call: dict[str, float] = {}
+        self._pace_lock = threading.Lock()
         self._channel_id: str | None = channel if _looks_like_id(channel) else None
 
     def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:
+        if FILE_KEY in message.payload:
+            return self._upload(message, thread_ref, update_ref)
         text, blocks = _content(message)
-        method = "chat.update" if update_ref else "chat.postMessage"
-        try:
-            if update_ref:
-                response = self.client.chat_update(
-                    channel=self._update_channel(), ts=update_ref, text=text, blocks=blocks
-                )
-            else:
-                response = self.client.chat_postMessage(
+        if update_ref:
+            channel = self._known_channel_id("chat.update")
+            response = self._call(
+                "chat.update", lambda: self.client.chat_update(channel=channel, ts=update_ref, text=text, blocks=blocks)
+            )
+        else:
+            response = self._call(
+                "chat.postMessage",
+                lambda: self.client.chat_postMessage(
                     channel=self.channel,
                     text=text,
                     blocks=blocks,
                     thread_ts=thread_ref,
                     unfurl_links=False,
                     unfurl_media=False,
-                )
-        except SlackApiError as exc:
-            raise api_error(method, exc) from exc
-        except SlackRequestError as exc:  # e.g. an invalid URL: retrying will not help
-            raise DeliveryError(f"slack {method}: {exc}", permanent=True) from exc
-        except (SlackClientError, OSError, http.client.HTTPException) as exc:  # timeouts, refused, reset
-            raise DeliveryError(f"slack {method}: {type(exc).__name__}: {exc}") from exc
+                    metadata=outbox_metadata(message),
+                ),
+            )
         channel = str(response.get("channel") or self.channel)
         if _looks_like_id(channel):
             self._channel_id = channel
         ts = response.get("ts")
         return Receipt(ref=str(ts) if ts else update_ref, channel=channel)
 
-    def _update_channel(self) -> str:
+    def find(self, message: Message, thread_ref: str | None) -> Receipt | None:
+        """The receipt of ``message`` if an earlier :meth:`deliver` already posted it, else None.
+
+        For a dispatcher that crashed between sending and marking: it asks before sending a
+        message again. Posts carry Slack message metadata (``crisismon_message`` with the
+        outbox id and a digest of the content); uploads carry the outbox id in their file
+        name. This looks through the channel's latest 200 messages (``conversations.history``)
+        or, for a reply, the thread of ``thread_ref`` (``conversations.replies``).
+
+        Returns None when it is not there, and also (after logging a warning) when Slack will
+        not let it look: no channel id known yet, missing ``channels:history`` scope, not in
+        the channel… Raises a retryable :class:`DeliveryError` when Slack is unavailable or
+        rate-limited: the caller should try again later rather than post blind. Edits
+        (``update_of``) always give None: repeating an edit is harmless.
+        """
+        if message.update_of is not None:
+            return None
+        if self._channel_id is None:
+            log.warning(
+                "cannot check whether message %d was already posted: the id of channel %r is not known yet",
+                message.id,
+                self.channel,
+            )
+            return None
+        channel = self._channel_id
+        try:
+            for candidate in self._recent(channel, thread_ref):
+                ref = _delivered_ref(candidate, message)
+                if ref is not None:
+                    return Receipt(ref=ref, channel=channel)
+        except DeliveryError as exc:
+            if not exc.permanent:
+                raise
+            log.warning("cannot check whether message %d was already posted: %s", message.id, exc.reason)
+        return None
+
+    def _recent(self, channel: str, thread_ref: str | None) -> Iterator[Mapping[str, Any]]:
+        """The channel's latest top-level messages, or the messages of one thread."""
+        if thread_ref is None:
+            response = self._call(
+                "conversations.history",
+                lambda: self.client.conversations_history(
+                    channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True
+                ),
+                paced=False,
+            )
+            yield from _messages(response)
+            return
+        cursor: str | None = None
+        for _ in range(MAX_REPLY_PAGES):
+            page = functools.partial(
+                self.client.conversations_replies,
+                channel=channel,
+                ts=thread_ref,
+                limit=HISTORY_LIMIT,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+            response = self._call("conversations.replies", page, paced=False)
+            yield from _messages(response)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return
+
+    def _upload(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:
+        if update_ref:
+            raise DeliveryError(f"message {message.id}: a file cannot replace a posted message", permanent=True)
+        data, filename, title = _file(message)
+        comment = str(message.payload.get("text") or "") or None
+        channel = self._known_channel_id("files_upload_v2")
+        response = self._call(
+            "files_upload_v2",
+            lambda: self.client.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ref,
+                file=data,
+                filename=tagged_filename(filename, message.id),
+                title=title,
+                initial_comment=comment,
+            ),
+        )
+        file = response.get("file") or {}
+        file_id = file.get("id") if isinstance(file, Mapping) else None
+        return Receipt(ref=str(file_id) if file_id else None, channel=channel)
+
+    def _call(self, method: str, call: Callable[[], SlackResponse], *, paced: bool = True) -> SlackResponse:
+        """One Web API call (paced when it writes to the channel), errors as DeliveryError."""
+        if paced:
+            self._pace(self.channel)
+        try:
+            return call()
+        except SlackApiError as exc:
+            raise api_error(method, exc) from exc
+        except SlackRequestError as exc:
+            if str(exc).startswith("Failed to upload a file"):  # the upload URL answered other than 200
+                raise DeliveryError(f"slack {method}: {exc}") from exc
+            raise DeliveryError(f"slack {method}: {exc}", permanent=True) from exc  # e.g. an invalid URL
+        except (SlackClientError, OSError, http.client.HTTPException) as exc:  # timeouts, refused, reset
+            raise DeliveryError(f"slack {method}: {type(exc).__name__}: {exc}") from exc
+
+    def _pace(self, channel: str) -> None:
+        """Wait until ``min_interval`` has passed since the previous call to ``channel``."""
+        with self._pace_lock:
+            last = self._last_call.get(channel)
+            if last is not None:
+                wait = last + self.min_interval - self._monotonic()
+                if wait > 0:
+                    self._sleep(wait)
+            self._last_call[channel] = self._monotonic()
+
+    def _known_channel_id(self, method: str) -> str:
         if self._channel_id is None:
             raise DeliveryError(
-                f"chat.update needs the channel id, and {self.channel!r} is a name whose id is not "
+                f"{method} needs the channel id, and {self.channel!r} is a name whose id is not "
                 "known yet: set SLACK_CHANNEL to the channel id (C…)",
                 permanent=True,
             )
         return self._channel_id
+
+
+def outbox_metadata(message: Message) -> dict[str, Any]:
+    """The Slack message metadata that lets :meth:`SlackNotifier.find` recognise a post."""
+    return {
+        "event_type": METADATA_EVENT,
+        "event_payload": {"outbox_id": message.id, "digest": payload_digest(message.payload)},
+    }
+
+
+def payload_digest(payload: Mapping[str, Any]) -> str:
+    """A short digest of a message's content: an outbox id reused elsewhere will not match."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def tagged_filename(filename: str, message_id: int) -> str:
+    """``chart.png`` → ``chart-m17.png`` for outbox message 17, so :meth:`~SlackNotifier.find` knows it."""
+    stem, dot, suffix = filename.rpartition(".")
+    if not dot or not stem:
+        return f"{filename}-m{message_id}"
+    return f"{stem}-m{message_id}.{suffix}"
+
+
+def _delivered_ref(candidate: Mapping[str, Any], message: Message) -> str | None:
+    """The ref :meth:`SlackNotifier.deliver` returned if ``candidate`` is ``message``, else None.
+
+    A post is recognised by its metadata (ref: its ts), an upload by its tagged file name
+    (ref: the file id).
+    """
+    if FILE_KEY in message.payload:
+        name = tagged_filename(str(message.payload.get("filename") or ""), message.id)
+        files = candidate.get("files")
+        for file in files if isinstance(files, list) else []:
+            if isinstance(file, dict) and file.get("name") == name and file.get("id"):
+                return str(file["id"])
+        return None
+    metadata = candidate.get("metadata")
+    if not candidate.get("ts") or not isinstance(metadata, dict) or metadata.get("event_type") != METADATA_EVENT:
+        return None
+    event = metadata.get("event_payload")
+    if not isinstance(event, dict) or str(event.get("outbox_id")) != str(message.id):
+        return None
+    digest = event.get("digest")
+    return str(candidate["ts"]) if digest is None or digest == payload_digest(message.payload) else None
+
+
+def _messages(response: SlackResponse) -> list[Mapping[str, Any]]:
+    found = response.get("messages")
+    return [m for m in found if isinstance(m, dict)] if isinstance(found, list) else []
+
+
+def _file(message: Message) -> tuple[bytes, str, str]:
+    payload = message.payload
+    try:
+        data = base64.b64decode(str(payload[FILE_KEY]), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DeliveryError(f"message {message.id}: 'file' is not base64: {exc}", permanent=True) from exc
+    filename = str(payload.get("filename") or "")
+    if not data or not filename:
+        raise DeliveryError(f"message {message.id}: a file needs content and a 'filename'", permanent=True)
+    return data, filename, str(payload.get("title") or filename)
 
 
 def api_error(method: str, exc: SlackApiError) -> DeliveryError:
@@ -201,8 +415,9 @@ class SlackWebhookNotifier:
     """Delivers outbox messages to a Slack incoming webhook.
 
     Limits of webhooks: no ``ts`` comes back (receipts carry ``ref=None``), messages cannot be
-    edited nor threaded. An update is posted as a new message whose text and first block say
-    "Update:"; a thread reply is posted at the top level of the webhook's channel.
+    edited nor threaded, nor carry files. An update is posted as a new message whose text and
+    first block say "Update:"; a thread reply is posted at the top level of the webhook's
+    channel; a file (chart) message posts its text only, with a note that the image is left out.
     """
 
     def __init__(
@@ -221,7 +436,7 @@ class SlackWebhookNotifier:
         self.destination = destination
 
     def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:
-        text, blocks = _content(message)
+        text, blocks = _webhook_file_content(message) if FILE_KEY in message.payload else _content(message)
         body: dict[str, Any] = {"text": text, "unfurl_links": False, "unfurl_media": False}
         if update_ref:
             body["text"] = f"Update: {text}"
@@ -235,6 +450,12 @@ class SlackWebhookNotifier:
             raise DeliveryError(f"slack webhook: {type(exc).__name__}") from exc
         _check_webhook(response)
         return Receipt(ref=None, channel=None)
+
+
+def _webhook_file_content(message: Message) -> tuple[str, None]:
+    """A file payload through a webhook: its text (or title) and a note that the image is left out."""
+    text = str(message.payload.get("text") or message.payload.get("title") or message.payload.get("filename") or "")
+    return (f"{text}\n{WEBHOOK_NO_FILE}" if text else WEBHOOK_NO_FILE), None
 
 
 def _check_webhook(response: httpx.Response) -> None:

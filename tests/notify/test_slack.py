@@ -40,7 +40,7 @@ def test_notifier_satisfies_the_protocol(web_client: WebClient) -> None:
 
 
 def test_alert_checklist_thread_and_update_reach_slack(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
-    notifier = SlackNotifier(web_client, CHANNEL)
+    notifier = SlackNotifier(web_client, CHANNEL, min_interval=0)
     alert = alert_payload()
     top = notifier.deliver(message(alert), None, None)
     checklist = render_checklist(sample_incident(), playbook_title=PLAYBOOK_TITLE, now=NOW, mentions=MENTIONS)
@@ -69,7 +69,7 @@ def test_alert_checklist_thread_and_update_reach_slack(fake_slack: FakeSlackServ
 
 
 def test_updates_in_the_thread(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
-    notifier = SlackNotifier(web_client, CHANNEL)
+    notifier = SlackNotifier(web_client, CHANNEL, min_interval=0)
     top = notifier.deliver(message(alert_payload()), None, None)
     payload = render_update(sample_incident(), "已解决")
     notifier.deliver(message(payload, "update", 2), top.ref, None)
@@ -78,7 +78,7 @@ def test_updates_in_the_thread(fake_slack: FakeSlackServer, web_client: WebClien
 
 
 def test_channel_name_is_resolved_from_the_first_post(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
-    notifier = SlackNotifier(web_client, "#crisis")
+    notifier = SlackNotifier(web_client, "#crisis", min_interval=0)
     top = notifier.deliver(message(alert_payload()), None, None)
     assert top.channel == fake_slack.channel_id("crisis")
     notifier.deliver(message(alert_payload(), "alert", 2), None, top.ref)
@@ -94,7 +94,7 @@ def test_update_with_an_unknown_channel_id_is_a_permanent_error(web_client: WebC
 
 def test_rate_limit_gives_retry_after_and_no_internal_retry(fake_slack: FakeSlackServer, web_client: WebClient) -> None:
     fake_slack.fail_next("chat.postMessage", 1, error="ratelimited", retry_after=30)
-    notifier = SlackNotifier(web_client, CHANNEL)
+    notifier = SlackNotifier(web_client, CHANNEL, min_interval=0)
     with pytest.raises(DeliveryError) as caught:
         notifier.deliver(message(alert_payload()), None, None)
     assert caught.value.retry_after == 30 and not caught.value.permanent
