@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from monitor.detect.conditions import Leaf, Observe, compare, evaluate
 from monitor.detect.matching import group_key, selected_by_any, selects
@@ -18,6 +20,29 @@ from monitor.store import SqlStore
 TOP_ITEMS = 5
 
 
+class ItemReader(Protocol):
+    """Where evaluation reads items: the store, or items held in memory (rule tests)."""
+
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]: ...
+
+    def earliest_item(self, sources: Sequence[str] | None) -> datetime | None: ...
+
+
+class SortedItems:
+    """Items held in memory, sorted by publication time, read by bisection."""
+
+    def __init__(self, items: Sequence[ScoredItem]) -> None:
+        self._items = sorted(items, key=lambda s: (s.item.published_at, s.item.source, s.item.id))
+        self._times = [s.item.published_at for s in self._items]
+
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]:
+        window = self._items[bisect.bisect_right(self._times, start) : bisect.bisect_right(self._times, end)]
+        return [s for s in window if not sources or s.item.source in sources]
+
+    def earliest_item(self, sources: Sequence[str] | None) -> datetime | None:
+        return next((s.item.published_at for s in self._items if not sources or s.item.source in sources), None)
+
+
 class Evaluator:
     """Evaluates rules at a given time and persists each (rule, group)'s state."""
 
@@ -27,12 +52,14 @@ class Evaluator:
         default_cut: float,
         sources_down: Callable[[], set[str]] = set,
         history_start: datetime | None = None,
+        items: ItemReader | None = None,
     ) -> None:
         """``history_start`` overrides when data begins (rule tests); else the oldest item."""
         self.store = store
         self.default_cut = default_cut
         self.sources_down = sources_down
         self.history_start = history_start
+        self.items: ItemReader = items or store
 
     def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
         down = self.sources_down()
@@ -44,10 +71,10 @@ class Evaluator:
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
         cut = rule.negative_below or self.default_cut
         sources = rule.all_sources()
-        items = self.store.items_between(sources or None, now - rule.lookback(), now)
+        items = self.items.items_between(sources or None, now - rule.lookback(), now)
         groups = group_items(rule, items)
         states = self.store.rule_states(rule.id)
-        history_since = self.history_start or self.store.earliest_item(sources or None)
+        history_since = self.history_start or self.items.earliest_item(sources or None)
         fed_by_down = bool(down & set(sources)) if sources else bool(down)
         signals = []
         for group in sorted(set(groups) | set(states)):

@@ -20,7 +20,7 @@ from pydantic import Field
 from monitor.classify import KeywordClassifier
 from monitor.durations import Duration
 from monitor.errors import ConfigError
-from monitor.evaluator import Evaluator
+from monitor.evaluator import Evaluator, SortedItems
 from monitor.incidents import IncidentService
 from monitor.ingest import Ingestor
 from monitor.loading import Definitions
@@ -148,14 +148,18 @@ class RuleTester:
 
     def _run(self, store: Any, test: RuleTest, outcome: Outcome) -> None:
         ingestor = Ingestor(store, self.scorer, KeywordClassifier.default(), Metrics())
-        store.add_items(_scored(test, ingestor), test.start)
-        evaluator = Evaluator(store, self.default_cut, history_start=test.start)
+        scored = _scored(test, ingestor)
+        store.add_items(scored, test.start)
+        evaluator = Evaluator(store, self.default_cut, history_start=test.start, items=SortedItems(scored))
         incidents = IncidentService(store, self.definitions.playbooks, {"console": TextRenderer()})
         rules = {r.id: r for r in self.definitions.rules.rules}
-        unknown = {e.rule for e in test.signals} - set(rules)
+        named = {e.rule for e in test.signals} | {e.rule for e in test.incidents if e.rule}
+        unknown = named - set(rules)
         if unknown:
             outcome.failures.append(f"unknown rule(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(rules))}")
             return
+        if all(e.rule for e in test.incidents):  # evaluate only the rules the test is about
+            rules = {rule_id: rule for rule_id, rule in rules.items() if rule_id in named}
         checks = sorted({e.at for e in test.signals} | {e.at for e in test.incidents})
         end = max(checks, default=timedelta(0))
         step = timedelta(0)

@@ -31,6 +31,7 @@ def test_expand_series_follows_promtool() -> None:
         expand_series("3y")
 
 
+@pytest.mark.slow
 def test_the_shipped_rule_tests_pass(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["test"]) == 0
     out = capsys.readouterr().out
