@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +15,22 @@ import httpx
 
 from monitor.classify import KeywordClassifier
 from monitor.clock import Clock
-from monitor.config import AppConfig, ComplaintsApiSource, SourceConfig
+from monitor.config import AppConfig, ComplaintsApiSource, FileDropSource, SourceConfig
 from monitor.engine import Engine
 from monitor.evaluator import Evaluator
-from monitor.incidents import IncidentService
+from monitor.health import PollBook, SourceMonitor
+from monitor.incidents import ChartMaker, IncidentService
 from monitor.ingest import Ingestor
+from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
 from monitor.loading import Definitions
 from monitor.metrics import Metrics
+from monitor.models import Incident
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.render import Renderer, SlackRenderer, TextRenderer
 from monitor.outbox import Dispatcher
 from monitor.protocols import Notifier, Scorer, Source
 from monitor.roster import Roster, load_roster
+from monitor.rules import Rule
 from monitor.sla import SlaPolicy, SlaWatch
 from monitor.sources.complaints import ComplaintsApiSource as ComplaintsSource
 from monitor.store import SqlStore
@@ -39,6 +45,7 @@ class Wiring:
     engine: Engine
     closers: list[Any] = field(default_factory=list)
     renderers: Mapping[str, Renderer] = field(default_factory=dict)
+    health: SourceMonitor | None = None  # its check_now is the daemon's "source health" job
 
     def close(self) -> None:
         for thing in reversed(self.closers):
@@ -68,8 +75,12 @@ def build_sources(configs: tuple[SourceConfig, ...], client: httpx.Client) -> di
     sources: dict[str, Source] = {}
     for cfg in configs:
         if isinstance(cfg, ComplaintsApiSource):
-            token = os.environ.get(cfg.token_env) if cfg.token_env else None
-            sources[cfg.name] = ComplaintsSource(cfg.name, cfg.url, client, token=token)
+            sources[cfg.name] = build_complaints(cfg, client)
+            continue
+        if isinstance(cfg, FileDropSource):
+            from monitor.sources.filedrop import FileDropSource as FileDrop
+
+            sources[cfg.name] = FileDrop(cfg.name, Path(cfg.path), format=cfg.format, max_bytes=cfg.max_bytes)
             continue
         policy = FetchPolicy(
             connect_timeout=min(cfg.timeout.total_seconds(), 10.0),
@@ -86,6 +97,38 @@ def build_sources(configs: tuple[SourceConfig, ...], client: httpx.Client) -> di
         else:
             sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind=cfg.type)
     return sources
+
+
+def build_complaints(cfg: ComplaintsApiSource, client: httpx.Client) -> Source:
+    from monitor.sources.complaints import ComplaintsMapping
+
+    token = os.environ.get(cfg.token_env) if cfg.token_env else None
+    mapping = ComplaintsMapping(**cfg.mapping.model_dump()) if cfg.mapping else None
+    return ComplaintsSource(
+        cfg.name, cfg.url, client, token=token, mode=cfg.mode, mapping=mapping, since_param=cfg.since_param
+    )
+
+
+def build_health(
+    config: AppConfig, store: SqlStore, clock: Clock, sources: Mapping[str, Source], renderers: Mapping[str, Renderer]
+) -> SourceMonitor:
+    silence = {s.name: s.expected_silence for s in config.sources}
+    return SourceMonitor(store, {name: silence.get(name) for name in sources}, clock, renderers)
+
+
+def chart_maker(store: SqlStore, cut: float) -> ChartMaker:
+    """Draws the alert chart; None when matplotlib is not installed (crisismon[charts])."""
+
+    def make(rule: Rule, incident: Incident, now: datetime) -> bytes | None:
+        from monitor.charts import ChartsUnavailable
+        from monitor.review import metric_chart
+
+        try:
+            return metric_chart(store, rule, incident, cut, now)
+        except ChartsUnavailable:
+            return None
+
+    return make
 
 
 def all_renderers(roster: Roster) -> dict[str, Renderer]:
@@ -107,7 +150,9 @@ def build_notifiers(
         from monitor.notify.slack import SlackNotifier, make_web_client
 
         base_url = env.get("CRISISMON_SLACK_API_URL") or config.notify.slack.api_url
-        notifiers["slack"] = SlackNotifier(make_web_client(token, base_url=base_url, env=env), channel)
+        notifiers["slack"] = SlackNotifier(
+            make_web_client(token, base_url=base_url, env=env), channel, min_interval=config.notify.slack.min_interval
+        )
         renderers["slack"] = SlackRenderer((roster or Roster()).mentions())
     elif token or channel:
         log.warning("Slack is off: set both %s and SLACK_CHANNEL", config.notify.slack.token_env)
@@ -125,8 +170,13 @@ def build_engine(
     notifiers: Mapping[str, Notifier] | None = None,
     renderers: Mapping[str, Renderer] | None = None,
     env: Mapping[str, str] | None = None,
+    node_id: str | None = None,
 ) -> Wiring:
-    """Wire an engine; any part can be passed in (tests, the demo)."""
+    """Wire an engine; any part can be passed in (tests, the demo).
+
+    The engine shares the work with other daemons on the same database through leases;
+    ``node_id`` names this daemon (default: host, pid and a random part).
+    """
     metrics = Metrics()
     roster = load_roster(Path(config.roster) if config.roster else None)
     wiring_closers: list[Any] = []
@@ -140,13 +190,17 @@ def build_engine(
         scorer = build_scorer(config)
         if hasattr(scorer, "close"):
             wiring_closers.append(scorer)
+    leases = build_leases(config, store, node_id)
+    wiring_closers.insert(0, leases)  # closed last: gives the leases up on a clean stop
+    health = build_health(config, store, clock, sources, renderers)
+    health.gate = functools.partial(leases.acquire, "health")
     engine = Engine(
         clock=clock,
         sources=sources,
         ingestor=Ingestor(store, scorer, KeywordClassifier.default(), metrics),
-        evaluator=Evaluator(store, negative_cut(config)),
-        incidents=IncidentService(store, definitions.playbooks, renderers),
-        dispatcher=Dispatcher(store, notifiers, metrics),
+        evaluator=Evaluator(store, negative_cut(config), sources_down=health.down_sources_now),
+        incidents=IncidentService(store, definitions.playbooks, renderers, chart_maker(store, negative_cut(config))),
+        dispatcher=Dispatcher(store, notifiers, metrics, leases),
         definitions=definitions,
         metrics=metrics,
         sla=SlaWatch(
@@ -156,8 +210,24 @@ def build_engine(
             roster,
             SlaPolicy(config.incidents.ack_timeout, config.incidents.reminder_every),
         ),
+        leases=leases,
+        book=PollBook(store, {s.name: s.interval for s in config.sources}),
     )
-    return Wiring(engine, wiring_closers, all_renderers(roster))
+    health.rules_for = engine.rules_fed_by
+    return Wiring(engine, wiring_closers, all_renderers(roster), health)
+
+
+def build_leases(config: AppConfig, store: SqlStore, node_id: str | None) -> LeaseKeeper:
+    times = LeaseTimes(
+        sources={s.name: s.interval for s in config.sources},
+        evaluate=config.evaluate_every,
+        deliver=config.deliver_every,
+        sla=config.incidents.check_every,
+    )
+    keeper = LeaseKeeper(store, node_id or make_node_id(), times)
+    keeper.reap_dead_local()
+    log.info("node %s", keeper.node_id)
+    return keeper
 
 
 def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, env: Mapping[str, str]) -> Any:

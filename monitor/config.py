@@ -67,15 +67,60 @@ class RsshubSource(SourceBase):
     route: str = Field(pattern=r"^/", description="RSSHub route such as /weibo/keyword/品牌")
 
 
+COMPLAINT_ATTRS = ("product", "region", "brand", "channel", "store")
+
+
+class ComplaintsMappingConfig(Strict):
+    """Where a CRM's JSON keeps its records (or counts) and their fields (dotted paths)."""
+
+    items_path: str = Field(
+        default="", description="Path to the list; empty: the document, or its 'complaints' or 'counts' list"
+    )
+    next: str | None = Field(default="next", description="Path of the next page's URL; None: no paging")
+    id: str | None = Field(default="id", description="Path of the record id; None: a hash of time and text")
+    time: str = Field(default="time", description="Path of the record time")
+    time_format: str = Field(
+        default="auto", description="auto, iso8601, rfc2822, epoch, epoch_ms or a strptime pattern"
+    )
+    timezone: str = Field(default="UTC", description="Time zone of times given without an offset")
+    text: str = Field(default="text", description="Path of the complaint text")
+    category: str | None = Field(default="category", description="Path of the complaint category")
+    attrs: dict[str, str] = Field(
+        default_factory=lambda: {a: a for a in COMPLAINT_ATTRS}, description="attr name -> field path"
+    )
+    count: str = Field(default="count", description="counts mode: path of the count")
+    start: str = Field(default="start", description="counts mode: path of the interval's start")
+    end: str = Field(default="end", description="counts mode: path of the interval's end")
+
+    @model_validator(mode="after")
+    def _known_format_and_zone(self) -> ComplaintsMappingConfig:
+        from monitor.sources.complaints import check_time_settings
+
+        check_time_settings(self.time_format, self.timezone)
+        return self
+
+
 class ComplaintsApiSource(SourceBase):
     type: Literal["complaints_api"]
     url: str
     token_env: str | None = Field(default=None, description="Environment variable holding a bearer token")
     interval: Duration = timedelta(minutes=1)
+    mode: Literal["records", "counts"] = Field(
+        default="records", description="records: one item per complaint; counts: per-category counts per interval"
+    )
+    since_param: str = Field(default="since", min_length=1, description="Query parameter carrying the cursor")
+    mapping: ComplaintsMappingConfig | None = Field(default=None, description="Field paths; None: the default format")
+
+
+class FileDropSource(SourceBase):
+    type: Literal["file_drop"]
+    path: str = Field(description="Folder watched for CSV/JSONL files (relative: to the config file's folder)")
+    format: Literal["auto", "csv", "jsonl"] = Field(default="auto", description="auto: by file extension")
+    interval: Duration = timedelta(minutes=1)
 
 
 SourceConfig = Annotated[
-    RssSource | JsonFeedSource | JsonSource | RsshubSource | ComplaintsApiSource,
+    RssSource | JsonFeedSource | JsonSource | RsshubSource | ComplaintsApiSource | FileDropSource,
     Field(discriminator="type"),
 ]
 
@@ -92,6 +137,7 @@ class SlackConfig(Strict):
     channel: str | None = Field(default=None, description="Channel id or name; env SLACK_CHANNEL overrides")
     token_env: str = "SLACK_BOT_TOKEN"
     api_url: str | None = Field(default=None, description="Slack API base URL; env CRISISMON_SLACK_API_URL overrides")
+    min_interval: float = Field(default=1.0, ge=0, le=60, description="Seconds between messages to the channel")
 
 
 class NotifyConfig(Strict):
@@ -165,10 +211,21 @@ def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
         value = resolved.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
             resolved[key] = str(base / value)
+    sources = resolved.get("sources")
+    if isinstance(sources, list):  # file_drop folders, like the paths above
+        resolved["sources"] = [_resolve_source_path(s, base) for s in sources]
     db = resolved.get("database")
     if isinstance(db, str) and "://" not in db and db != ":memory:" and not Path(db).is_absolute():
         resolved["database"] = str(base / db)
     return resolved
+
+
+def _resolve_source_path(source: object, base: Path) -> object:
+    if isinstance(source, dict) and source.get("type") == "file_drop":
+        folder = source.get("path")
+        if isinstance(folder, str) and not Path(folder).is_absolute():
+            return {**source, "path": str(base / folder)}
+    return source
 
 
 def database_url(config: AppConfig, override: str | None) -> str:

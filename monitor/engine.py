@@ -2,6 +2,11 @@
 
 The scheduler calls these; tests and the demo call them directly. Each step reads the
 time from the injected clock once and never raises for bad input.
+
+With a ``LeaseKeeper`` (the daemon), each step does only the work this daemon holds the
+lease for: ``source:NAME`` to poll a source, ``rule:ID`` to evaluate a rule (leases are per
+rule, so the rules of one group spread over the daemons too), ``sla`` for the SLA timers,
+``deliver:DESTINATION`` to deliver (see ``monitor.outbox``). Without one, it does all.
 """
 
 from __future__ import annotations
@@ -9,11 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 
 from monitor.clock import Clock
 from monitor.evaluator import Evaluator
+from monitor.health import PollBook
 from monitor.incidents import IncidentService
 from monitor.ingest import Ingestor
+from monitor.leases import LeaseKeeper
 from monitor.loading import Definitions
 from monitor.metrics import Metrics
 from monitor.models import FetchResult, Signal
@@ -37,6 +45,8 @@ class Engine:
         definitions: Definitions,
         metrics: Metrics,
         sla: SlaWatch,
+        leases: LeaseKeeper | None = None,
+        book: PollBook | None = None,
     ) -> None:
         self.clock = clock
         self.sources = dict(sources)
@@ -47,23 +57,37 @@ class Engine:
         self.definitions = definitions
         self.metrics = metrics
         self.sla = sla
+        self.leases = leases
+        self.book = book  # restore/backoff/after-poll bookkeeping of sources (monitor.health)
         self._eval_lock = threading.Lock()
         self._deliver_lock = threading.Lock()
 
-    def poll(self, name: str) -> int:
-        """Poll one source; problems are logged and counted, never raised."""
+    def poll(self, name: str, *, force: bool = False) -> int:
+        """Poll one source; problems are logged and counted, never raised.
+
+        A source in backoff after failures is skipped (returns 0) unless ``force``. Once
+        the poll's items are stored, the book tells the source and saves its state.
+        """
         now = self.clock.now()
+        if not self._holds(f"source:{name}", now):
+            return 0
+        source = self.sources[name]
+        if self.book is not None and not self.book.before(name, source, now, force=force):
+            return 0
         try:
-            result = self.sources[name].fetch(now)
+            result = source.fetch(now)
         except Exception as exc:  # a source bug must not stop the daemon
             log.exception("source %s failed unexpectedly", name)
             result = FetchResult(errors=[f"unexpected {type(exc).__name__}: {exc}"])
-        return self.ingestor.ingest(name, result, now)
+        added = self.ingestor.ingest(name, result, now)
+        if self.book is not None:
+            self.book.after(name, source, added, now)
+        return added
 
     def evaluate(self) -> list[Signal]:
         with self._eval_lock:
             now = self.clock.now()
-            rules = {r.id: r for r in self.definitions.rules.rules}
+            rules = {r.id: r for r in self.definitions.rules.rules if self._holds(f"rule:{r.id}", now)}
             signals = self.evaluator.evaluate(list(rules.values()), now)
             for signal in signals:
                 self.incidents.handle(signal, rules[signal.rule_id], now)
@@ -72,19 +96,33 @@ class Engine:
     def check_sla(self) -> int:
         """Escalate unacknowledged incidents and remind owners of overdue items."""
         with self._eval_lock:
-            return self.sla.run(self.clock.now())
+            now = self.clock.now()
+            return self.sla.run(now) if self._holds("sla", now) else 0
 
     def deliver(self) -> int:
         with self._deliver_lock:
             return self.dispatcher.deliver_due(self.clock.now())
 
+    def heartbeat(self) -> None:
+        """Tell the other daemons this one is alive (and learn which are)."""
+        if self.leases is not None:
+            self.leases.heartbeat(self.clock.now())
+
+    def _holds(self, lease: str, now: datetime) -> bool:
+        return self.leases is None or self.leases.acquire(lease, now)
+
     def cycle(self) -> None:
-        """Poll every source, evaluate, deliver (used by tests, the demo and `--once`)."""
+        """Poll every source (backoff or not), evaluate, deliver (tests, the demo, `--once`, start-up)."""
         for name in self.sources:
-            self.poll(name)
+            self.poll(name, force=True)
         self.evaluate()
         self.check_sla()
         self.deliver()
+
+    def rules_fed_by(self, source: str) -> list[str]:
+        """Ids of the rules that read ``source`` (a rule naming no sources reads them all)."""
+        rules = self.definitions.rules.rules
+        return [r.id for r in rules if not r.all_sources() or source in r.all_sources()]
 
     def swap_definitions(self, definitions: Definitions) -> None:
         with self._eval_lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 
@@ -17,15 +17,24 @@ from monitor.store import DuplicateIncident, SqlStore
 log = logging.getLogger(__name__)
 
 SYSTEM = "crisismon"
+ChartMaker = Callable[[Rule, Incident, datetime], bytes | None]
 
 
 class IncidentService:
     """At most one active incident per (rule, group); every change queued to every destination."""
 
-    def __init__(self, store: SqlStore, playbooks: Mapping[str, Playbook], renderers: Mapping[str, Renderer]) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        playbooks: Mapping[str, Playbook],
+        renderers: Mapping[str, Renderer],
+        chart: ChartMaker | None = None,
+    ) -> None:
+        """``chart(rule, incident, now)`` draws the PNG posted with an alert (None: no charts)."""
         self.store = store
         self.playbooks = playbooks
         self.renderers = renderers
+        self.chart = chart
 
     def handle(self, signal: Signal, rule: Rule, now: datetime) -> Incident | None:
         if signal.state == SignalState.FIRING:
@@ -167,7 +176,28 @@ class IncidentService:
                     destination, "checklist", checklist, now=now, incident_id=incident.id, thread_of=alert_id
                 )
         log.warning("incident %d opened: %s [%s]", incident.id, title, signal.severity)
+        self._queue_chart(incident, rule, now)
         return incident
+
+    def _queue_chart(self, incident: Incident, rule: Rule, now: datetime) -> None:
+        """A chart of the rule's metric in the alert's thread, where the destination shows images."""
+        if self.chart is None:
+            return
+        wanted = {d: r for d, r in self.renderers.items() if getattr(r, "shows_images", False)}
+        if not wanted:
+            return
+        try:
+            png = self.chart(rule, incident, now)
+        except Exception:  # a chart is a nice-to-have: never let it stop an alert
+            log.exception("chart for incident %d failed", incident.id)
+            return
+        if png is None:
+            return
+        with self.store.transaction():
+            for destination, renderer in wanted.items():
+                alert_id = self.store.first_message(incident.id, destination, "alert")
+                payload = renderer.chart(incident, png)
+                self.store.enqueue(destination, "chart", payload, now=now, incident_id=incident.id, thread_of=alert_id)
 
     def update(self, incident: Incident, signal: Signal, now: datetime) -> Incident:
         raised = rank(signal.severity) > rank(incident.severity)

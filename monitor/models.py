@@ -190,7 +190,7 @@ class TimelineEntry:
     detail: Mapping[str, Any]
 
 
-MessageKind = Literal["alert", "checklist", "update", "source_down", "admin"]
+MessageKind = Literal["alert", "checklist", "update", "chart", "source_down", "source_up", "admin"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,33 @@
-"""Deliver queued messages: in order per destination, retried with backoff, never lost."""
+"""Deliver queued messages: in order per destination, retried with backoff, never lost, never twice.
+
+The protocol for one message (each step committed before the next):
+
+1. only the holder of the ``deliver:DESTINATION`` lease delivers that destination, oldest
+   message first, so the order holds across daemons;
+2. the message is claimed (``claimed_by``/``claimed_until``, one atomic UPDATE), so that
+   even a daemon whose lease ran out meanwhile cannot send it a second time;
+3. if an earlier attempt started and its outcome was never recorded (the daemon died
+   between sending and marking, or the request timed out), the notifier's ``find`` looks
+   for the message at the remote first (Slack: by the outbox id in the message metadata);
+   when it is there, it is marked sent with what was found, not posted again;
+4. the attempt's start is persisted, then the notifier is called;
+5. the message is marked sent (with an ``message_sent`` timeline entry for an incident's
+   message) or failed with its next retry time (backoff; a 429's Retry-After is honoured).
+
+A notifier without ``find`` (console, webhooks) can repeat a message after a crash between
+4 and 5: delivery is at least once, de-duplicated where the remote can be searched.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
+from monitor.leases import LeaseKeeper
 from monitor.metrics import Metrics
-from monitor.models import Message
+from monitor.models import Message, Receipt
 from monitor.protocols import DeliveryError, Notifier
 from monitor.store import SqlStore
 
@@ -15,6 +35,9 @@ log = logging.getLogger(__name__)
 
 BASE_DELAY = 5.0
 MAX_DELAY = 300.0
+LOCAL_OWNER = "local"
+DEFAULT_CLAIM = timedelta(minutes=1)
+SYSTEM = "crisismon"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -22,42 +45,118 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BASE_DELAY * 2 ** max(attempts - 1, 0), MAX_DELAY))
 
 
+@runtime_checkable
+class Findable(Protocol):
+    """A notifier that can tell whether a message reached the remote already."""
+
+    def find(self, message: Message, thread_ref: str | None) -> Receipt | None: ...
+
+
 class Dispatcher:
-    def __init__(self, store: SqlStore, notifiers: Mapping[str, Notifier], metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        notifiers: Mapping[str, Notifier],
+        metrics: Metrics | None = None,
+        leases: LeaseKeeper | None = None,
+    ) -> None:
+        """Without ``leases`` (one daemon, tests) every destination is delivered here."""
         self.store = store
         self.notifiers = notifiers
         self.metrics = metrics or Metrics()
+        self.leases = leases
+
+    @property
+    def owner(self) -> str:
+        return self.leases.node_id if self.leases else LOCAL_OWNER
 
     def deliver_due(self, now: datetime) -> int:
         """Send what is due; return how many messages went out."""
-        return sum(self._deliver_destination(name, notifier, now) for name, notifier in self.notifiers.items())
+        sent = 0
+        for name, notifier in self.notifiers.items():
+            if self.leases is not None and not self.leases.acquire(_lease(name), now):
+                continue  # another daemon delivers this destination
+            sent += self._deliver_destination(name, notifier, now)
+        return sent
+
+    def _claim_for(self, destination: str) -> timedelta:
+        return self.leases.times.ttl(_lease(destination)) if self.leases else DEFAULT_CLAIM
 
     def _deliver_destination(self, destination: str, notifier: Notifier, now: datetime) -> int:
         sent = 0
-        for message in self.store.pending_messages(destination):
+        for index, message in enumerate(self.store.pending_messages(destination)):
             if self.store.next_attempt_at(message.id) > now:
                 break  # keep the order: nothing overtakes a message waiting for its retry
             refs = self._refs(message)
             if refs is None:
                 break
-            try:
-                receipt = notifier.deliver(message, *refs)
-            except DeliveryError as exc:
-                self.metrics.inc("delivery_failures_total", destination=destination)
-                if exc.permanent:
-                    log.error("message %d to %s dropped for good: %s", message.id, destination, exc.reason)
-                    self.store.mark_failed(message.id, exc.reason, retry_at=None)
-                    continue
-                delay = backoff(message.attempts + 1)
-                if exc.retry_after is not None:
-                    delay = max(delay, timedelta(seconds=exc.retry_after))
-                log.warning("message %d to %s failed (%s); retry in %s", message.id, destination, exc.reason, delay)
-                self.store.mark_failed(message.id, exc.reason, retry_at=now + delay)
+            if index and self.leases is not None and not self.leases.renew(_lease(destination), now):
+                log.warning("lost the lease on %s mid-delivery; another daemon continues", destination)
                 break
-            self.store.mark_sent(message.id, receipt, now)
-            self.metrics.inc("messages_sent_total", destination=destination)
-            sent += 1
+            outcome = self._deliver_one(destination, notifier, message, refs, now)
+            if outcome is None:
+                break
+            sent += outcome
         return sent
+
+    def _deliver_one(
+        self, destination: str, notifier: Notifier, message: Message, refs: tuple[str | None, str | None], now: datetime
+    ) -> int | None:
+        """1 sent, 0 dropped for good, None: stop this destination for now (order)."""
+        claim = self.store.claim_message(message.id, self.owner, now, now + self._claim_for(destination))
+        if claim is None:
+            log.info("message %d to %s is being sent by another daemon", message.id, destination)
+            return None
+        try:
+            if claim.attempt_started_at is not None:
+                found = self._find(notifier, message, refs)
+                if found is not None:
+                    log.warning(
+                        "message %d to %s had reached %s before a crash or time-out: not sent again",
+                        message.id,
+                        destination,
+                        destination,
+                    )
+                    self._mark_sent(destination, message, found, now)
+                    return 1
+            self.store.mark_attempting(message.id, now)
+            receipt = notifier.deliver(message, *refs)
+        except DeliveryError as exc:
+            return self._failed(destination, message, exc, now)
+        self._mark_sent(destination, message, receipt, now)
+        return 1
+
+    def _find(self, notifier: Notifier, message: Message, refs: tuple[str | None, str | None]) -> Receipt | None:
+        thread_ref, update_ref = refs
+        if update_ref is not None or not isinstance(notifier, Findable):
+            return None  # an edit is harmless to repeat; without find we cannot know
+        return notifier.find(message, thread_ref)
+
+    def _failed(self, destination: str, message: Message, exc: DeliveryError, now: datetime) -> int | None:
+        self.metrics.inc("delivery_failures_total", destination=destination)
+        if exc.permanent:
+            log.error("message %d to %s dropped for good: %s", message.id, destination, exc.reason)
+            self.store.mark_failed(message.id, exc.reason, retry_at=None)
+            return 0
+        delay = backoff(message.attempts + 1)
+        if exc.retry_after is not None:
+            delay = max(delay, timedelta(seconds=exc.retry_after))
+        log.warning("message %d to %s failed (%s); retry in %s", message.id, destination, exc.reason, delay)
+        self.store.mark_failed(message.id, exc.reason, retry_at=now + delay)
+        return None
+
+    def _mark_sent(self, destination: str, message: Message, receipt: Receipt, now: datetime) -> None:
+        with self.store.transaction():
+            self.store.mark_sent(message.id, receipt, now)
+            if message.incident_id is not None:
+                self.store.add_timeline(
+                    message.incident_id,
+                    now,
+                    SYSTEM,
+                    "message_sent",
+                    {"destination": destination, "kind": message.kind, "ref": receipt.ref},
+                )
+        self.metrics.inc("messages_sent_total", destination=destination)
 
     def _refs(self, message: Message) -> tuple[str | None, str | None] | None:
         """(thread ref, update ref); None while a message it depends on is still unsent."""
@@ -71,3 +170,7 @@ class Dispatcher:
                 return None
             refs.append(ref)
         return refs[0], refs[1]
+
+
+def _lease(destination: str) -> str:
+    return f"deliver:{destination}"

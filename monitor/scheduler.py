@@ -1,4 +1,9 @@
-"""APScheduler wiring: a job per source, one for evaluation, one for delivery."""
+"""APScheduler wiring: a job per source, one for evaluation, one for delivery.
+
+Every daemon on a shared database schedules every job; the engine's leases decide which
+daemon does each piece of work (``monitor.leases``), and a heartbeat job keeps this
+daemon in the live set.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.engine import Engine
+from monitor.leases import PERIODS
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,11 @@ def build_scheduler(
     scheduler.add_job(
         _guard("deliver", engine.deliver), "interval", seconds=deliver_every.total_seconds(), id="deliver"
     )
+    if engine.leases is not None:
+        every = engine.leases.times.node_ttl() / PERIODS
+        scheduler.add_job(
+            _guard("heartbeat", engine.heartbeat), "interval", seconds=every.total_seconds(), id="heartbeat"
+        )
     for name, (job, every) in (extra_jobs or {}).items():
         scheduler.add_job(_guard(name, job), "interval", seconds=every.total_seconds(), id=name)
     return scheduler

@@ -156,7 +156,7 @@ def test_a_resolved_incident_is_not_reopened_while_the_same_episode_fires(world,
 
 
 def test_firing_again_soon_after_resolution_is_noted_not_realerted(world, store: SqlStore) -> None:  # type: ignore[no-untyped-def]
-    clock, source, notifier, engine, ops = world
+    clock, source, _, engine, ops = world
     open_incident(engine, clock, source)
     (incident,) = store.incidents()
     clock.advance(hours=2)  # the surge is over: the rule resolves (keep_firing_for: 1h) and suggests resolving

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from monitor.app import build_engine
-from monitor.config import AppConfig, ScoringConfig
+from monitor.config import AppConfig, NotifyConfig, ScoringConfig, SlackConfig
 from monitor.engine import Engine
 from monitor.loading import load_definitions
 from monitor.store import SqlStore
@@ -28,6 +28,7 @@ def slack() -> Iterator[FakeSlackServer]:
 
 def slack_engine(store: SqlStore, slack: FakeSlackServer) -> tuple[Engine, FakeClock, FakeSource]:
     config = AppConfig(
+        notify=NotifyConfig(slack=SlackConfig(min_interval=0)),
         rules_dir=str(ROOT / "rules"),
         playbooks_dir=str(ROOT / "playbooks"),
         scoring=ScoringConfig(negative_below=0.3),
@@ -80,7 +81,10 @@ def test_an_incident_posts_an_alert_and_threads_its_checklist(store: SqlStore, s
     (stored_alert,) = [m for m in slack.messages if m.thread_ts is None]
     assert checklist.body["thread_ts"] == stored_alert.ts
     assert "确认" in str(checklist.body["blocks"]) or "核实" in str(checklist.body["blocks"])
-    assert store.outbox_counts() == {"sent": 4}  # console and Slack, two messages each
+    (chart,) = slack.files  # the metric chart, uploaded into the alert's thread
+    assert chart.data is not None
+    assert chart.data.startswith(b"\x89PNG") and chart.thread_ts == stored_alert.ts
+    assert store.outbox_counts() == {"sent": 5}  # console: alert and checklist; Slack: those and the chart
 
 
 def test_a_30_minute_outage_delivers_everything_once_in_order(store: SqlStore, slack: FakeSlackServer) -> None:
@@ -110,9 +114,9 @@ def test_a_30_minute_outage_delivers_everything_once_in_order(store: SqlStore, s
     replies = [m for m in slack.messages if m.thread_ts == top[0].ts]
     assert len(replies) == len(threaded) >= 2  # checklist, severity update, reminders: each once
     delivered = [c.body["text"] for c in slack.calls("chat.postMessage")[failed_tries:]]
-    assert delivered == [
-        m.payload["text"] for m, _ in store.messages() if m.destination == "slack" and m.update_of is None
-    ]
+    posted = [m for m, _ in store.messages() if m.destination == "slack" and m.update_of is None]
+    assert delivered == [m.payload["text"] for m in posted if m.kind != "chart"]
+    assert len(slack.files) == sum(m.kind == "chart" for m in posted) == 1
 
 
 def test_rate_limit_retry_after_is_honoured(store: SqlStore, slack: FakeSlackServer) -> None:

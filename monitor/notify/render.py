@@ -21,8 +21,15 @@ class Renderer(Protocol):
         """A thread reply; ``notify`` names roles to alert (mentions where the destination has them)."""
         ...
 
+    def chart(self, incident: Incident, png: bytes) -> dict[str, Any]: ...
+
 
 class TextRenderer:
+    shows_images = False
+
+    def chart(self, incident: Incident, png: bytes) -> dict[str, Any]:
+        return {"text": f"(chart of incident #{incident.id}: {len(png)} bytes, shown in Slack)"}
+
     def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
         return text.render_alert(incident, rule_description=rule_description, playbook_title=playbook_title, now=now)
 
@@ -36,8 +43,20 @@ class TextRenderer:
 class SlackRenderer:
     """Block Kit payloads; ``mentions`` maps owner roles to Slack user ids."""
 
+    shows_images = True
+
     def __init__(self, mentions: Mapping[str, str] | None = None) -> None:
         self.mentions = dict(mentions or {})
+
+    def chart(self, incident: Incident, png: bytes) -> dict[str, Any]:
+        from monitor.notify import blocks
+
+        return blocks.render_file(
+            png,
+            filename=f"incident-{incident.id}.png",
+            title=f"#{incident.id} {incident.title}",
+            text="指标走势 / metric chart",
+        )
 
     def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
         from monitor.notify import blocks

@@ -27,7 +27,7 @@ import feedparser
 
 from monitor.models import FetchResult, Item, stable_id
 from monitor.protocols import Source
-from monitor.sources.http import FetchError, FetchPolicy, HttpFetcher
+from monitor.sources.http import ConditionalState, FetchError, FetchPolicy, HttpFetcher
 
 log = logging.getLogger(__name__)
 
@@ -746,6 +746,15 @@ class FeedSource:
         except Exception as exc:  # a parser bug must not stop the poll loop
             log.exception("feed parse failed", extra={"source": self.name, "url": self.url})
             return FetchResult(errors=[f"{self.url}: parse failed: {type(exc).__name__}: {exc}"])
+
+    def state(self) -> dict[str, Any]:
+        """ETag / Last-Modified per URL, saved (after the poll's items are stored) across restarts."""
+        return {"conditional": self.fetcher.state.to_dict()}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        saved = state.get("conditional")
+        if isinstance(saved, dict):
+            self.fetcher.state = ConditionalState.from_dict(saved)
 
     def __repr__(self) -> str:
         return f"FeedSource({self.name!r}, {self.url!r}, kind={self.kind!r})"

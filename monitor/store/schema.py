@@ -103,6 +103,21 @@ MIGRATIONS: list[list[str]] = [
             data TEXT NOT NULL DEFAULT '{{}}'
         )""",
     ],
+    # 2: several daemons on one database: leases (who polls a source, evaluates a rule,
+    # delivers a destination) and outbox claims (who is sending a message, and whether an
+    # attempt was started before a crash)
+    [
+        """CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            acquired_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX leases_owner ON leases (owner)",
+        "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE outbox ADD COLUMN claimed_until DOUBLE PRECISION",
+        "ALTER TABLE outbox ADD COLUMN attempt_started_at DOUBLE PRECISION",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

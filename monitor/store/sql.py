@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.detect.state import RuleState
@@ -75,6 +75,29 @@ class SourceHealth:
     consecutive_failures: int
     total_failures: int
     items_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who holds the named piece of shared work, until when (see ``SqlStore.try_lease``)."""
+
+    name: str
+    owner: str
+    acquired_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An outbox message claimed for sending by one daemon.
+
+    ``attempt_started_at`` is when an earlier attempt began whose outcome was never recorded
+    (the daemon died, or the request failed in a way that may have reached the remote): the
+    message may already be there. None when no attempt was started before.
+    """
+
+    message_id: int
+    attempt_started_at: datetime | None
 
 
 class SqlStore:
@@ -535,24 +558,58 @@ class SqlStore:
         return None if row is None else int(row[0])
 
     def mark_sent(self, message_id: int, receipt: Receipt, now: datetime) -> None:
+        """Record that the remote accepted the message; any claim on it ends."""
         self._exec(
             """UPDATE outbox SET status = 'sent', remote_ref = ?, remote_channel = ?, sent_at = ?,
-               attempts = attempts + 1 WHERE id = ?""",
+               attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL WHERE id = ?""",
             (receipt.ref, receipt.channel, ts(now), message_id),
         )
 
     def mark_failed(self, message_id: int, error: str, *, retry_at: datetime | None) -> None:
-        """Record a failed attempt; ``retry_at`` None gives up on the message for good."""
+        """Record a failed attempt; ``retry_at`` None gives up on the message for good.
+
+        Any claim on the message ends. The start of the attempt stays recorded: a request
+        that failed (a time-out, a reset) may still have reached the remote, so the next
+        attempt first looks for it there (``Claim.attempt_started_at``).
+        """
         if retry_at is None:
             self._exec(
-                "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE id = ?",
+                """UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1,
+                   claimed_by = NULL, claimed_until = NULL WHERE id = ?""",
                 (error, message_id),
             )
         else:
             self._exec(
-                "UPDATE outbox SET last_error = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+                """UPDATE outbox SET last_error = ?, attempts = attempts + 1, next_attempt_at = ?,
+                   claimed_by = NULL, claimed_until = NULL WHERE id = ?""",
                 (error, ts(retry_at), message_id),
             )
+
+    def claim_message(self, message_id: int, owner: str, now: datetime, until: datetime) -> Claim | None:
+        """Claim a pending message for sending until ``until``; None when it is not claimable.
+
+        One atomic ``UPDATE``: a message still claimed by another owner (``claimed_until``
+        not past), or no longer pending, is not claimed, so two daemons never send it both.
+        Claiming again one's own claim extends it.
+        """
+        row = self._one(
+            """UPDATE outbox SET claimed_by = ?, claimed_until = ?
+               WHERE id = ? AND status = 'pending'
+               AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until IS NULL OR claimed_until <= ?)
+               RETURNING attempt_started_at""",
+            (owner, ts(until), message_id, owner, ts(now)),
+        )
+        return None if row is None else Claim(message_id, dt(row[0]))
+
+    def mark_attempting(self, message_id: int, now: datetime) -> None:
+        """Persist that an attempt to send the message starts now (before calling the remote).
+
+        The first start is kept; ``mark_sent`` ends the uncertainty.
+        """
+        self._exec(
+            "UPDATE outbox SET attempt_started_at = COALESCE(attempt_started_at, ?) WHERE id = ?",
+            (ts(now), message_id),
+        )
 
     def outbox_counts(self) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in self._rows("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
@@ -561,6 +618,46 @@ class SqlStore:
         where, params = ("WHERE incident_id = ?", (incident_id,)) if incident_id is not None else ("", ())
         rows = self._rows(f"SELECT {_MESSAGE_COLS}, status FROM outbox {where} ORDER BY id", params)
         return [(_message(r[:-1]), r[-1]) for r in rows]
+
+    # -- leases ------------------------------------------------------------------------
+
+    def try_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Take the lease ``name`` for ``owner`` until ``now + ttl``, or renew it; True if held.
+
+        Succeeds when nobody holds the lease, when its holder let it expire, or when
+        ``owner`` already holds it. One atomic statement (``INSERT … ON CONFLICT DO UPDATE …
+        WHERE``): of several daemons asking at once, exactly one gets a free lease.
+        """
+        row = self._one(
+            """INSERT INTO leases (name, owner, acquired_at, expires_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+               acquired_at = CASE WHEN leases.owner = excluded.owner THEN leases.acquired_at
+                                  ELSE excluded.acquired_at END
+               WHERE leases.owner = excluded.owner OR leases.expires_at <= excluded.acquired_at
+               RETURNING owner""",
+            (name, owner, ts(now), ts(now + ttl)),
+        )
+        return row is not None
+
+    def release(self, name: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` holds it, so that another daemon can take it now."""
+        self._exec("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def release_all(self, owner: str) -> int:
+        """Give up every lease of ``owner`` (a daemon stopping, or one found dead)."""
+        return max(int(self._exec("DELETE FROM leases WHERE owner = ?", (owner,)).rowcount), 0)
+
+    def leases(self, prefix: str = "", *, live_at: datetime | None = None) -> list[Lease]:
+        """Leases whose name starts with ``prefix``, by name; only unexpired ones with ``live_at``."""
+        where = "substr(name, 1, ?) = ?"  # not LIKE: names may contain % and _
+        params: list[Any] = [len(prefix), prefix]
+        if live_at is not None:
+            where += " AND expires_at > ?"
+            params.append(ts(live_at))
+        rows = self._rows(
+            f"SELECT name, owner, acquired_at, expires_at FROM leases WHERE {where} ORDER BY name", params
+        )
+        return [Lease(r[0], r[1], dt_(r[2]), dt_(r[3])) for r in rows]
 
     # -- sources -----------------------------------------------------------------------
 
@@ -596,6 +693,44 @@ class SqlStore:
         with self.transaction():
             self._exec("INSERT INTO source_state (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
             self._exec("UPDATE source_state SET data = ? WHERE name = ?", (json.dumps(dict(data)), name))
+
+    # -- source health: monitor.health and `crisismon sources` (begin) -----------------
+
+    def source_health_of(self, name: str) -> SourceHealth | None:
+        """One source's row of ``source_health``; None when it was never polled."""
+        row = self._one(
+            """SELECT name, last_attempt, last_success, last_error, last_error_at, consecutive_failures,
+               total_failures, items_total FROM source_state WHERE name = ?""",
+            (name,),
+        )
+        if row is None:
+            return None
+        return SourceHealth(row[0], dt(row[1]), dt(row[2]), row[3], dt(row[4]), int(row[5]), int(row[6]), int(row[7]))
+
+    def update_source_data(self, name: str, section: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge ``changes`` into ``source_data(name)[section]`` atomically (None deletes a key).
+
+        Several writers share a source's data (the source's own state, health markers), so
+        each updates only its section. Returns the whole data after the change.
+        """
+        with self.transaction():
+            data = self.source_data(name)
+            part = dict(data.get(section) or {})
+            for key, value in changes.items():
+                if value is None:
+                    part.pop(key, None)
+                else:
+                    part[key] = value
+            data[section] = part
+            self.put_source_data(name, data)
+            return data
+
+    def items_fetched_since(self, since: datetime) -> dict[str, int]:
+        """Items stored after ``since``, per source (only sources with some)."""
+        rows = self._rows("SELECT source, COUNT(*) FROM items WHERE fetched_at > ? GROUP BY source", (ts(since),))
+        return {r[0]: int(r[1]) for r in rows}
+
+    # -- source health (end) --------------------------------------------------------------
 
 
 _INCIDENT_COLS = (

@@ -182,3 +182,34 @@ def test_parse_in_a_real_process(server: MisbehavingServer, fetcher: HttpFetcher
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         result = FeedSource("n", url, fetcher, parse_pool=pool).fetch(NOW)
     assert [i.title for i in result.items] == ["某品牌 召回"]
+
+
+def test_conditional_get_validators_survive_a_restart_through_the_state_hook() -> None:
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from monitor.sources.feeds import FeedSource
+    from monitor.sources.http import HttpFetcher
+
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><guid>1</guid><title>x</title></item></channel></rss>"
+    )
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("If-None-Match"))
+        if request.headers.get("If-None-Match") == '"v1"':
+            return httpx.Response(304)
+        return httpx.Response(200, content=body, headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"})
+
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        first = FeedSource("news", "http://feeds.test/rss", HttpFetcher(client))
+        assert len(first.fetch(now).items) == 1
+        saved = first.state()
+        again = FeedSource("news", "http://feeds.test/rss", HttpFetcher(client))  # after a restart
+        again.restore(saved)
+        assert again.fetch(now).not_modified
+    assert seen == [None, '"v1"']
