@@ -221,17 +221,24 @@ class Api:
             action = parse_interaction(body)
         except InteractionError as exc:
             return error(400, str(exc))
-        by = f"{action.user_name} (slack:{action.user_id})"
-        if action.kind == "show_checklist":
-            self.ops.show_checklist(action.incident_id, by, self.clock.now())
-            return Response(200, {})
-        args: dict[str, Any] = {"item": action.item_id, "hours": action.mute_hours}
-        kind = {"ack": "ack", "tick": "tick", "untick": "untick", "mute": "mute"}[action.kind]
-        try:
-            self.apply(action.incident_id, kind, by, args)
-        except InvalidOperation as exc:
-            return Response(200, {"response_type": "ephemeral", "text": str(exc)})
+        refusal = self.perform(action)
+        if refusal:
+            return Response(200, {"response_type": "ephemeral", "text": refusal})
         return Response(200, {})
+
+    def perform(self, action: Any) -> str | None:
+        """Carry out a Slack action (HTTP or Socket Mode); the reason when it is refused."""
+        by = f"{action.user_name} (slack:{action.user_id})"
+        try:
+            if action.kind == "show_checklist":
+                self.ops.show_checklist(action.incident_id, by, self.clock.now())
+                return None
+            args: dict[str, Any] = {"item": action.item_id, "hours": action.mute_hours}
+            self.apply(action.incident_id, action.kind, by, args)
+        except (InvalidOperation, NotFound) as exc:
+            log.info("Slack action %s by %s refused: %s", action.kind, by, exc)
+            return str(exc)
+        return None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -231,14 +231,19 @@ def build_leases(config: AppConfig, store: SqlStore, node_id: str | None) -> Lea
 
 
 def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, env: Mapping[str, str]) -> Any:
-    """The HTTP API server, started; None when ``http.listen`` is not set."""
-    if not config.http.listen:
+    """The HTTP API server and the Slack Socket Mode listener, started where configured.
+
+    The HTTP server runs when ``http.listen`` is set; Socket Mode when ``SLACK_APP_TOKEN`` is.
+    Returns the HTTP server (None without one).
+    """
+    app_token = env.get("SLACK_APP_TOKEN")
+    if not config.http.listen and not app_token:
         return None
     from monitor.api import Api, ApiServer
     from monitor.ops import IncidentOps
 
     token = env.get(config.http.token_env)
-    if not token:
+    if config.http.listen and not token:
         log.warning("the HTTP API refuses every /v1 request: set %s", config.http.token_env)
     engine = wiring.engine
     api = Api(
@@ -252,8 +257,44 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         intake_source=config.http.intake_source,
         max_body=config.http.max_body,
     )
+    if app_token:
+        start_socket_mode(app_token, api, wiring, env)
+    if not config.http.listen:
+        return None
     host, port = config.http.listen.rsplit(":", 1)
     server = ApiServer(api, host, int(port)).start()
     log.info("HTTP API on %s", server.url)
     wiring.closers.append(server)
     return server
+
+
+def start_socket_mode(app_token: str, api: Any, wiring: Wiring, env: Mapping[str, str]) -> None:
+    """Slack interactions over Socket Mode (no public URL needed); failures are logged."""
+    from monitor.notify.interactions import InteractionError, action_from_payload
+    from monitor.notify.socket_mode import SocketModeListener, SocketModeUnavailable
+
+    def handle(payload: dict[str, Any]) -> None:
+        try:
+            refusal = api.perform(action_from_payload(payload))
+        except InteractionError as exc:
+            log.warning("ignored a Slack interaction: %s", exc)
+            return
+        if refusal:
+            log.info("Slack action refused: %s", refusal)
+
+    listener = SocketModeListener(app_token, handle, env=env)
+    try:
+        listener.start()
+    except SocketModeUnavailable as exc:
+        log.error("Slack Socket Mode is off: %s", exc)
+        return
+    wiring.closers.append(_Stopper(listener.stop))
+    log.info("Slack Socket Mode connected")
+
+
+@dataclass
+class _Stopper:
+    stop: Callable[[], None]
+
+    def close(self) -> None:
+        self.stop()

@@ -197,3 +197,23 @@ def test_slack_requests_with_bad_signatures_are_refused(world: World, age: int, 
     incident_id = world.open_incident()
     assert slack_request(world, incident_id, "ack", age=age, tamper=tamper).status_code == 401
     assert world.store.incident(incident_id).status.value == "open"
+
+
+def test_socket_mode_payloads_take_the_same_path_as_http(world: World) -> None:
+    from monitor.notify.interactions import action_from_payload
+
+    incident_id = world.open_incident()
+    incident = world.store.incident(incident_id)
+    payload = render_alert(incident, rule_description="d", playbook_title="p", now=world.clock.now())
+    ack = next(e for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "ack")
+    interaction = {
+        "type": "block_actions",
+        "user": {"id": "U0SOCKET1", "username": "li.qiang", "name": "li.qiang"},
+        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C1"},
+        "channel": {"id": "C1"},
+        "actions": [{**ack, "action_ts": "1.3"}],
+    }
+    assert world.api.perform(action_from_payload(interaction)) is None
+    assert world.store.incident(incident_id).acknowledged_by == "li.qiang (slack:U0SOCKET1)"
+    refused = world.api.perform(action_from_payload(interaction))  # twice: refused with the reason
+    assert refused is not None and "only an open incident can be acknowledged" in refused
