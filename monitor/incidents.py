@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.models import Incident, Signal, SignalState
 from monitor.notify.render import Renderer
@@ -17,6 +17,7 @@ from monitor.store import DuplicateIncident, SqlStore
 log = logging.getLogger(__name__)
 
 SYSTEM = "crisismon"
+BUCKET = timedelta(minutes=5)
 ChartMaker = Callable[[Rule, Incident, datetime], bytes | None]
 
 
@@ -40,7 +41,7 @@ class IncidentService:
         if signal.state == SignalState.FIRING:
             active = self.store.active_incident(rule.id, signal.group)
             if active is not None:
-                return self.update(active, signal, now)
+                return self.update(active, signal, now, every=rule.bucket)
             if self._episode_handled(signal):
                 return None  # a person resolved this episode's incident while the rule still fires
             related = self._related_incident(signal, rule)
@@ -199,13 +200,23 @@ class IncidentService:
                 payload = renderer.chart(incident, png)
                 self.store.enqueue(destination, "chart", payload, now=now, incident_id=incident.id, thread_of=alert_id)
 
-    def update(self, incident: Incident, signal: Signal, now: datetime) -> Incident:
+    def update(self, incident: Incident, signal: Signal, now: datetime, *, every: timedelta = BUCKET) -> Incident:
+        """Record the latest signal; raise the severity when it grew. A changed signal is written
+        to the timeline at most once per ``every`` (the rule's bucket), so a busy crisis cannot
+        flood it."""
         raised = rank(signal.severity) > rank(incident.severity)
         severity = signal.severity if raised else incident.severity
         with self.store.transaction():
             self.store.update_signal(
                 incident.id, at=now, severity=severity, evidence=signal.evidence, top_items=signal.top_items
             )
+            described = [e.describe() for e in signal.evidence]
+            if not raised and described != [e.describe() for e in incident.evidence]:
+                last = next(
+                    (e.at for e in reversed(self.store.timeline(incident.id)) if e.kind in ("signal", "opened")), None
+                )
+                if last is None or now - last >= every:
+                    self.store.add_timeline(incident.id, now, SYSTEM, "signal", {"evidence": described})
             if raised:
                 added = self._raise(self.store.incident(incident.id), severity, now)
                 self.store.add_timeline(

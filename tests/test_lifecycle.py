@@ -177,3 +177,17 @@ def test_firing_again_soon_after_resolution_is_noted_not_realerted(world, store:
         engine.cycle()
         clock.advance(minutes=5)
     assert len(store.incidents()) == 2
+
+
+def test_signal_updates_are_in_the_timeline_at_most_once_per_bucket(world, store: SqlStore) -> None:  # type: ignore[no-untyped-def]
+    clock, source, _, engine, _ = world
+    open_incident(engine, clock, source)
+    (incident,) = store.incidents()
+    for n in range(6):  # a few more complaints every minute for 6 minutes
+        surge(clock, source, 200 + n * 10, 14 + n)
+        engine.poll("complaints")
+        engine.evaluate()
+        clock.advance(minutes=1)
+    signals = [e for e in store.timeline(incident.id) if e.kind == "signal"]
+    assert 1 <= len(signals) <= 2  # changed every minute, written at most once per 5-minute bucket
+    assert "count" in signals[0].detail["evidence"][0]
