@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 from monitor.clock import Clock
 from monitor.errors import InvalidOperation, NotFound
@@ -78,13 +79,14 @@ class Api:
             ("GET", re.compile(r"^/metrics$"), self._metrics),
             ("GET", re.compile(r"^/v1/incidents$"), self._incidents),
             ("GET", re.compile(r"^/v1/incidents/(\d+)$"), self._incident),
+            ("GET", re.compile(r"^/v1/incidents/(\d+)/review$"), self._review),
             ("POST", re.compile(rf"^/v1/incidents/(\d+)/({'|'.join(OPS)})$"), self._operate),
             ("POST", re.compile(r"^/v1/complaints$"), self._intake),
             ("POST", re.compile(r"^/slack/interactions$"), self._slack),
         ]
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
-        path = path.split("?", 1)[0]
+        path, _, query = path.partition("?")
         if len(body) > self.max_body:
             return error(413, f"body of {len(body)} bytes is over the limit of {self.max_body}")
         for verb, pattern, handler in self._routes:
@@ -93,7 +95,7 @@ class Api:
                 if path.startswith("/v1/") and not self._authorised(headers):
                     return error(401, "send 'Authorization: Bearer <token>' with the API token")
                 try:
-                    return handler(*match.groups(), headers=headers, body=body)
+                    return handler(*match.groups(), headers=headers, body=body, query=parse_qs(query))
                 except NotFound as exc:
                     return error(404, str(exc))
                 except InvalidOperation as exc:
@@ -128,6 +130,15 @@ class Api:
         data = _incident_json(incident)
         data["timeline"] = [{**asdict(t), "at": t.at.isoformat()} for t in self.store.timeline(incident.id)]
         return Response(200, data)
+
+    def _review(self, incident_id: str, *, query: Mapping[str, list[str]], **_: Any) -> Response:
+        from monitor.review import review_data, review_markdown
+
+        incident = self.store.incident(int(incident_id))
+        timeline = self.store.timeline(incident.id)
+        if query.get("format") == ["json"]:
+            return Response(200, review_data(incident, timeline))
+        return Response(200, review_markdown(incident, timeline), "text/markdown; charset=utf-8")
 
     # -- operations --------------------------------------------------------------------
 

@@ -110,6 +110,10 @@ def test_operations_over_http(world: World) -> None:
     assert post("close", by="王芳").status_code == 409  # not resolved yet
     assert post("resolve", by="王芳").json()["status"] == "resolved"
     assert post("close", by="王芳").json()["status"] == "closed"
+    review = world.http.get(f"/v1/incidents/{incident_id}/review", headers=world.auth)
+    assert review.status_code == 200 and review.text.startswith(f"# Post-incident review: #{incident_id}")
+    data = world.http.get(f"/v1/incidents/{incident_id}/review?format=json", headers=world.auth).json()
+    assert data["status"] == "closed" and data["checklist"]["done"] == 1
     timeline = world.http.get(f"/v1/incidents/{incident_id}", headers=world.auth).json()["timeline"]
     assert [t["kind"] for t in timeline if t["actor"] != "crisismon"] == [
         "acknowledged",
