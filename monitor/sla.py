@@ -74,16 +74,7 @@ class SlaWatch:
             self.store.add_timeline(
                 incident.id, now, SYSTEM, "escalated", {"level": level, "role": role, "repeat": repeat}
             )
-            notify(
-                self.store,
-                self.renderers,
-                self.playbooks,
-                incident,
-                text,
-                now,
-                edit_top=False,
-                notify_roles=[role],
-            )
+            self._notify(incident, text, now, roles=[role])
         return 1
 
     def _remind_overdue(self, incident: Incident, timeline: list[TimelineEntry], now: datetime) -> int:
@@ -102,18 +93,24 @@ class SlaWatch:
         roles = sorted({e.owner for e in overdue})
         with self.store.transaction():
             self.store.add_timeline(incident.id, now, SYSTEM, "reminder", {"items": [e.item_id for e in overdue]})
-            notify(
-                self.store,
-                self.renderers,
-                self.playbooks,
-                incident,
-                "\n".join(lines),
-                now,
-                edit_top=False,
-                notify_roles=roles,
-                edit_checklist=True,
-            )
+            self._notify(incident, "\n".join(lines), now, roles=roles, edit_checklist=True)
         return 1
+
+    def _notify(
+        self, incident: Incident, text: str, now: datetime, *, roles: list[str], edit_checklist: bool = False
+    ) -> None:
+        """A thread message mentioning ``roles`` (the checklist message edited too, if asked)."""
+        notify(
+            self.store,
+            self.renderers,
+            self.playbooks,
+            incident,
+            text,
+            now,
+            edit_top=False,
+            notify_roles=roles,
+            edit_checklist=edit_checklist,
+        )
 
 
 def muted(timeline: list[TimelineEntry], now: datetime) -> bool:

@@ -356,22 +356,7 @@ class SqlStore:
                 if self.is_unique_violation(exc):
                     raise DuplicateIncident(rule_id, group) from exc
                 raise
-            for position, entry in enumerate(checklist):
-                self._exec(
-                    """INSERT INTO checklist (incident_id, position, item_id, phase, phase_title, text,
-                       text_en, owner, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (
-                        incident_id,
-                        position,
-                        entry.item_id,
-                        entry.phase,
-                        entry.phase_title,
-                        entry.text,
-                        entry.text_en,
-                        entry.owner,
-                        ts(entry.due_at),
-                    ),
-                )
+            self.add_checklist_items(incident_id, checklist)
             return self.incident(incident_id)
 
     def update_signal(
