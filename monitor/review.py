@@ -74,6 +74,7 @@ def review_data(incident: Incident, timeline: list[TimelineEntry]) -> dict[str, 
 
 def review_markdown(incident: Incident, timeline: list[TimelineEntry], chart: str | None = None) -> str:
     data = review_data(incident, timeline)
+    ack = first(timeline, "acknowledged")
     lines = [
         f"# Post-incident review: #{incident.id} {incident.title}",
         "",
@@ -86,7 +87,7 @@ def review_markdown(incident: Incident, timeline: list[TimelineEntry], chart: st
         f"| severity | {label(incident.severity)} |",
         f"| status | {incident.status.value} |",
         f"| opened | {_t(incident.opened_at)} |",
-        f"| acknowledged | {_t(_at(data['acknowledged_at']))} by {incident.acknowledged_by or '—'} "
+        f"| acknowledged | {_t(ack.at if ack else None)} by {incident.acknowledged_by or '—'} "
         f"(after {data['time_to_acknowledge']}) |",
         f"| resolved | {_t(incident.resolved_at)} (after {data['time_to_resolve']}) |",
         f"| closed | {_t(incident.closed_at)} |",
@@ -128,10 +129,6 @@ def review_markdown(incident: Incident, timeline: list[TimelineEntry], chart: st
         "",
     ]
     return "\n".join(lines)
-
-
-def _at(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 def metric_chart(store: Any, rule: Any, incident: Incident, cut: float, now: datetime) -> bytes:
