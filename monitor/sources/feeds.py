@@ -248,7 +248,19 @@ _CHARSET_BOZO = ("CharacterEncodingOverride", "CharacterEncodingUnknown")
 
 
 def parse_feed(body: bytes, headers: Mapping[str, str], source: str, now: datetime) -> FetchResult:
-    """Parse an RSS/Atom document; salvage what an ill-formed one still gives."""
+    """Parse an RSS/Atom document; salvage what an ill-formed one still gives.
+
+    Well-formed RSS 2.0 / Atom 1.0 goes through ``fastfeed.parse_fast`` (same result, about
+    five times faster); everything it declines goes through feedparser (``parse_feed_slow``).
+    """
+    from monitor.sources.fastfeed import parse_fast  # here: fastfeed imports this module
+
+    fast = parse_fast(body, headers, source, now)
+    return fast if fast is not None else parse_feed_slow(body, headers, source, now)
+
+
+def parse_feed_slow(body: bytes, headers: Mapping[str, str], source: str, now: datetime) -> FetchResult:
+    """``parse_feed`` with feedparser alone (the reference the fast path must match)."""
     if not body.strip():
         return FetchResult(errors=["empty body: the server sent no feed"])
     hdrs = {k.lower(): v for k, v in headers.items()}
