@@ -22,7 +22,7 @@ from monitor.health import PollBook, SourceMonitor
 from monitor.incidents import ChartMaker, IncidentService
 from monitor.ingest import Ingestor
 from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
-from monitor.loading import Definitions
+from monitor.loading import CurrentPlaybooks, Definitions
 from monitor.metrics import Metrics
 from monitor.models import Incident
 from monitor.notify.console import ConsoleNotifier
@@ -248,7 +248,7 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
     engine = wiring.engine
     api = Api(
         store=store,
-        ops=IncidentOps(store, wiring.renderers, engine.definitions.playbooks),
+        ops=IncidentOps(store, wiring.renderers, CurrentPlaybooks(lambda: engine.definitions.playbooks)),
         ingestor=engine.ingestor,
         metrics=engine.metrics,
         clock=clock,

@@ -98,3 +98,28 @@ def test_sighup_reloads_a_running_daemon_and_sigterm_stops_it(tmp_path: Path) ->
     assert proc.returncode == 0, err
     assert "reload refused" in err and "broken.yaml:1" in err
     assert "source complaints:" in err and "ConnectError" in err  # failures logged, not fatal
+
+
+def test_api_operations_use_the_playbooks_of_the_current_reload(store: SqlStore, tmp_path: Path) -> None:
+    from monitor.app import build_api
+
+    playbooks = tmp_path / "playbooks"
+    shutil.copytree(ROOT / "playbooks", playbooks)
+    config = AppConfig(
+        rules_dir=str(ROOT / "rules"),
+        playbooks_dir=str(playbooks),
+        scoring=ScoringConfig(negative_below=0.3),
+        http={"listen": "127.0.0.1:0"},
+    )
+    clock = FakeClock()
+    engine = make_engine(store, clock, FakeSource("complaints"), RecordingNotifier())
+    engine.swap_definitions(load_definitions(config, check_sources=False))
+    wiring = type("W", (), {"engine": engine, "renderers": {"console": TextRenderer()}, "closers": []})()
+    server = build_api(config, wiring, store, clock, {"CRISISMON_API_TOKEN": "t"})
+    try:
+        path = playbooks / "product_quality.yaml"
+        path.write_text(path.read_text(encoding="utf-8").replace("title_en:", "title_en: Renamed -", 1), "utf-8")
+        engine.swap_definitions(load_definitions(config, check_sources=False))
+        assert server.api.ops.playbooks["product_quality"].title_en.startswith("Renamed -")
+    finally:
+        server.close()
