@@ -10,6 +10,7 @@ from typing import Protocol
 
 from monitor.detect.conditions import Leaf, Observe, compare, evaluate
 from monitor.detect.matching import group_key, selected_by_any, selects
+from monitor.detect.running import DetectorMemo
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation, aggregate
 from monitor.models import ScoredItem, Signal, SignalState, TopItem
@@ -60,12 +61,14 @@ class Evaluator:
         self.sources_down = sources_down
         self.history_start = history_start
         self.items: ItemReader = items or store
+        self.detectors = DetectorMemo()
 
     def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
         down = self.sources_down()
         signals: list[Signal] = []
         for rule in rules:
             signals.extend(self.evaluate_rule(rule, now, down))
+        self.detectors.forget_stale(now)
         return signals
 
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
@@ -79,7 +82,8 @@ class Evaluator:
         signals = []
         for group in sorted(set(groups) | set(states)):
             grouped = groups.get(group, [])
-            verdict = evaluate(rule.condition, observer(rule, grouped), now, rule, cut, history_since)
+            observe = observer(rule, grouped)
+            verdict = evaluate(rule.condition, observe, now, rule, cut, history_since, self.detectors, group)
             own = [s for s in grouped if selects(rule, None, s)]  # the rule's own selection: severity, evidence
             observations = [Observation(s.item.published_at, s.item.count, s.sentiment) for s in own]
             prev = states.get(group, RuleState())

@@ -268,3 +268,29 @@ def normalise(raw: float, n_windows: int, profile: Profile = STANDARD) -> float:
     null = -profile.fn_weight * n_windows
     perfect = profile.tp_weight * n_windows
     return 100.0 * (raw - null) / (perfect - null)
+
+
+def alert_score(alerts: Sequence[bool], rows: ScoredRows, fn_weight: float = 1.0) -> tuple[float, int, int]:
+    """(raw score, windows detected, scored alerts outside windows) of discrete alerts.
+
+    :func:`file_score` at threshold 1 for 0/1 scores (equal up to the order of the sum),
+    in one pass: the earliest alert in a window earns its σ (the highest there), a window
+    without one costs ``fn_weight`` (the profile's A_FN), every alert outside adds its σ.
+    """
+    if len(alerts) != len(rows.sigma):
+        raise ValueError(f"{len(alerts)} alerts for {len(rows.sigma)} rows")
+    best: dict[str, float] = {}
+    outside = 0.0
+    n_outside = 0
+    for i in range(rows.probation, len(alerts)):
+        if not alerts[i]:
+            continue
+        window = rows.window[i]
+        if window is None:
+            outside += rows.sigma[i]
+            n_outside += 1
+        elif window not in best:
+            best[window] = rows.sigma[i]
+    scored = {w for w in rows.window[rows.probation :] if w is not None}
+    total = outside + sum(best.get(w, -fn_weight) for w in sorted(scored))
+    return total, len(best), n_outside

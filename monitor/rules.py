@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
+from monitor.detect.anomaly import AnomalyParams
 from monitor.durations import Duration, format_duration
 from monitor.errors import ConfigError, Problem
 from monitor.severity import SeverityName
@@ -56,19 +57,50 @@ class Spike(Selection):
 
 
 class Anomaly(Selection):
+    """The ``anomaly`` condition; durations become bucket counts for the detector
+    (``monitor.detect.anomaly``). The defaults, at 5-minute buckets, are the detector's
+    cross-validated defaults."""
+
     metric: Metric = "count"
-    history: Duration = Field(default=timedelta(days=7), description="How much past the baseline learns from")
-    min_history: Duration = Field(default=timedelta(days=1), description="Warm-up: no verdict before this much data")
-    season: Literal["none", "hour_of_day", "hour_of_week"] = "none"
+    history: Duration = Field(default=timedelta(days=14), description="How much past each view of the series keeps")
+    min_history: Duration = Field(default=timedelta(hours=16), description="Warm-up: no verdict before this much data")
+    season: Literal["none", "hour_of_day", "hour_of_week"] = "hour_of_day"
     timezone: str = Field(default="UTC", description="Time zone of the seasons, e.g. Asia/Shanghai")
-    method: Literal["median_mad", "ewma"] = "median_mad"
-    threshold: float = Field(default=5.0, gt=0, description="Robust z-score that counts as anomalous")
-    min_spread: float = Field(
-        default=1.0, gt=0, description="Floor on the spread: a flat baseline does not fire on any change"
+    rarity: float = Field(
+        default=3.25, gt=0, description="How rare a bucket must be: rarer than 1 in 10^rarity buckets of the history"
+    )
+    min_spread: float | None = Field(
+        default=None,
+        ge=0,
+        description="Floor on the tail scale, in the metric's units (default: 1 item for counts, 0 otherwise)",
     )
     direction: Literal["up", "down", "both"] = "up"
-    consecutive: int = Field(default=2, ge=1, description="Anomalous buckets in a row before it holds")
-    cooldown: Duration = Field(default=timedelta(hours=12), description="Quiet time that ends an episode")
+    consecutive: int = Field(default=1, ge=1, description="Anomalous buckets in a row before it holds")
+    cooldown: Duration = Field(
+        default=timedelta(hours=8), description="After an alert, only a much rarer bucket alerts again"
+    )
+    rebound: float = Field(
+        default=3.0, ge=1, description="In the cool-down, an alert needs rebound x the highest surprise since"
+    )
+    threshold: float | None = Field(default=None, description="Replaced by rarity (it was a z-score)")
+    method: str | None = Field(default=None, description="Removed: the detector has a single method")
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _threshold_replaced(cls, value: Any) -> None:
+        raise found_expected(
+            f"threshold {value!r} (a z-score; the anomaly detector no longer uses one)",
+            "rarity instead: how rare a bucket must be, e.g. rarity: 3.5 = rarer than 1 in 3,000 buckets "
+            "(docs/rules.md, anomaly)",
+        )
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method_removed(cls, value: Any) -> None:
+        raise found_expected(
+            f"method {value!r} (median_mad and ewma were replaced by one detector)",
+            "no method: delete this line (docs/detection.md explains the detector)",
+        )
 
     @model_validator(mode="after")
     def _history_fits(self) -> Anomaly:
@@ -82,6 +114,29 @@ class Anomaly(Selection):
         except (ZoneInfoNotFoundError, ValueError):
             raise found_expected(repr(self.timezone), "an IANA time zone such as Asia/Shanghai or UTC") from None
         return self
+
+    def params(self, bucket: timedelta) -> AnomalyParams:
+        """The detector's parameters for buckets of ``bucket`` (ValueError if they do not fit)."""
+        history = int(self.history / bucket)
+        scale = self.min_spread
+        if scale is None:
+            scale = 1.0 if is_count_metric(self.metric) else 0.0
+        return AnomalyParams(
+            history=history,
+            warmup=max(10, min(int(self.min_history / bucket), history)),
+            min_scale=scale,
+            season=self.season,
+            threshold=self.rarity,
+            direction=self.direction,
+            consecutive=self.consecutive,
+            cooldown=int(self.cooldown / bucket),
+            rebound=self.rebound,
+        )
+
+
+def is_count_metric(metric: str) -> bool:
+    """Counts scale with the number of items; shares and mean sentiment do not."""
+    return metric in ("count", "negative_count")
 
 
 class AnomalyCondition(Strict):
@@ -186,6 +241,9 @@ class Rule(Strict):
                     f"a window of {format_duration(window)} with a bucket of {format_duration(self.bucket)}",
                     "every window at least one bucket long",
                 )
+        for leaf in _walk(self.condition):
+            if isinstance(leaf, Anomaly):
+                _check_anomaly(leaf, self.bucket)
         return self
 
     def all_sources(self) -> tuple[str, ...]:
@@ -197,6 +255,14 @@ class Rule(Strict):
     def lookback(self) -> timedelta:
         """How far back evaluation needs items."""
         return max(_spans(self.condition, self.window))
+
+
+def _check_anomaly(leaf: Anomaly, bucket: timedelta) -> None:
+    try:
+        leaf.params(bucket)
+    except ValueError as exc:
+        found = f"anomaly with history {format_duration(leaf.history)} in buckets of {format_duration(bucket)}"
+        raise found_expected(found, f"settings the detector accepts ({exc})") from None
 
 
 def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly]:

@@ -88,3 +88,50 @@ def test_window_shorter_than_bucket_is_refused(tmp_path: Path) -> None:
     )
     _, problems = load_rules(tmp_path, playbooks=["p"], sources=None, categories=[])
     assert len(problems) == 1 and "at least one bucket" in problems[0].expected
+
+
+ANOMALY_RULE = "rules:\n  - id: r\n    description: d\n    playbook: p\n    condition:\n      anomaly:\n{fields}"
+
+
+def write_anomaly_rule(tmp_path: Path, fields: str) -> None:
+    body = "".join(f"        {line}\n" for line in fields.splitlines())
+    (tmp_path / "r.yaml").write_text(ANOMALY_RULE.format(fields=body), encoding="utf-8")
+
+
+def test_old_anomaly_fields_that_still_mean_the_same_keep_working(tmp_path: Path) -> None:
+    write_anomaly_rule(
+        tmp_path,
+        "metric: negative_count\nhistory: 14d\nmin_history: 1d\nseason: hour_of_day\n"
+        "timezone: Asia/Shanghai\nmin_spread: 2\ndirection: up\nconsecutive: 2\ncooldown: 12h",
+    )
+    rules, problems = load_rules(tmp_path, playbooks=["p"], sources=None, categories=[])
+    assert problems == []
+    (rule,) = rules.rules
+    params = rule.condition.anomaly.params(rule.bucket)  # type: ignore[union-attr]
+    assert (params.history, params.warmup, params.min_scale, params.consecutive, params.cooldown) == (
+        4032,
+        288,
+        2.0,
+        2,
+        144,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "line", "field", "found", "expected"),
+    [
+        ("metric: count\nthreshold: 5", 8, "threshold", "threshold 5 (a z-score", "rarity instead"),
+        ("method: ewma", 7, "method", "method 'ewma'", "delete this line"),
+        ("history: 3h\nmin_history: 1h", 2, "rules.0", "anomaly with history 3h in buckets of 5m", "history 36"),
+    ],
+)
+def test_replaced_anomaly_fields_fail_check_with_what_replaced_them(
+    tmp_path: Path, fields: str, line: int, field: str, found: str, expected: str
+) -> None:
+    write_anomaly_rule(tmp_path, fields)
+    _, problems = load_rules(tmp_path, playbooks=["p"], sources=None, categories=[])
+    assert len(problems) == 1, problems
+    (problem,) = problems
+    assert (problem.line, problem.field.split(".")[-1] if field != "rules.0" else problem.field) == (line, field)
+    assert found in problem.found and expected in problem.expected
+    assert str(problem).startswith(f"{tmp_path / 'r.yaml'}:{line}: ")

@@ -1,81 +1,83 @@
-"""The ``anomaly`` condition: is this bucket far from what is normal for it?
+"""The ``anomaly`` condition: is this bucket rarer than anything this series normally does?
 
-A streaming detector over one series of bucket values (e.g. complaint counts per 5 minutes):
+A streaming detector over one series of bucket values (e.g. complaint counts per 5
+minutes), fed one bucket at a time. For every bucket it asks, of a few *views* of the
+series, how rare the current value is against that view's own history (``tails.surprise``:
+ranks inside the bulk, an exponential peaks-over-threshold tail beyond it, answered in
+``-log10 p``):
 
-1. **Baseline.** The values seen before are kept per *season slot* (one slot for all, or
-   one per hour of day, or per hour of week). ``median_mad``: ``expected`` is the median of
-   the slot's last ``history`` values and ``spread`` their MAD scaled to a standard
-   deviation. ``ewma``: exponentially weighted mean and standard deviation with span
-   ``history``; each value enters clipped to ``expected ± clip·spread`` so that a burst
-   does not drag the baseline.
-2. **Heavy tails.** Volumes of posts and complaints are bursty: small bursts happen every
-   day, and a MAD learnt from quiet hours calls each of them a crisis. With
-   ``tail_quantile`` (``median_mad`` only) the spread is at least what the slot's own tail
-   implies: ``(q - median) / Φ⁻¹(tail_quantile)`` with ``q`` the value at that quantile (on
-   the side of the new value). For normally distributed data this equals the MAD estimate,
-   so it only matters when the history is bursty.
-3. **Spread floor.** ``spread`` is also at least ``min_spread`` and at least
-   ``count_noise · sqrt(expected)`` (the noise of a count with that mean), so a flat or
-   near-zero baseline does not turn every small change into a huge z-score.
-4. **Score.** ``z = (value - expected) / spread``. A bucket is *anomalous* when ``z`` (for
-   ``direction="up"``), ``-z`` (``"down"``) or either (``"both"``) reaches ``threshold`` and
-   the value moved by at least ``min_delta``.
-5. **Warm-up.** Nothing is anomalous until the slot holds ``min_events`` values.
-6. **Alerting.** An alert fires when ``consecutive`` buckets in a row are anomalous. That
-   opens an *episode*: no new alert while anomalous buckets keep coming; the episode closes
-   once no bucket has been anomalous for ``cooldown``, and the next anomaly fires again.
-   One alert per burst, however long the burst lasts.
+- ``value``: the bucket itself;
+- ``log``: the same rank, with the tail fitted on ``log(1 + value)`` (bursts in counts are
+  multiplicative: a tail fitted on the raw values calls the next big burst a miracle);
+- ``mean``: the mean of the last ``mean_window`` buckets (a shift that no single bucket
+  shows);
+- ``median``: the median of the last ``median_window`` buckets (a sustained rise that
+  isolated spikes cannot fake, nor hide);
+- ``season``: the median of the last ``season_window`` *residuals*, each bucket minus the
+  median of the same hour (of the day or of the week) over its last ``season_history``
+  values (a normal level at an abnormal hour).
 
-Every value, anomalous or not, joins the baseline after it is judged (the median and the
-clipped EWMA are robust to the bursts). Pure: time comes only from the timestamps passed
-in. ``to_state``/``from_state`` persist everything, so a restarted daemon carries on
-exactly where it stopped.
+Each view keeps its last ``history`` values; a view says nothing until it holds
+``warmup`` of them. The bucket's *surprise* is the largest over the views (and over
+``direction``). It is **anomalous** when the surprise reaches ``threshold``; an alert
+**fires** on an anomalous bucket unless one fired in the last ``cooldown`` buckets, and
+even then when the surprise exceeds ``rebound`` × the highest surprise seen since that
+alert (a second, much bigger event is news). ``consecutive`` > 1 asks for that many
+anomalous buckets in a row.
+
+Everything is counted in buckets, never in wall time: the detector reads no clock.
+Values whose timestamp is not after the previous one (late, duplicate) and non-finite
+values are *skipped*: the result says why, and nothing changes. ``to_state``/``from_state``
+persist everything as plain JSON; a restored detector carries on exactly where it stopped.
+The defaults were chosen by cross-validation on NAB (docs/detection.md).
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from statistics import NormalDist
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any, Literal
 
-Method = Literal["median_mad", "ewma"]
+from monitor.detect.tails import SlidingWindow, identity, signed_log, sorted_median, surprise
+
 Season = Literal["none", "hour_of_day", "hour_of_week"]
 Direction = Literal["up", "down", "both"]
 
-MAD_TO_SIGMA = 1.4826
-"""Scales a median absolute deviation to a standard deviation for normal data."""
-
-STATE_VERSION = 1
+STATE_VERSION = 2
 _SEASON_SLOTS = {"none": 1, "hour_of_day": 24, "hour_of_week": 168}
+IQR_TO_SIGMA = 1.349
+"""Interquartile range of a normal distribution, in standard deviations."""
 
 
 @dataclass(frozen=True)
 class AnomalyParams:
-    """How the ``anomaly`` condition judges a series; the defaults are the benchmarked ones.
+    """How the ``anomaly`` condition judges a series; the defaults are the cross-validated ones.
 
-    ``history`` and ``min_events`` count values *in the same season slot*: with 5-minute
-    buckets and ``season="none"``, 2016 is one week and 288 one day; with
-    ``season="hour_of_day"`` a slot gains 12 values a day (168 = two weeks).
+    Counts (``history``, ``warmup``, windows, ``cooldown``) are in buckets; with 5-minute
+    buckets 8640 is 30 days and 100 a little over 8 hours.
     """
 
-    method: Method = "median_mad"
-    season: Season = "none"
-    history: int = 2016
-    min_events: int = 288
-    threshold: float = 5.0
-    tail_quantile: float = 0.98
-    min_spread: float = 1.0
-    count_noise: float = 1.0
-    min_delta: float = 0.0
-    direction: Direction = "up"
-    consecutive: int = 2
-    cooldown: timedelta = timedelta(hours=12)
-    clip: float = 3.0
+    history: int = 4032
+    warmup: int = 192
+    tail: float = 0.01
+    floor: float = 0.01
+    bulk_floor: float = 0.3
+    min_scale: float = 0.0
+    log_tail: bool = True
+    mean_window: int = 12
+    median_window: int = 72
+    season: Season = "hour_of_day"
+    season_history: int = 168
+    season_warmup: int = 12
+    season_window: int = 12
+    threshold: float = 3.25
+    direction: Direction = "both"
+    cooldown: int = 96
+    rebound: float = 3.0
+    consecutive: int = 1
 
     def __post_init__(self) -> None:
         problems = _param_problems(self)
@@ -85,22 +87,26 @@ class AnomalyParams:
 
 def _param_problems(p: AnomalyParams) -> list[str]:
     checks = [
-        (p.method in ("median_mad", "ewma"), f"method {p.method!r}, expected median_mad or ewma"),
+        (p.history >= 50, f"history {p.history}, expected at least 50 buckets"),
+        (10 <= p.warmup <= p.history, f"warmup {p.warmup}, expected 10..history ({p.history})"),
+        (0 < p.tail < 0.5, f"tail {p.tail}, expected a fraction between 0 and 0.5"),
+        (0 <= p.floor < 1, f"floor {p.floor}, expected a fraction of the range, 0 <= floor < 1"),
+        (0 <= p.bulk_floor <= 10, f"bulk_floor {p.bulk_floor}, expected a multiple of the interquartile range, 0..10"),
+        (p.min_scale >= 0, f"min_scale {p.min_scale}, expected >= 0"),
+        (1 <= p.mean_window <= p.history, f"mean_window {p.mean_window}, expected 1..history"),
+        (1 <= p.median_window <= p.history, f"median_window {p.median_window}, expected 1..history"),
         (p.season in _SEASON_SLOTS, f"season {p.season!r}, expected none, hour_of_day or hour_of_week"),
-        (p.direction in ("up", "down", "both"), f"direction {p.direction!r}, expected up, down or both"),
-        (p.history >= 2, f"history {p.history}, expected at least 2 values"),
-        (0 <= p.min_events <= p.history, f"min_events {p.min_events}, expected 0..history ({p.history})"),
-        (p.threshold > 0, f"threshold {p.threshold}, expected a z-score > 0"),
+        (p.season_history >= 3, f"season_history {p.season_history}, expected at least 3 values"),
         (
-            p.tail_quantile == 0 or 0.5 < p.tail_quantile < 1,
-            f"tail_quantile {p.tail_quantile}, expected 0 (off) or between 0.5 and 1",
+            1 <= p.season_warmup <= p.season_history,
+            f"season_warmup {p.season_warmup}, expected 1..season_history ({p.season_history})",
         ),
-        (p.min_spread > 0, f"min_spread {p.min_spread}, expected > 0 (the floor on the spread)"),
-        (p.count_noise >= 0, f"count_noise {p.count_noise}, expected >= 0"),
-        (p.min_delta >= 0, f"min_delta {p.min_delta}, expected >= 0"),
+        (p.season_window >= 1, f"season_window {p.season_window}, expected at least 1 bucket"),
+        (p.threshold > 0, f"threshold {p.threshold}, expected a surprise > 0 (-log10 of a probability)"),
+        (p.direction in ("up", "down", "both"), f"direction {p.direction!r}, expected up, down or both"),
+        (p.cooldown >= 0, f"cooldown {p.cooldown}, expected >= 0 buckets"),
+        (p.rebound >= 1, f"rebound {p.rebound}, expected >= 1"),
         (p.consecutive >= 1, f"consecutive {p.consecutive}, expected at least 1 bucket"),
-        (p.cooldown >= timedelta(0), f"cooldown {p.cooldown}, expected a duration >= 0"),
-        (p.clip > 0, f"clip {p.clip}, expected > 0"),
     ]
     return [message for ok, message in checks if not ok]
 
@@ -109,163 +115,107 @@ def _param_problems(p: AnomalyParams) -> list[str]:
 class AnomalyResult:
     """The verdict on one bucket.
 
-    ``expected``/``spread`` describe the baseline before this value joined it. ``anomalous``
-    is True on every bucket past the threshold; ``fired`` only on the bucket that raises an
-    alert (not on the later buckets of the same episode).
+    ``expected`` (the median of the history) and ``spread`` (its interquartile range as a
+    standard deviation) describe the history *before* this value; ``zscore`` places the
+    value in it, for people. ``surprise`` is what the decision uses: ``-log10`` of how
+    often the history did at least this (``feature`` says in which view, ``towards`` in
+    which direction). ``anomalous`` is True on every bucket at or past ``threshold``;
+    ``fired`` only on the bucket that raises an alert. ``skipped`` says why a value was not
+    judged (``"not after the previous bucket"``, ``"not a finite number"``).
     """
 
     value: float
     expected: float
     spread: float
     zscore: float
+    surprise: float
+    feature: str
+    towards: str
     fired: bool
     warming_up: bool
     anomalous: bool = False
+    skipped: str | None = None
 
 
-# --- robust statistics over a sorted sequence ----------------------------------------
+def _skipped(value: float, reason: str) -> AnomalyResult:
+    return AnomalyResult(value, math.nan, math.nan, math.nan, 0.0, "", "", False, False, False, reason)
 
 
-def median(ordered: Sequence[float]) -> float:
-    """Median of an already sorted sequence (0.0 when empty)."""
-    n = len(ordered)
-    if n == 0:
-        return 0.0
-    mid = n // 2
-    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+class _Smoother:
+    """Mean and median of the last ``size`` inputs."""
 
-
-def median_abs_deviation(ordered: Sequence[float], centre: float) -> float:
-    """Median of ``|x - centre|`` over a sorted sequence, in O(log² n) without sorting."""
-    n = len(ordered)
-    if n == 0:
-        return 0.0
-    split = bisect_left(ordered, centre)
-    upper = _kth_deviation(ordered, split, centre, n // 2)
-    if n % 2:
-        return upper
-    return (_kth_deviation(ordered, split, centre, n // 2 - 1) + upper) / 2.0
-
-
-def _kth_deviation(ordered: Sequence[float], split: int, centre: float, k: int) -> float:
-    """The k-th smallest (from 0) ``|x - centre|``: the k-th of two sorted sequences.
-
-    Deviations left of ``split`` grow leftwards, those from ``split`` on grow rightwards;
-    binary search on how many of the k+1 smallest come from the left.
-    """
-    n_right = len(ordered) - split
-
-    def left(i: int) -> float:
-        return centre - ordered[split - 1 - i]
-
-    def right(j: int) -> float:
-        return ordered[split + j] - centre
-
-    lo, hi = max(0, k + 1 - n_right), min(k + 1, split)
-    while lo < hi:
-        take = (lo + hi) // 2
-        if left(take) < right(k - take):
-            lo = take + 1
-        else:
-            hi = take
-    candidates = [left(lo - 1)] if lo > 0 else []
-    if lo < k + 1:
-        candidates.append(right(k - lo))
-    return max(candidates)
-
-
-def quantile(ordered: Sequence[float], q: float) -> float:
-    """The value at quantile ``q`` of a sorted, non-empty sequence (the higher neighbour)."""
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-# --- baselines -------------------------------------------------------------------------
-
-
-class _MedianMad:
-    """The last ``size`` values, in arrival order and sorted."""
-
-    def __init__(self, size: int, tail: float, values: Sequence[float] = ()) -> None:
-        self._size = size
-        self._tail = tail
-        self._z_tail = NormalDist().inv_cdf(tail) if tail else 0.0
-        self._recent: deque[float] = deque()
-        self._sorted: list[float] = []
-        for value in values:
-            self.add(value)
-
-    def __len__(self) -> int:
-        return len(self._recent)
+    def __init__(self, size: int, values: Sequence[float] = ()) -> None:
+        recent = list(values[-size:])
+        self.window = SlidingWindow(size, recent)
+        self.total = math.fsum(recent)
+        self._recent: deque[float] = deque(recent, maxlen=size)
 
     def add(self, value: float) -> None:
+        if len(self._recent) == self._recent.maxlen:
+            self.total -= self._recent[0]
         self._recent.append(value)
-        insort(self._sorted, value)
-        if len(self._recent) > self._size:
-            del self._sorted[bisect_left(self._sorted, self._recent.popleft())]
+        self.total += value
+        self.window.add(value)
 
-    def estimate(self, value: float) -> tuple[float, float]:
-        """(median, spread) where spread is the scaled MAD, widened by the tail on ``value``'s side."""
-        centre = median(self._sorted)
-        spread = MAD_TO_SIGMA * median_abs_deviation(self._sorted, centre)
-        if self._tail:
-            if value >= centre:
-                tail_width = quantile(self._sorted, self._tail) - centre
-            else:
-                tail_width = centre - quantile(self._sorted, 1.0 - self._tail)
-            spread = max(spread, tail_width / self._z_tail)
-        return centre, spread
+    def mean(self) -> float:
+        return self.total / len(self._recent)
 
-    def to_state(self) -> dict[str, Any]:
-        return {"values": list(self._recent)}
+    def median(self) -> float:
+        return self.window.median()
 
 
-class _Ewma:
-    """Exponentially weighted mean and variance with span ``size``, fed clipped values."""
+@dataclass
+class _Views:
+    """The history of every view, and the small buffers the views are computed from."""
 
-    def __init__(self, size: int, clip: float, count: int = 0, mean: float = 0.0, var: float = 0.0):
-        self._alpha = 2.0 / (size + 1.0)
-        self._clip = clip
-        self.count, self.mean, self.var = count, mean, var
-
-    def __len__(self) -> int:
-        return self.count
-
-    def add(self, value: float) -> None:
-        if self.count == 0:
-            self.count, self.mean = 1, value
-            return
-        if self.count > 1:
-            reach = self._clip * math.sqrt(self.var)
-            value = min(max(value, self.mean - reach), self.mean + reach)
-        delta = value - self.mean
-        self.mean += self._alpha * delta
-        self.var = (1.0 - self._alpha) * (self.var + self._alpha * delta * delta)
-        self.count += 1
-
-    def estimate(self, value: float) -> tuple[float, float]:
-        return self.mean, math.sqrt(self.var)
-
-    def to_state(self) -> dict[str, Any]:
-        return {"count": self.count, "mean": self.mean, "var": self.var}
+    values: SlidingWindow
+    means: SlidingWindow
+    medians: SlidingWindow
+    residuals: SlidingWindow
+    mean_of: _Smoother
+    median_of: _Smoother
+    residual_of: _Smoother
+    slots: dict[int, SlidingWindow] = field(default_factory=dict)
 
 
-_Baseline = _MedianMad | _Ewma
+@dataclass
+class Alerting:
+    """When a bucket's surprise raises an alert (pure; the detector's last stage).
 
+    ``cooldown_left`` buckets remain of the cool-down after the last alert, ``peak`` is the
+    highest surprise since it, ``run`` counts anomalous buckets in a row.
+    """
 
-def _new_baseline(p: AnomalyParams, state: dict[str, Any] | None = None) -> _Baseline:
-    if p.method == "ewma":
-        if state is None:
-            return _Ewma(p.history, p.clip)
-        return _Ewma(p.history, p.clip, int(state["count"]), float(state["mean"]), float(state["var"]))
-    values = [] if state is None else [float(v) for v in state["values"]]
-    return _MedianMad(p.history, p.tail_quantile, values)
+    threshold: float
+    cooldown: int
+    rebound: float
+    consecutive: int = 1
+    cooldown_left: int = 0
+    peak: float = 0.0
+    run: int = 0
 
+    @classmethod
+    def of(cls, p: AnomalyParams) -> Alerting:
+        return cls(p.threshold, p.cooldown, p.rebound, p.consecutive)
 
-# --- judging one value ---------------------------------------------------------------
+    def step(self, best: float) -> bool:
+        """Advance by one judged bucket of surprise ``best``; True when it raises an alert."""
+        anomalous = best >= self.threshold
+        self.run = self.run + 1 if anomalous else 0
+        cooling = self.cooldown_left > 0
+        if cooling:
+            self.cooldown_left -= 1
+        due = anomalous and self.run >= self.consecutive
+        if due and (not cooling or best >= self.rebound * self.peak):
+            self.cooldown_left, self.peak = self.cooldown, best
+            return True
+        if cooling:
+            self.peak = max(self.peak, best)
+        return False
 
 
 def season_slot(season: Season, ts: datetime) -> int:
-    """Which baseline a timestamp belongs to (hours in the timestamp's own time zone)."""
+    """Which seasonal slot a timestamp belongs to (hours in the timestamp's own time zone)."""
     if season == "hour_of_day":
         return ts.hour
     if season == "hour_of_week":
@@ -273,134 +223,185 @@ def season_slot(season: Season, ts: datetime) -> int:
     return 0
 
 
-def floored_spread(p: AnomalyParams, expected: float, raw_spread: float) -> float:
-    """The baseline's spread, floored so that a flat baseline does not fire on any change."""
-    return max(raw_spread, p.min_spread, p.count_noise * math.sqrt(abs(expected)))
-
-
-def is_anomalous(p: AnomalyParams, z: float, delta: float) -> bool:
-    """Whether a z-score and a change ``value - expected`` pass the bar in ``direction``."""
-    up = z >= p.threshold and delta >= p.min_delta
-    down = -z >= p.threshold and -delta >= p.min_delta
-    if p.direction == "up":
-        return up
-    if p.direction == "down":
-        return down
-    return up or down
-
-
-@dataclass
-class _Episode:
-    """An open alert: when it fired and when a bucket was last anomalous."""
-
-    fired_at: datetime
-    last_anomalous: datetime
-
-
-@dataclass
-class _Runtime:
-    baselines: dict[int, _Baseline] = field(default_factory=dict)
-    episode: _Episode | None = None
-    run: int = 0
-    last_ts: datetime | None = None
-
-
 class AnomalyDetector:
     """Streaming detector: call ``update(ts, value)`` once per bucket, in time order."""
 
     def __init__(self, params: AnomalyParams) -> None:
         self.params = params
-        self._rt = _Runtime()
+        self._views = _new_views(params)
+        self._alerting = Alerting.of(params)
+        self.last_ts: datetime | None = None
 
     def update(self, ts: datetime, value: float) -> AnomalyResult:
-        """Judge ``value`` against the baseline of its slot, then add it to that baseline."""
+        """Judge ``value`` against every view's history, then add it to them."""
         value = float(value)
-        self._check_input(ts, value)
-        baseline = self._baseline(season_slot(self.params.season, ts))
-        result = self._judge(ts, value, baseline)
-        baseline.add(value)
-        self._rt.last_ts = ts
-        return result
-
-    def _check_input(self, ts: datetime, value: float) -> None:
         if not math.isfinite(value):
-            raise ValueError(f"value {value!r} at {ts.isoformat()} is not a finite number")
-        last = self._rt.last_ts
-        if last is not None and ts < last:
-            raise ValueError(f"timestamp {ts.isoformat()} is before the previous one {last.isoformat()}")
+            return _skipped(value, "not a finite number")
+        if self.last_ts is not None and ts <= self.last_ts:
+            return _skipped(value, "not after the previous bucket")
+        self.last_ts = ts
+        return self._step(ts, value, quiet=False)
 
-    def _baseline(self, slot: int) -> _Baseline:
-        if slot not in self._rt.baselines:
-            self._rt.baselines[slot] = _new_baseline(self.params)
-        return self._rt.baselines[slot]
+    def _step(self, ts: datetime | None, value: float, quiet: bool) -> AnomalyResult:
+        p, v = self.params, self._views
+        expected, spread = _describe(v.values)
+        warming = len(v.values) < p.warmup
+        scores = self._scores(ts, value)
+        best, feature, towards = max(scores, default=(0.0, "", ""))
+        anomalous = best >= p.threshold
+        fired = False if quiet else self._alerting.step(best)
+        zscore = (value - expected) / spread if spread > 0 else 0.0
+        return AnomalyResult(value, expected, spread, zscore, best, feature, towards, fired, warming, anomalous)
 
-    def _judge(self, ts: datetime, value: float, baseline: _Baseline) -> AnomalyResult:
+    def _scores(self, ts: datetime | None, value: float) -> list[tuple[float, str, str]]:
+        """Every view's (surprise, name, direction), then each view learns the new value."""
+        p, v = self.params, self._views
+        scores: list[tuple[float, str, str]] = []
+        self._judge(scores, v.values, value, "value")
+        if p.log_tail:
+            self._judge(scores, v.values, value, "log", log=True)
+        v.mean_of.add(value)
+        v.median_of.add(value)
+        mean, med = v.mean_of.mean(), v.median_of.median()
+        self._judge(scores, v.means, mean, "mean")
+        self._judge(scores, v.medians, med, "median")
+        v.values.add(value)
+        v.means.add(mean)
+        v.medians.add(med)
+        residual = self._residual(ts, value)
+        if residual is not None:
+            v.residual_of.add(residual)
+            smoothed = v.residual_of.median()
+            self._judge(scores, v.residuals, smoothed, "season")
+            v.residuals.add(smoothed)
+        return scores
+
+    def _residual(self, ts: datetime | None, value: float) -> float | None:
+        """The value minus the median of its seasonal slot (None while the slot warms up)."""
+        p, v = self.params, self._views
+        if p.season == "none" or ts is None:
+            return None
+        slot = v.slots.setdefault(season_slot(p.season, ts), SlidingWindow(p.season_history))
+        residual = value - slot.median() if len(slot) >= p.season_warmup else None
+        slot.add(value)
+        return residual
+
+    def _judge(
+        self, scores: list[tuple[float, str, str]], history: SlidingWindow, x: float, name: str, log: bool = False
+    ) -> None:
         p = self.params
-        warming = len(baseline) < max(p.min_events, 1)
-        expected, raw_spread = baseline.estimate(value) if len(baseline) else (value, 0.0)
-        spread = floored_spread(p, expected, raw_spread)
-        z = (value - expected) / spread
-        anomalous = not warming and is_anomalous(p, z, value - expected)
-        self._rt.run = self._rt.run + 1 if anomalous else 0
-        fired = self._step_episode(ts, anomalous, self._rt.run >= p.consecutive)
-        return AnomalyResult(value, expected, spread, z, fired, warming, anomalous)
+        if len(history) < p.warmup:
+            return
+        transform = signed_log if log else identity
+        up, down = surprise(history.sorted, x, p.tail, p.floor, p.min_scale, transform, p.bulk_floor)
+        if p.direction != "down":
+            scores.append((up, name, "up"))
+        if p.direction != "up":
+            scores.append((down, name, "down"))
 
-    def _step_episode(self, ts: datetime, anomalous: bool, sustained: bool) -> bool:
-        """Advance the alert episode; True when this bucket raises a new alert."""
-        rt = self._rt
-        if rt.episode is not None and ts - rt.episode.last_anomalous >= self.params.cooldown:
-            rt.episode = None
-        if rt.episode is not None:
-            if anomalous:
-                rt.episode.last_anomalous = ts
-            return False
-        if sustained:
-            rt.episode = _Episode(ts, ts)
-            return True
-        return False
+    # --- state ---------------------------------------------------------------------------
 
     def to_state(self) -> dict[str, Any]:
         """Everything needed to resume, as plain JSON types."""
-        rt = self._rt
-        episode = None
-        if rt.episode is not None:
-            episode = {
-                "fired_at": rt.episode.fired_at.isoformat(),
-                "last_anomalous": rt.episode.last_anomalous.isoformat(),
-            }
+        v, a = self._views, self._alerting
         return {
             "version": STATE_VERSION,
-            "baselines": {str(slot): b.to_state() for slot, b in sorted(rt.baselines.items())},
-            "episode": episode,
-            "run": rt.run,
-            "last_ts": None if rt.last_ts is None else rt.last_ts.isoformat(),
+            "params": _params_key(self.params),
+            "values": v.values.in_order(),
+            "means": v.means.in_order(),
+            "medians": v.medians.in_order(),
+            "residuals": v.residuals.in_order(),
+            "recent_residuals": v.residual_of.window.in_order(),
+            "slots": {str(slot): w.in_order() for slot, w in sorted(v.slots.items())},
+            "alerting": {"cooldown_left": a.cooldown_left, "peak": a.peak, "run": a.run},
+            "last_ts": None if self.last_ts is None else self.last_ts.isoformat(),
         }
 
     @classmethod
     def from_state(cls, params: AnomalyParams, state: dict[str, Any]) -> AnomalyDetector:
-        """A detector that carries on from ``state`` (as written by :meth:`to_state`)."""
-        if state.get("version") != STATE_VERSION:
-            found = state.get("version")
-            raise ValueError(f"anomaly detector state version {found!r}, expected {STATE_VERSION}")
+        """A detector that carries on from ``state`` (as written by :meth:`to_state`).
+
+        A state written by the previous detector (version 1) is migrated: its history of
+        values (``season: none``) warms the new views up; other version-1 states (EWMA,
+        seasonal slots) hold nothing the new views can use, so the detector starts afresh
+        (and warms up again). A state written with other parameters is refused.
+        """
+        version = state.get("version")
+        if version == 1:
+            return _from_v1(params, state)
+        if version != STATE_VERSION:
+            raise ValueError(f"anomaly detector state version {version!r}, expected {STATE_VERSION} (or 1)")
+        if state.get("params") != _params_key(params):
+            raise ValueError("anomaly detector state was written with other parameters; start a fresh detector")
         detector = cls(params)
-        rt = detector._rt
-        rt.baselines = {int(slot): _new_baseline(params, b) for slot, b in state["baselines"].items()}
-        if state["episode"] is not None:
-            e = state["episode"]
-            rt.episode = _Episode(_parse_ts(e["fired_at"]), _parse_ts(e["last_anomalous"]))
-        rt.run = int(state["run"])
-        rt.last_ts = None if state["last_ts"] is None else _parse_ts(state["last_ts"])
+        detector._views = _views_from_state(params, state)
+        a = state["alerting"]
+        alerting = detector._alerting
+        alerting.cooldown_left, alerting.peak, alerting.run = int(a["cooldown_left"]), float(a["peak"]), int(a["run"])
+        detector.last_ts = None if state["last_ts"] is None else datetime.fromisoformat(state["last_ts"])
         return detector
 
 
-def _parse_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+def _describe(values: SlidingWindow) -> tuple[float, float]:
+    """(median, interquartile range as a standard deviation) of the history; NaN when empty."""
+    ordered = values.sorted
+    n = len(ordered)
+    if n == 0:
+        return math.nan, math.nan
+    iqr = ordered[min(n - 1, (3 * n) // 4)] - ordered[n // 4]
+    return sorted_median(ordered), iqr / IQR_TO_SIGMA
+
+
+def _new_views(p: AnomalyParams) -> _Views:
+    return _Views(
+        values=SlidingWindow(p.history),
+        means=SlidingWindow(p.history),
+        medians=SlidingWindow(p.history),
+        residuals=SlidingWindow(p.history),
+        mean_of=_Smoother(p.mean_window),
+        median_of=_Smoother(p.median_window),
+        residual_of=_Smoother(p.season_window),
+    )
+
+
+def _params_key(p: AnomalyParams) -> dict[str, Any]:
+    return {f.name: getattr(p, f.name) for f in fields(p)}
+
+
+def _floats(raw: Any) -> list[float]:
+    return [float(x) for x in raw]
+
+
+def _views_from_state(p: AnomalyParams, state: dict[str, Any]) -> _Views:
+    values = _floats(state["values"])
+    return _Views(
+        values=SlidingWindow(p.history, values),
+        means=SlidingWindow(p.history, _floats(state["means"])),
+        medians=SlidingWindow(p.history, _floats(state["medians"])),
+        residuals=SlidingWindow(p.history, _floats(state["residuals"])),
+        mean_of=_Smoother(p.mean_window, values),
+        median_of=_Smoother(p.median_window, values),
+        residual_of=_Smoother(p.season_window, _floats(state["recent_residuals"])),
+        slots={int(s): SlidingWindow(p.season_history, _floats(w)) for s, w in state["slots"].items()},
+    )
+
+
+def _from_v1(params: AnomalyParams, state: dict[str, Any]) -> AnomalyDetector:
+    """Migrate a version-1 state: replay its unseasoned history quietly, else start afresh."""
+    detector = AnomalyDetector(params)
+    baselines = state.get("baselines") or {}
+    if set(baselines) == {"0"} and "values" in baselines["0"]:
+        for value in _floats(baselines["0"]["values"]):
+            detector._step(None, value, quiet=True)
+    last = state.get("last_ts")
+    detector.last_ts = None if last is None else datetime.fromisoformat(last)
+    return detector
 
 
 def detect_series(
     params: AnomalyParams, timestamps: Sequence[datetime], values: Sequence[float]
 ) -> list[AnomalyResult]:
-    """Run a fresh detector over a whole series."""
+    """Run a fresh detector over a whole series (skipped values included, flagged)."""
     if len(timestamps) != len(values):
         raise ValueError(f"{len(timestamps)} timestamps for {len(values)} values")
     detector = AnomalyDetector(params)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.detect.anomaly import AnomalyParams, detect_series
+from monitor.detect.anomaly import AnomalyDetector
+from monitor.detect.running import DetectorMemo, Running
 from monitor.detect.window import Observation, aggregate, is_rate, window_metric
 from monitor.durations import format_duration
 from monitor.models import Evidence
@@ -54,23 +55,26 @@ def evaluate(
     rule: Rule,
     cut: float,
     history_since: datetime | None = None,
+    memo: DetectorMemo | None = None,
+    group: str = "",
 ) -> Verdict:
     """``history_since``: since when data exists for the rule's sources; a baseline reaching
     further back is not yet known, so a spike on it does not hold (warm-up).
 
     ``observations`` is either one sequence for every condition, or a function giving each
-    leaf condition its own (conditions with their own ``sources``/``match``)."""
-    if isinstance(condition, AllCondition):
-        parts = [evaluate(c, observations, now, rule, cut, history_since) for c in condition.all]
-        return Verdict(all(p.holds for p in parts), tuple(e for p in parts for e in p.evidence))
-    if isinstance(condition, AnyCondition):
-        parts = [evaluate(c, observations, now, rule, cut, history_since) for c in condition.any]
+    leaf condition its own (conditions with their own ``sources``/``match``). ``memo`` keeps
+    ``anomaly`` detectors running between evaluations (per rule, ``group`` and condition)."""
+    if isinstance(condition, AllCondition | AnyCondition):
+        children = condition.all if isinstance(condition, AllCondition) else condition.any
+        parts = [evaluate(c, observations, now, rule, cut, history_since, memo, group) for c in children]
+        if isinstance(condition, AllCondition):
+            return Verdict(all(p.holds for p in parts), tuple(e for p in parts for e in p.evidence))
         held = [p for p in parts if p.holds]
         return Verdict(bool(held), tuple(e for p in (held or parts) for e in p.evidence))
     if isinstance(condition, AnomalyCondition):
-        return anomaly(
-            condition.anomaly, _observe(observations, condition.anomaly), now, rule.bucket, cut, history_since
-        )
+        leaf = condition.anomaly
+        key = (rule.id, group, leaf)
+        return anomaly(leaf, _observe(observations, leaf), now, rule.bucket, cut, history_since, memo, key)
     if isinstance(condition, SpikeCondition):
         window = condition.spike.window or rule.window
         baseline_start = now - window - condition.spike.baseline
@@ -132,26 +136,6 @@ def warming_up(spec: Spike, window: timedelta, history_since: datetime | None) -
     )
 
 
-_SLOTS = {"none": 1, "hour_of_day": 24, "hour_of_week": 168}
-
-
-def anomaly_params(spec: Anomaly, bucket: timedelta) -> AnomalyParams:
-    """The detector's parameters; its history counts values per season slot."""
-    slots = _SLOTS[spec.season]
-    history = max(int(spec.history / bucket) // slots, 2)
-    return AnomalyParams(
-        method=spec.method,
-        season=spec.season,
-        history=history,
-        min_events=min(int(spec.min_history / bucket) // slots, history),
-        threshold=spec.threshold,
-        min_spread=spec.min_spread,
-        direction=spec.direction,
-        consecutive=spec.consecutive,
-        cooldown=spec.cooldown,
-    )
-
-
 def bucket_series(
     observations: Sequence[Observation],
     metric: str,
@@ -186,31 +170,50 @@ def anomaly(
     bucket: timedelta,
     cut: float,
     history_since: datetime | None,
+    memo: DetectorMemo | None = None,
+    key: tuple[str, str, Anomaly] | None = None,
 ) -> Verdict:
-    start = max(now - spec.history, history_since) if history_since else now
-    stamps, values = bucket_series(observations, spec.metric, start, now, bucket, cut)
+    """Feed the condition's detector the buckets completed up to ``now``; it holds while the
+    latest bucket is anomalous and an alert fired in its anomalous run."""
+    running = _running(spec, now, bucket, history_since, memo, key)
+    stamps, values = bucket_series(observations, spec.metric, running.edge, now, bucket, cut)
     zone = ZoneInfo(spec.timezone)
-    results = detect_series(anomaly_params(spec, bucket), [s.astimezone(zone) for s in stamps], values)
-    if not results or results[-1].warming_up:
-        have = format_duration(len(results) * bucket)
+    for stamp, value in zip(stamps, values, strict=True):
+        running.feed(stamp, stamp.astimezone(zone), value)
+    if memo is not None and key is not None:
+        memo.put(key, running)
+    last = running.last
+    if last is None or last.warming_up:
+        have = format_duration(running.fed * bucket)
         note = f"warming up: {have} of data, {format_duration(spec.min_history)} needed"
         return Verdict(
             False,
             (Evidence(kind="anomaly", metric=spec.metric, value=0, window=format_duration(bucket), note=note),),
         )
-    last = results[-1]
-    run = []
-    for result in reversed(results):
-        if not result.anomalous:
-            break
-        run.append(result)
     evidence = Evidence(
         kind="anomaly",
         metric=spec.metric,
         value=last.value,
         window=format_duration(bucket),
         baseline=last.expected,
-        zscore=last.zscore,
-        threshold=spec.threshold,
+        zscore=last.zscore if last.spread > 0 else None,
+        threshold=spec.rarity,
     )
-    return Verdict(any(r.fired for r in run), (evidence,))
+    return Verdict(running.holds, (evidence,))
+
+
+def _running(
+    spec: Anomaly,
+    now: datetime,
+    bucket: timedelta,
+    history_since: datetime | None,
+    memo: DetectorMemo | None,
+    key: tuple[str, str, Anomaly] | None,
+) -> Running:
+    """The condition's running detector, or a fresh one that will replay the history."""
+    params = spec.params(bucket)
+    kept = memo.get(key) if memo is not None and key is not None else None
+    if kept is not None and kept.params == params and now - spec.history <= kept.edge <= now:
+        return kept
+    start = max(now - spec.history, history_since) if history_since else now
+    return Running(params, AnomalyDetector(params), start, spec.history)
