@@ -62,7 +62,7 @@ class Anomaly(Selection):
     cross-validated defaults."""
 
     metric: Metric = "count"
-    history: Duration = Field(default=timedelta(days=14), description="How much past each view of the series keeps")
+    history: Duration = Field(default=timedelta(days=30), description="How much past each view of the series keeps")
     min_history: Duration = Field(default=timedelta(hours=16), description="Warm-up: no verdict before this much data")
     season: Literal["none", "hour_of_day", "hour_of_week"] = "hour_of_day"
     timezone: str = Field(default="UTC", description="Time zone of the seasons, e.g. Asia/Shanghai")
@@ -80,7 +80,7 @@ class Anomaly(Selection):
         default=timedelta(hours=8), description="After an alert, only a much rarer bucket alerts again"
     )
     rebound: float = Field(
-        default=3.0, ge=1, description="In the cool-down, an alert needs rebound x the highest surprise since"
+        default=1.5, ge=1, description="In the cool-down, an alert needs rebound x the highest surprise since"
     )
     threshold: float | None = Field(default=None, description="Replaced by rarity (it was a z-score)")
     method: str | None = Field(default=None, description="Removed: the detector has a single method")

@@ -60,7 +60,7 @@ class AnomalyParams:
     buckets 8640 is 30 days and 100 a little over 8 hours.
     """
 
-    history: int = 4032
+    history: int = 8640
     warmup: int = 192
     tail: float = 0.01
     floor: float = 0.01
@@ -76,8 +76,9 @@ class AnomalyParams:
     threshold: float = 3.25
     direction: Direction = "both"
     cooldown: int = 96
-    rebound: float = 3.0
+    rebound: float = 1.5
     consecutive: int = 1
+    lagged: bool = True
 
     def __post_init__(self) -> None:
         problems = _param_problems(self)
@@ -164,14 +165,29 @@ class _Smoother:
         return self.window.median()
 
 
+class _Delayed:
+    """A view's history that takes each value only ``lag`` buckets after it was judged, so
+    that a summary is never compared with summaries overlapping its own buckets."""
+
+    def __init__(self, size: int, lag: int, history: Sequence[float] = (), pending: Sequence[float] = ()) -> None:
+        self.history = SlidingWindow(size, history)
+        self.pending: deque[float] = deque(pending)
+        self._lag = lag
+
+    def add(self, value: float) -> None:
+        self.pending.append(value)
+        if len(self.pending) > self._lag:
+            self.history.add(self.pending.popleft())
+
+
 @dataclass
 class _Views:
     """The history of every view, and the small buffers the views are computed from."""
 
     values: SlidingWindow
-    means: SlidingWindow
-    medians: SlidingWindow
-    residuals: SlidingWindow
+    means: _Delayed
+    medians: _Delayed
+    residuals: _Delayed
     mean_of: _Smoother
     median_of: _Smoother
     residual_of: _Smoother
@@ -263,8 +279,8 @@ class AnomalyDetector:
         v.mean_of.add(value)
         v.median_of.add(value)
         mean, med = v.mean_of.mean(), v.median_of.median()
-        self._judge(scores, v.means, mean, "mean")
-        self._judge(scores, v.medians, med, "median")
+        self._judge(scores, v.means.history, mean, "mean", over=p.mean_window)
+        self._judge(scores, v.medians.history, med, "median", over=p.median_window)
         v.values.add(value)
         v.means.add(mean)
         v.medians.add(med)
@@ -272,7 +288,7 @@ class AnomalyDetector:
         if residual is not None:
             v.residual_of.add(residual)
             smoothed = v.residual_of.median()
-            self._judge(scores, v.residuals, smoothed, "season")
+            self._judge(scores, v.residuals.history, smoothed, "season", over=p.season_window)
             v.residuals.add(smoothed)
         return scores
 
@@ -287,13 +303,22 @@ class AnomalyDetector:
         return residual
 
     def _judge(
-        self, scores: list[tuple[float, str, str]], history: SlidingWindow, x: float, name: str, log: bool = False
+        self,
+        scores: list[tuple[float, str, str]],
+        history: SlidingWindow,
+        x: float,
+        name: str,
+        log: bool = False,
+        over: int = 1,
     ) -> None:
+        """Append the surprise of ``x`` against ``history``; a view summarising ``over``
+        buckets resolves finer steps, so its ``min_scale`` shrinks as ``1/sqrt(over)``."""
         p = self.params
         if len(history) < p.warmup:
             return
         transform = signed_log if log else identity
-        up, down = surprise(history.sorted, x, p.tail, p.floor, p.min_scale, transform, p.bulk_floor)
+        min_scale = p.min_scale / math.sqrt(over)
+        up, down = surprise(history.sorted, x, p.tail, p.floor, min_scale, transform, p.bulk_floor)
         if p.direction != "down":
             scores.append((up, name, "up"))
         if p.direction != "up":
@@ -308,9 +333,10 @@ class AnomalyDetector:
             "version": STATE_VERSION,
             "params": _params_key(self.params),
             "values": v.values.in_order(),
-            "means": v.means.in_order(),
-            "medians": v.medians.in_order(),
-            "residuals": v.residuals.in_order(),
+            "means": v.means.history.in_order(),
+            "medians": v.medians.history.in_order(),
+            "residuals": v.residuals.history.in_order(),
+            "pending": [list(v.means.pending), list(v.medians.pending), list(v.residuals.pending)],
             "recent_residuals": v.residual_of.window.in_order(),
             "slots": {str(slot): w.in_order() for slot, w in sorted(v.slots.items())},
             "alerting": {"cooldown_left": a.cooldown_left, "peak": a.peak, "run": a.run},
@@ -352,12 +378,20 @@ def _describe(values: SlidingWindow) -> tuple[float, float]:
     return sorted_median(ordered), iqr / IQR_TO_SIGMA
 
 
+def _lags(p: AnomalyParams) -> tuple[int, int, int]:
+    """How long each summary view waits before its values join its history."""
+    if not p.lagged:
+        return 0, 0, 0
+    return p.mean_window, p.median_window, p.season_window
+
+
 def _new_views(p: AnomalyParams) -> _Views:
+    mean_lag, median_lag, season_lag = _lags(p)
     return _Views(
         values=SlidingWindow(p.history),
-        means=SlidingWindow(p.history),
-        medians=SlidingWindow(p.history),
-        residuals=SlidingWindow(p.history),
+        means=_Delayed(p.history, mean_lag),
+        medians=_Delayed(p.history, median_lag),
+        residuals=_Delayed(p.history, season_lag),
         mean_of=_Smoother(p.mean_window),
         median_of=_Smoother(p.median_window),
         residual_of=_Smoother(p.season_window),
@@ -374,11 +408,17 @@ def _floats(raw: Any) -> list[float]:
 
 def _views_from_state(p: AnomalyParams, state: dict[str, Any]) -> _Views:
     values = _floats(state["values"])
+    lags = _lags(p)
+    pending = [_floats(x) for x in state["pending"]]
+    means, medians, residuals = (
+        _Delayed(p.history, lag, _floats(state[name]), waiting)
+        for lag, name, waiting in zip(lags, ("means", "medians", "residuals"), pending, strict=True)
+    )
     return _Views(
         values=SlidingWindow(p.history, values),
-        means=SlidingWindow(p.history, _floats(state["means"])),
-        medians=SlidingWindow(p.history, _floats(state["medians"])),
-        residuals=SlidingWindow(p.history, _floats(state["residuals"])),
+        means=means,
+        medians=medians,
+        residuals=residuals,
         mean_of=_Smoother(p.mean_window, values),
         median_of=_Smoother(p.median_window, values),
         residual_of=_Smoother(p.season_window, _floats(state["recent_residuals"])),
