@@ -90,7 +90,7 @@ class Anomaly(Selection):
     def _threshold_replaced(cls, value: Any) -> None:
         raise found_expected(
             f"threshold {value!r} (a z-score; the anomaly detector no longer uses one)",
-            "rarity instead: how rare a bucket must be, e.g. rarity: 3.5 = rarer than 1 in 3,000 buckets "
+            "rarity instead: how rare a bucket must be, e.g. rarity: 3.25 = rarer than 1 in 1,800 buckets "
             "(docs/rules.md, anomaly)",
         )
 

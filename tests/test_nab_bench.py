@@ -64,6 +64,7 @@ def corpus(tmp_path: Path) -> Path:
     rows[20] = "yesterday,4"  # bad timestamp (line 22)
     rows[30] = "2015-03-01 02:30:00"  # missing field (line 32)
     rows[600] = rows[599]  # a duplicate timestamp (the detector skips it)
+    rows[700] = rows[100]  # a timestamp that goes backwards (skipped too)
     write_csv(data / "counts" / "messy.csv", rows)
     write_csv(data / "counts" / "novalue.csv", series_rows(50), header="timestamp,count")
     write_csv(data / "counts" / "unlisted.csv", series_rows(300))
@@ -93,7 +94,7 @@ def test_bad_input_is_named_by_file_and_line_and_the_rest_is_scored(corpus: Path
     out = done.stdout
     assert "counts/good.csv" in out and "counts/messy.csv" in out and "quiet/flat.csv" in out
     messy = next(line for line in out.splitlines() if "counts/messy.csv" in line).split()
-    assert messy[5] == "2"  # rows the detector skipped: the value that is not a number, the duplicate
+    assert messy[5] == "3"  # skipped by the detector: the value that is not a number, the duplicate, the late row
     quiet = next(line for line in out.splitlines() if line.strip().startswith("quiet "))
     assert "raw" in quiet  # no windows: the raw score (false alarms), no division by zero
     assert (corpus / "counts" / "good.csv").is_file()  # scored files keep the folder layout

@@ -18,7 +18,9 @@ ranks inside the bulk, an exponential peaks-over-threshold tail beyond it, answe
   values (a normal level at an abnormal hour).
 
 Each view keeps its last ``history`` values; a view says nothing until it holds
-``warmup`` of them. The bucket's *surprise* is the largest over the views (and over
+``warmup`` of them. With ``lagged``, a summary view's value joins its history only once
+it no longer overlaps the current window (a slow rise is judged against what came before
+it, not learnt while it happens). The bucket's *surprise* is the largest over the views (and over
 ``direction``). It is **anomalous** when the surprise reaches ``threshold``; an alert
 **fires** on an anomalous bucket unless one fired in the last ``cooldown`` buckets, and
 even then when the surprise exceeds ``rebound`` × the highest surprise seen since that
@@ -57,7 +59,7 @@ class AnomalyParams:
     """How the ``anomaly`` condition judges a series; the defaults are the cross-validated ones.
 
     Counts (``history``, ``warmup``, windows, ``cooldown``) are in buckets; with 5-minute
-    buckets 8640 is 30 days and 100 a little over 8 hours.
+    buckets 8640 is 30 days, 192 sixteen hours and 96 eight hours.
     """
 
     history: int = 8640

@@ -176,7 +176,8 @@ def anomaly(
     """Feed the condition's detector the buckets completed up to ``now``; it holds while the
     latest bucket is anomalous and an alert fired in its anomalous run."""
     running = _running(spec, now, bucket, history_since, memo, key)
-    stamps, values = bucket_series(observations, spec.metric, running.edge, now, bucket, cut)
+    fresh = [o for o in observations if o.at > running.edge]  # a running detector has seen the rest
+    stamps, values = bucket_series(fresh, spec.metric, running.edge, now, bucket, cut)
     zone = ZoneInfo(spec.timezone)
     for stamp, value in zip(stamps, values, strict=True):
         running.feed(stamp, stamp.astimezone(zone), value)
