@@ -92,7 +92,8 @@ def ngram_pairs(
         docs.append(doc_of[starts[ok]])
         buckets.append(_mix(h[ok]) >> shift)
     keys = (np.concatenate(docs).astype(np.uint64) << np.uint64(bits)) | np.concatenate(buckets)
-    unique = np.unique(keys)
+    keys.sort()  # sort and drop repeats: faster than np.unique, which hashes in numpy 2
+    unique = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
     doc = (unique >> np.uint64(bits)).astype(np.int64)
     bucket = (unique & np.uint64((1 << bits) - 1)).astype(np.int64)
     counts = np.bincount(doc, minlength=n_docs).astype(np.int64)

@@ -68,7 +68,10 @@ def fit(
 
     Only the buckets that occur in the data are optimised: the others stay at 0, which is
     their optimum under the L2 penalty."""
-    active, cols = np.unique(design.cols, return_inverse=True)
+    active = np.flatnonzero(np.bincount(design.cols, minlength=design.n_cols))
+    position = np.zeros(design.n_cols, dtype=np.int64)
+    position[active] = np.arange(len(active))
+    cols = position[design.cols]
     d, k = len(active), design.extras.shape[1]
     y = labels.astype(np.float64)
     inv_c = 1.0 / c
