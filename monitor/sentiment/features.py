@@ -1,10 +1,11 @@
 """What the linear model sees: hashed character n-grams plus a few counted layers.
 
-``prepare(text)`` normalises the text (``normalise``: markup, links, mentions, traditional to
-simplified), counts Weibo emoticon codes by polarity and crisis terms (``crisis``), and
-returns the text without the codes. ``ngram_pairs(texts)`` hashes the character 1..n-grams
-of many texts at once with numpy and returns the distinct (text, bucket) pairs: the model's
-features are binary, each text's vector scaled to unit length.
+``prepare(text)`` normalises the text (full-width forms to half-width, then ``normalise``:
+markup, links, mentions, traditional to simplified), counts Weibo emoticon codes by polarity
+and crisis terms (``crisis``), and returns the text without the codes.
+``ngram_pairs(texts)`` hashes the character 1..n-grams of many texts at once with numpy and
+returns the distinct (text, bucket) pairs: the model's features are binary, each text's
+vector scaled to unit length.
 
 The hash is a fixed 64-bit multiply-xorshift mix of the code points, the same on every
 platform and Python version (Python's own ``hash`` of a string is salted per process).
@@ -42,9 +43,16 @@ class Prepared:
     extras: tuple[int, int, int]
 
 
+_HALF_WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20, 0: 0x20}
+"""Full-width ASCII forms (，！？Ａ１...) to half-width, ideographic space to space, NUL to space."""
+
+
 def prepare(text: str, use_emoticons: bool = True) -> Prepared | None:
-    """The text to score and its layer counts, or None when it is not Chinese (not scored)."""
-    clean = normalise(text.replace("\0", " "))
+    """The text to score and its layer counts, or None when it is not Chinese (not scored).
+
+    Full-width forms are folded to half-width here, for training and scoring alike, so that
+    text normalised at ingest (full-width -> half-width) and raw text score the same."""
+    clean = normalise(text.translate(_HALF_WIDTH))
     bare = emoticons.strip_codes(clean)
     if not is_chinese(bare):
         return None

@@ -175,3 +175,10 @@ def test_dev_data_beats_snownlp(dev_rows: list[Labelled], scorer: SentimentScore
     auc, balanced, _ = _figures(scorer, dev_rows)
     snow_auc, snow_balanced, _ = _figures(SentimentScorer("snownlp"), dev_rows)
     assert auc > snow_auc + 0.02 and balanced > snow_balanced + 0.02
+
+
+def test_text_normalised_at_ingest_scores_like_raw_text(scorer: SentimentScorer) -> None:
+    """Ingest may fold full-width forms and convert to simplified first: same scores either way."""
+    raw = ["電暖器起火！孩子被燙傷［怒］", "服务很好，ＯＫ！"]
+    normalised = ["电暖器起火!孩子被烫伤[怒]", "服务很好,OK!"]
+    assert scorer.score(raw) == scorer.score(normalised)
