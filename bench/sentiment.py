@@ -1,8 +1,9 @@
 """Sentiment benchmark: the default model and SnowNLP-exact mode against SnowNLP itself.
 
-    python bench/sentiment.py [DATA_DIR] [--n 6000] [--experiments] [--cv] [--ablation]
+    python bench/sentiment.py [DATA_DIR] [--n N] [--experiments] [--cv] [--ablation] [--no-speed]
 
-Speed (always): whole processes on the same distinct dev reviews, in one run, in alternating
+Speed (unless ``--no-speed``): whole processes on the same distinct dev reviews (all of them
+unless ``--n``; about 2.5 minutes), in one run, in alternating
 order: a plain SnowNLP loop (``python -c`` importing snownlp, one ``SnowNLP(t).sentiments`` per
 line), ``crisismon sentiment score`` (default model), ``... --model snownlp`` and ``... --raw``.
 Prints wall-clock and CPU seconds of each, their ratio to the SnowNLP loop, start-up (one line
@@ -57,7 +58,7 @@ SNOWNLP_LOOP = (
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--n", type=int, default=6000, help="distinct reviews to time (default 6000)")
+    parser.add_argument("--n", type=int, default=0, help="distinct reviews to time (default 0: all of them)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--experiments", action="store_true")
     parser.add_argument("--cv", action="store_true")
@@ -101,7 +102,8 @@ def _run(cmd: list[str], stdin: Path | None, env: dict[str, str] | None = None) 
 
 
 def speed(rows: Sequence[Labelled], n: int, seed: int) -> None:
-    texts = random.Random(seed).sample(sorted({r.text for r in rows if r.text and "\n" not in r.text}), n)
+    distinct = sorted({r.text for r in rows if r.text and "\n" not in r.text})
+    texts = random.Random(seed).sample(distinct, n or len(distinct))
     work = Path(tempfile.mkdtemp(prefix="crisismon-bench-"))
     try:
         data = work / "texts.txt"

@@ -13,6 +13,7 @@ from monitor.sentiment.errors import BadInput
 from monitor.sentiment.features import Prepared, prepare
 from monitor.sentiment.learn import cross_validate, honest_cut_figures, train_model
 from monitor.sentiment.linear import LinearModel
+from monitor.sentiment.linear import load as load_linear
 from monitor.sentiment.metrics import CutFigures, best_cut, roc_auc
 
 BITS = 19
@@ -88,7 +89,8 @@ def train(
     weights = own_weights + extra_weights
     evaluate = [True] * len(own) + [False] * len(extra)
     k = min(FOLDS, min(own_labels.count(0), own_labels.count(1)))
-    scores, fold_of = cross_validate(prepared, labels, evaluate, weights, REGULARISATION, BITS, MAX_N, k)
+    start = load_linear() if base else None  # trained on the shipped data: a warm start
+    scores, fold_of = cross_validate(prepared, labels, evaluate, weights, REGULARISATION, BITS, MAX_N, k, start=start)
     oof = [float(s) for s in scores[: len(own)]]
     best = best_cut(own_labels, oof)
     report = Report(
@@ -100,5 +102,5 @@ def train(
         best,
         honest_cut_figures(own_labels, oof, fold_of[: len(own)]),
     )
-    model = train_model(prepared, labels, weights, REGULARISATION, BITS, MAX_N, best.cut)
+    model = train_model(prepared, labels, weights, REGULARISATION, BITS, MAX_N, best.cut, start=start)
     return model, report
