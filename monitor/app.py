@@ -55,9 +55,9 @@ class Wiring:
 def negative_cut(config: AppConfig) -> float:
     if config.scoring.negative_below is not None:
         return config.scoring.negative_below
-    from monitor.sentiment import DEFAULT_NEGATIVE_CUT
+    from monitor.sentiment import negative_cut_for
 
-    return DEFAULT_NEGATIVE_CUT
+    return negative_cut_for(config.scoring.model)
 
 
 def build_scorer(config: AppConfig) -> Scorer:

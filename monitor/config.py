@@ -7,12 +7,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
 from monitor.paths import default_dir
-from monitor.validation import Strict, validate
+from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
 
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -129,8 +129,22 @@ class ScoringConfig(Strict):
     negative_below: float | None = Field(
         default=None, gt=0, lt=1, description="Default negative cut; None = the calibrated default"
     )
-    model: str | None = Field(default=None, description="Path to a model trained by `crisismon sentiment train`")
+    model: str | None = Field(
+        default=None,
+        description="None = the shipped model; `snownlp` = SnowNLP-exact scores; or the path of a model "
+        "written by `crisismon sentiment train` (relative to the config file)",
+    )
     workers: int = Field(default=1, ge=0, le=32, description="Scoring processes; 0 scores in the polling thread")
+
+    @field_validator("model")
+    @classmethod
+    def _usable_model(cls, value: str | None) -> str | None:
+        from monitor.sentiment.scorer import model_problem
+
+        problem = model_problem(value)
+        if problem is not None:
+            raise found_expected(problem, "a model written by `crisismon sentiment train`, or `snownlp`")
+        return value
 
 
 class SlackConfig(Strict):
@@ -214,6 +228,11 @@ def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
     sources = resolved.get("sources")
     if isinstance(sources, list):  # file_drop folders, like the paths above
         resolved["sources"] = [_resolve_source_path(s, base) for s in sources]
+    scoring = resolved.get("scoring")
+    if isinstance(scoring, dict):  # a model path, like the paths above ("snownlp" is not a path)
+        model = scoring.get("model")
+        if isinstance(model, str) and model.strip().lower() != "snownlp" and not Path(model).is_absolute():
+            resolved["scoring"] = {**scoring, "model": str(base / model)}
     db = resolved.get("database")
     if isinstance(db, str) and "://" not in db and db != ":memory:" and not Path(db).is_absolute():
         resolved["database"] = str(base / db)

@@ -19,7 +19,7 @@ from monitor.sentiment.dataset import read_labelled
 from monitor.sentiment.errors import BadInput, SentimentError
 from monitor.sentiment.exact import ExactScorer
 from monitor.sentiment.metrics import at_cut, roc_auc
-from monitor.sentiment.scorer import DEFAULT_NEGATIVE_CUT, SentimentScorer
+from monitor.sentiment.scorer import SNOWNLP_NEGATIVE_CUT, SentimentScorer, is_snownlp
 from monitor.sentiment.snowdata import data_file
 
 Handler = Callable[[argparse.Namespace], int]
@@ -36,18 +36,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ev = commands.add_parser("eval", help="accuracy of the scorer on a label,review CSV file")
     ev.add_argument("csv", metavar="FILE.csv")
     _model_options(ev)
-    ev.add_argument("--cut", type=float, default=DEFAULT_NEGATIVE_CUT, help="negative below this")
+    ev.add_argument("--cut", type=float, help="negative below this (default: the model's calibrated cut)")
     ev.add_argument("--raw", action="store_true", help="no normalisation (SnowNLP's own scores)")
     ev.set_defaults(func=_guarded(run_eval))
-    tr = commands.add_parser("train", help="train the classifier on a label,review CSV file")
+    tr = commands.add_parser("train", help="train a model on a label,review CSV file (cross-validated first)")
     tr.add_argument("--csv", required=True, metavar="FILE")
     tr.add_argument("--out", required=True, metavar="MODEL")
-    tr.add_argument("--extend", action="store_true", help="add to SnowNLP's own counts")
+    tr.add_argument("--extend", action="store_true", help="train on top of the shipped training data")
+    tr.add_argument("--snownlp", action="store_true", help="train SnowNLP's naive Bayes instead (SnowNLP format)")
     tr.set_defaults(func=_guarded(run_train))
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", help="a model written by 'sentiment train' (default SnowNLP's)")
+    parser.add_argument(
+        "--model", help="a model written by 'sentiment train', or 'snownlp' for SnowNLP's (default: the shipped model)"
+    )
     parser.add_argument("--no-emoticons", dest="use_emoticons", action="store_false", help="drop [emoticon] codes")
 
 
@@ -66,9 +69,12 @@ def _guarded(handler: Handler) -> Handler:
 
 def _scorer(args: argparse.Namespace) -> Callable[[Sequence[str]], list[float | None]]:
     if args.raw:
-        exact = ExactScorer(args.model)
+        exact = ExactScorer(None if args.model is None or is_snownlp(args.model) else args.model)
+        args.model_cut = SNOWNLP_NEGATIVE_CUT
         return lambda texts: [exact.sentiment(t) for t in texts]
-    return SentimentScorer(args.model, args.use_emoticons, cache_size=0).score
+    scorer = SentimentScorer(args.model, args.use_emoticons, cache_size=0)
+    args.model_cut = scorer.negative_cut
+    return scorer.score
 
 
 def read_lines(stream: TextIO | None = None) -> list[str]:
@@ -104,12 +110,15 @@ def run_eval(args: argparse.Namespace) -> int:
     scores = score([r.text for r in rows])
     elapsed = _clock() - started
     pairs = [(r.label, s) for r, s in zip(rows, scores, strict=True) if s is not None]
+    if not pairs:
+        raise BadInput(f"{args.csv}: none of the {len(rows)} rows is Chinese text the model scores")
     labels = [label for label, _ in pairs]
     values = [s for _, s in pairs]
     figures = {
+        "model": args.model or "default",
         "items": len(rows),
         "scored": len(pairs),
-        **at_cut(labels, values, args.cut).as_dict(),
+        **at_cut(labels, values, args.cut if args.cut is not None else args.model_cut).as_dict(),
         "roc_auc": round(roc_auc(labels, values), 4) if 0 < sum(labels) < len(labels) else None,
         "items_per_s": round(len(rows) / elapsed, 1) if elapsed > 0 else None,
     }
@@ -118,9 +127,53 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Trains a model on a labelled file and writes it to ``--out``."""
+    """Trains a model on a labelled file, prints cross-validated figures, writes it to ``--out``."""
+    if args.snownlp:
+        return _train_snownlp(args)
+    from monitor.sentiment import linear
+    from monitor.sentiment import training as linear_training
+    from monitor.sentiment.corpus import shipped_rows
+
     rows = read_labelled(args.csv)
-    scorer = SentimentScorer(use_emoticons=True, cache_size=0)
+    linear_training.check_rows(args.csv, rows)
+    base = shipped_rows() if args.extend else None
+    print(
+        f"training on {len(rows)} rows{' plus the shipped data' if base else ''}; "
+        f"{linear_training.FOLDS}-fold cross-validation first...",
+        file=sys.stderr,
+    )
+    model, report = linear_training.train(args.csv, rows, base)
+    cut, honest = report.at_cut, report.honest
+    print(
+        json.dumps(
+            {
+                "rows": report.rows,
+                "negative": report.negative,
+                "positive": report.positive,
+                "not_chinese_skipped": report.unscored,
+                "cv_roc_auc": round(report.roc_auc, 4),
+                "cv_cut": cut.cut,
+                "cv_balanced_accuracy_at_cut": round(cut.balanced_accuracy, 4),
+                "cv_balanced_accuracy_cut_from_other_folds": round(honest.balanced_accuracy, 4),
+                "cv_recall_negative": round(honest.recall_negative, 4),
+                "cv_recall_positive": round(honest.recall_positive, 4),
+            }
+        )
+    )
+    info = {"trained_on": str(args.csv), "rows": report.rows, "extend": bool(args.extend)}
+    try:
+        linear.save(linear.LinearModel(model.weights, model.bias, model.layers, model.cut, model.max_n, info), args.out)
+    except OSError as exc:
+        raise BadInput(f"cannot write the model to {args.out}: {exc.strerror}") from exc
+    print(f"wrote {args.out} (negative cut {model.cut}): set scoring.model: {args.out} in the config")
+    return 0
+
+
+def _train_snownlp(args: argparse.Namespace) -> int:
+    """SnowNLP's naive Bayes on the words SnowNLP's segmenter finds (``--snownlp``)."""
+    rows = read_labelled(args.csv)
+    scorer = SentimentScorer("snownlp", use_emoticons=True, cache_size=0)
+    assert scorer.exact is not None
     words = scorer.exact.words
 
     def prepared_words(text: str) -> list[str]:

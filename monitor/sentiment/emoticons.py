@@ -126,6 +126,15 @@ def codes_as_words(text: str) -> str:
     return CODE.sub(_word, text).strip()
 
 
+def polarity_counts(text: str) -> tuple[int, int]:
+    """How many known positive and known negative codes ``text`` contains."""
+    pos = neg = 0
+    for name in CODE.findall(text):
+        pos += name in POSITIVE
+        neg += name in NEGATIVE
+    return pos, neg
+
+
 def _word(match: re.Match[str]) -> str:
     name = match.group(1)
     if name in POSITIVE:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Mapping
+from typing import Any
 
 from monitor.sentiment.errors import ModelNotFound
 from monitor.sentiment.snowdata import data_file
@@ -44,24 +46,46 @@ def _table() -> tuple[Mapping[str, str], int, frozenset[str]]:
     return table, longest, starts
 
 
+@functools.lru_cache(maxsize=1)
+def _compiled() -> tuple[dict[int, str], re.Pattern[str]]:
+    """A ``str.translate`` table for single characters, and one regex (a trie) matching the
+    longest phrase key at a position."""
+    table, _, _ = _table()
+    singles = {ord(k): v for k, v in table.items() if len(k) == 1}
+    trie: dict[str, Any] = {}
+    for key in (k for k in table if len(k) > 1):
+        node = trie
+        for ch in key:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return singles, re.compile(_trie_regex(trie))
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    """Alternatives that try longer continuations first, so the regex finds the longest key."""
+    branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    if "" in node:
+        return "(?:" + "|".join(branches) + ")?"
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
 def to_simplified(text: str) -> str:
-    """``text`` with traditional characters and phrases replaced by simplified ones."""
-    table, longest, starts = _table()
+    """``text`` with traditional characters and phrases replaced by simplified ones.
+
+    At each position the longest phrase key that matches is replaced, else the character: the
+    regex scans left to right exactly as SnowNLP's loop does, and the characters between its
+    matches are translated one by one."""
+    singles, phrases = _compiled()
+    table = _table()[0]
     out: list[str] = []
-    pos, n = 0, len(text)
-    while pos < n:
-        ch = text[pos]
-        if ch in starts:
-            for size in range(min(longest, n - pos), 1, -1):
-                hit = table.get(text[pos : pos + size])
-                if hit is not None:
-                    out.append(hit)
-                    pos += size
-                    break
-            else:
-                out.append(table.get(ch, ch))
-                pos += 1
-        else:
-            out.append(table.get(ch, ch))
-            pos += 1
+    pos = 0
+    for match in phrases.finditer(text):
+        out.append(text[pos : match.start()].translate(singles))
+        out.append(table[match.group()])
+        pos = match.end()
+    if pos == 0:
+        return text.translate(singles)
+    out.append(text[pos:].translate(singles))
     return "".join(out)

@@ -24,9 +24,16 @@ _SPACE = re.compile(r"\s+")
 
 def normalise(text: str) -> str:
     """``text`` without markup, links and mentions, in simplified characters, one-spaced."""
-    text = html.unescape(_TAG.sub(" ", text))
-    text = _URL.sub(" ", text)
-    text = _MENTION.sub(" ", text)
-    text = _WEIBO_TOPIC.sub(r" \1 ", text)
-    text = _HASH.sub(" ", text)
+    # each step only where its marker occurs: most texts have none, and this runs per item
+    if "<" in text:
+        text = _TAG.sub(" ", text)
+    if "&" in text:
+        text = html.unescape(text)
+    lower = text.lower()
+    if "http" in lower or "www." in lower:
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _MENTION.sub(" ", text)
+    if "#" in text or "＃" in text:
+        text = _HASH.sub(" ", _WEIBO_TOPIC.sub(r" \1 ", text))
     return to_simplified(_SPACE.sub(" ", text).strip())

@@ -95,13 +95,109 @@ def test_eval_missing_and_non_utf8_files(tmp_path: Path, capsys: pytest.CaptureF
     assert "not valid UTF-8" in capsys.readouterr().err
 
 
-def test_train_writes_a_model_that_scores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+TRAIN_ROWS = [
+    (0, "送餐太慢了，饭都凉了"),
+    (0, "难吃，再也不点了"),
+    (0, "汤洒了一半，差评"),
+    (0, "等了两个小时才送到"),
+    (0, "菜是冷的，很失望"),
+    (0, "分量太少，不值这个价"),
+    (0, "骑手态度很差"),
+    (0, "米饭是夹生的"),
+    (0, "送错了地址，打电话也不接"),
+    (0, "太咸了，没法吃"),
+    (0, "又慢又难吃"),
+    (0, "包装破了，漏得到处都是"),
+    (1, "很好吃，送餐也快"),
+    (1, "味道不错，下次还点"),
+    (1, "分量很足，很满意"),
+    (1, "骑手很有礼貌"),
+    (1, "送得很快，还是热的"),
+    (1, "好吃不贵，推荐"),
+    (1, "包装很用心，好评"),
+    (1, "味道正宗，很喜欢"),
+    (1, "老板人很好，送了饮料"),
+    (1, "干净卫生，吃得放心"),
+    (1, "一如既往的好吃"),
+    (1, "超级好吃，五星好评"),
+]
+
+
+def _train_csv(tmp_path: Path, rows: list[tuple[int, str]] = TRAIN_ROWS) -> Path:
+    return _csv(tmp_path, "label,review\n" + "".join(f"{label},{text}\n" for label, text in rows))
+
+
+def test_train_reports_cross_validation_then_writes_a_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "team.model"
+    assert run(["sentiment", "train", "--csv", str(_train_csv(tmp_path)), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    figures = json.loads(printed[0])
+    assert figures["rows"] == 24 and figures["negative"] == 12
+    for key in ("cv_roc_auc", "cv_cut", "cv_balanced_accuracy_at_cut", "cv_balanced_accuracy_cut_from_other_folds"):
+        assert 0 <= figures[key] <= 1
+    assert printed[1].startswith(f"wrote {out}")
+    scorer = SentimentScorer(model_path=out)
+    assert scorer.negative_cut == figures["cv_cut"]
+    [slow, tasty] = scorer.score(["太慢了", "很好吃"])
+    assert slow is not None and tasty is not None and slow < tasty
+    assert run(["sentiment", "eval", str(_train_csv(tmp_path)), "--model", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["cut"] == figures["cv_cut"]
+
+
+def test_train_extend_keeps_the_shipped_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitor.sentiment import corpus
+
+    base = corpus.own_rows()  # a small stand-in for the whole shipped data, to keep the test fast
+    monkeypatch.setattr(corpus, "shipped_rows", lambda: (base, [1.0] * len(base)))
+    out = tmp_path / "extended.model"
+    assert run(["sentiment", "train", "--csv", str(_train_csv(tmp_path)), "--out", str(out), "--extend"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["rows"] == 24
+    [fire] = SentimentScorer(model_path=out).score(["仓库起火，三人受伤"])  # learnt from the base rows only
+    assert fire is not None and fire < 0.5
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([(1, "好")] * 30, "every row is labelled positive (1): training needs both labels"),
+        (TRAIN_ROWS[:3] + TRAIN_ROWS[-3:], "6 rows (3 negative, 3 positive): training needs at least 20 rows"),
+    ],
+)
+def test_train_refuses_unusable_files_and_writes_nothing(
+    tmp_path: Path, rows: list[tuple[int, str]], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "never.model"
+    assert run(["sentiment", "train", "--csv", str(_train_csv(tmp_path, rows)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "labelled.csv" in err and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_train_names_the_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = "label,review\n" + "".join(f"{label},{text}\n" for label, text in TRAIN_ROWS[:10])
+    body += "positive,很好\n" + "".join(f"{label},{text}\n" for label, text in TRAIN_ROWS[10:])
+    out = tmp_path / "never.model"
+    assert run(["sentiment", "train", "--csv", str(_csv(tmp_path, body)), "--out", str(out)]) == 2
+    assert "labelled.csv:12: expected 'label,review' with label 0 or 1, found ['positive', '很好']" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+
+
+def test_train_snownlp_writes_a_snownlp_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "model.bin"
-    assert run(["sentiment", "train", "--csv", str(_csv(tmp_path, GOOD)), "--out", str(out)]) == 0
+    assert run(["sentiment", "train", "--snownlp", "--csv", str(_csv(tmp_path, GOOD)), "--out", str(out)]) == 0
     assert "wrote" in capsys.readouterr().out
     [slow, tasty] = SentimentScorer(model_path=out).score(["太慢了", "很好吃"])
     assert slow is not None and tasty is not None and slow < 0.5 < tasty
-    assert run(["sentiment", "train", "--csv", str(_csv(tmp_path, "label,review\n1,好\n")), "--out", str(out)]) == 2
+    assert (
+        run(
+            ["sentiment", "train", "--snownlp", "--csv", str(_csv(tmp_path, "label,review\n1,好\n")), "--out", str(out)]
+        )
+        == 2
+    )
     assert "needs both labels" in capsys.readouterr().err
 
 

@@ -63,7 +63,7 @@ def test_fast_scorer_does_not_import_snownlp() -> None:
 
     code = (
         "import sys; from monitor.sentiment import SentimentScorer, exact_sentiment;"
-        "exact_sentiment('好'); SentimentScorer().score(['好']);"
+        "exact_sentiment('好'); SentimentScorer().score(['好']); SentimentScorer('snownlp').score(['好']);"
         "assert 'snownlp' not in sys.modules, 'snownlp imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

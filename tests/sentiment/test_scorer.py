@@ -23,7 +23,8 @@ from monitor.sentiment.metrics import at_cut, best_cut, roc_auc
 
 @pytest.fixture(scope="module")
 def scorer() -> SentimentScorer:
-    return SentimentScorer()
+    """SnowNLP-exact scoring (``scoring.model: snownlp``); the default model is in test_linear."""
+    return SentimentScorer("snownlp")
 
 
 def test_unscored_texts_are_none(scorer: SentimentScorer) -> None:
@@ -43,12 +44,12 @@ def test_emoticons_move_the_score_their_way(scorer: SentimentScorer) -> None:
     [plain, angry, happy] = scorer.score(["等了一个小时", "等了一个小时[怒]", "等了一个小时[哈哈]"])
     assert plain is not None and angry is not None and happy is not None
     assert angry < plain < happy
-    dropping = SentimentScorer(use_emoticons=False)
+    dropping = SentimentScorer("snownlp", use_emoticons=False)
     assert dropping.score(["等了一个小时[泪]"]) == [plain]
 
 
 def test_cache_is_bounded_and_transparent() -> None:
-    small = SentimentScorer(cache_size=2)
+    small = SentimentScorer("snownlp", cache_size=2)
     texts = ["好吃", "难吃", "一般", "好吃"]
     assert small.score(texts) == [exact_sentiment(t) for t in texts]
     assert len(small._cache) == 2
@@ -62,10 +63,12 @@ def test_negative_cut() -> None:
 
 def test_pool_scores_like_the_scorer(scorer: SentimentScorer) -> None:
     texts = ["送餐太慢了", "hello", "很好吃", ""] * 5
-    with ScoringPool(workers=1, chunk_size=3, max_pending=2) as pool:
+    with ScoringPool("snownlp", workers=1, chunk_size=3, max_pending=2) as pool:
         future = pool.submit(texts)
         assert future.result(timeout=120) == scorer.score(texts)
         assert pool.score([]) == []
+    with ScoringPool(workers=1, chunk_size=3) as pool:
+        assert pool.score(texts) == SentimentScorer().score(texts)
 
 
 def test_metrics() -> None:

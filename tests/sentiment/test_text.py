@@ -60,3 +60,40 @@ def test_emoticon_codes() -> None:
     assert codes_as_words("太慢了[怒]") == "太慢了 失望"
     assert codes_as_words("好吃[哈哈]") == "好吃 开心"
     assert codes_as_words("嗯[不存在的表情]") == "嗯"
+
+
+def _snownlp_loop(text: str) -> str:
+    """SnowNLP's conversion loop (``normal/zh.py``), the reference for ``to_simplified``."""
+    from monitor.sentiment.hans import _table
+
+    table, longest, starts = _table()
+    out, pos, n = [], 0, len(text)
+    while pos < n:
+        if text[pos] in starts:
+            for size in range(min(longest, n - pos), 1, -1):
+                hit = table.get(text[pos : pos + size])
+                if hit is not None:
+                    out.append(hit)
+                    pos += size
+                    break
+            else:
+                out.append(table.get(text[pos], text[pos]))
+                pos += 1
+        else:
+            out.append(table.get(text[pos], text[pos]))
+            pos += 1
+    return "".join(out)
+
+
+def test_fast_conversion_equals_snownlps_loop() -> None:
+    import random
+
+    from monitor.sentiment.hans import _table, to_simplified
+
+    table = _table()[0]
+    keys = sorted(table)
+    pieces = [*keys, *table.values(), "的", "是", "，", "a", " ", "😀", "乾", "著", "畫"]
+    rng = random.Random(3)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    texts += [k + k[:1] for k in keys if len(k) > 1] + [k[:-1] for k in keys if len(k) > 2]
+    assert [to_simplified(t) for t in texts] == [_snownlp_loop(t) for t in texts]
