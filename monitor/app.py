@@ -150,8 +150,12 @@ def build_notifiers(
         from monitor.notify.slack import SlackNotifier, make_web_client
 
         base_url = env.get("CRISISMON_SLACK_API_URL") or config.notify.slack.api_url
+        slack = config.notify.slack
         notifiers["slack"] = SlackNotifier(
-            make_web_client(token, base_url=base_url, env=env), channel, min_interval=config.notify.slack.min_interval
+            make_web_client(token, base_url=base_url, timeout=slack.timeout, env=env),
+            channel,
+            min_interval=slack.min_interval,
+            indexing_wait=slack.indexing_wait,
         )
         renderers["slack"] = SlackRenderer((roster or Roster()).mentions())
     elif token or channel:
@@ -200,7 +204,7 @@ def build_engine(
         ingestor=Ingestor(store, scorer, KeywordClassifier.default(), metrics),
         evaluator=Evaluator(store, negative_cut(config), sources_down=health.down_sources_now),
         incidents=IncidentService(store, definitions.playbooks, renderers, chart_maker(store, negative_cut(config))),
-        dispatcher=Dispatcher(store, notifiers, metrics, leases),
+        dispatcher=Dispatcher(store, notifiers, metrics, leases, clock=clock),
         definitions=definitions,
         metrics=metrics,
         sla=SlaWatch(

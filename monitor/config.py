@@ -138,6 +138,13 @@ class SlackConfig(Strict):
     token_env: str = "SLACK_BOT_TOKEN"
     api_url: str | None = Field(default=None, description="Slack API base URL; env CRISISMON_SLACK_API_URL overrides")
     min_interval: float = Field(default=1.0, ge=0, le=60, description="Seconds between messages to the channel")
+    timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds a Slack API call may take in total")
+    indexing_wait: float = Field(
+        default=20.0,
+        ge=0,
+        le=600,
+        description="Seconds Slack may take to show a post it was still processing when the call timed out",
+    )
 
 
 class NotifyConfig(Strict):

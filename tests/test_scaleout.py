@@ -110,7 +110,7 @@ def write_config(tmp: Path, url: str, feed: str) -> Path:
             *({"type": "rss", "name": f"news{i}", "url": f"{feed}/news/rss.xml", "interval": "1s"} for i in range(5)),
         ],
         "scoring": {"workers": 0},
-        "notify": {"console": False, "slack": {"channel": CHANNEL}},
+        "notify": {"console": False, "slack": {"channel": CHANNEL, "timeout": 2, "indexing_wait": 1}},
         "incidents": {"check_every": "1s"},
         "evaluate_every": "1s",
         "deliver_every": "1s",

@@ -94,10 +94,13 @@ class Claim:
     ``attempt_started_at`` is when an earlier attempt began whose outcome was never recorded
     (the daemon died, or the request failed in a way that may have reached the remote): the
     message may already be there. None when no attempt was started before.
+    ``last_attempt_at``: when the latest attempt that may have arrived started (None when
+    the latest attempt is known not to have arrived).
     """
 
     message_id: int
     attempt_started_at: datetime | None
+    last_attempt_at: datetime | None = None
 
 
 class SqlStore:
@@ -550,13 +553,18 @@ class SqlStore:
             (receipt.ref, receipt.channel, ts(now), message_id),
         )
 
-    def mark_failed(self, message_id: int, error: str, *, retry_at: datetime | None) -> None:
+    def mark_failed(
+        self, message_id: int, error: str, *, retry_at: datetime | None, maybe_arrived: bool = True
+    ) -> None:
         """Record a failed attempt; ``retry_at`` None gives up on the message for good.
 
         Any claim on the message ends. The start of the attempt stays recorded: a request
         that failed (a time-out, a reset) may still have reached the remote, so the next
-        attempt first looks for it there (``Claim.attempt_started_at``).
+        attempt first looks for it there (``Claim.attempt_started_at``). ``maybe_arrived``
+        False (the remote answered with an error) clears ``Claim.last_attempt_at``.
         """
+        if not maybe_arrived:
+            self._exec("UPDATE outbox SET last_attempt_at = NULL WHERE id = ?", (message_id,))
         if retry_at is None:
             self._exec(
                 """UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1,
@@ -581,19 +589,19 @@ class SqlStore:
             """UPDATE outbox SET claimed_by = ?, claimed_until = ?
                WHERE id = ? AND status = 'pending'
                AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until IS NULL OR claimed_until <= ?)
-               RETURNING attempt_started_at""",
+               RETURNING attempt_started_at, last_attempt_at""",
             (owner, ts(until), message_id, owner, ts(now)),
         )
-        return None if row is None else Claim(message_id, dt(row[0]))
+        return None if row is None else Claim(message_id, dt(row[0]), dt(row[1]))
 
     def mark_attempting(self, message_id: int, now: datetime) -> None:
         """Persist that an attempt to send the message starts now (before calling the remote).
 
-        The first start is kept; ``mark_sent`` ends the uncertainty.
+        The first start is kept, and this one as the last; ``mark_sent`` ends the uncertainty.
         """
         self._exec(
-            "UPDATE outbox SET attempt_started_at = COALESCE(attempt_started_at, ?) WHERE id = ?",
-            (ts(now), message_id),
+            "UPDATE outbox SET attempt_started_at = COALESCE(attempt_started_at, ?), last_attempt_at = ? WHERE id = ?",
+            (ts(now), ts(now), message_id),
         )
 
     def outbox_counts(self) -> dict[str, int]:
