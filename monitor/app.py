@@ -265,8 +265,17 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         start_socket_mode(app_token, api, wiring, env)
     if not config.http.listen:
         return None
+    from monitor.httpserver import Limits
+
     host, port = config.http.listen.rsplit(":", 1)
-    server = ApiServer(api, host, int(port)).start()
+    seconds = config.http.read_timeout.total_seconds()
+    limits = Limits(
+        header_timeout=seconds,
+        body_timeout=seconds,
+        max_body=config.http.max_body,
+        max_connections=config.http.max_connections,
+    )
+    server = ApiServer(api, host, int(port), limits).start()
     log.info("HTTP API on %s", server.url)
     wiring.closers.append(server)
     return server

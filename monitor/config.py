@@ -159,6 +159,10 @@ class HttpConfig(Strict):
     token_env: str = Field(default="CRISISMON_API_TOKEN", description="Environment variable holding the API token")
     intake_source: SourceName = Field(default="intake", description="Source name of complaints posted to the intake")
     max_body: int = Field(default=1_000_000, gt=0)
+    max_connections: int = Field(default=64, ge=1, le=10_000, description="Connections served at once; more get 503")
+    read_timeout: Duration = Field(
+        default=timedelta(seconds=10), description="Time a client has to send its headers, and again its body"
+    )
 
 
 class IncidentsConfig(Strict):

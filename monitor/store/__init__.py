@@ -6,9 +6,17 @@ import re
 import sqlite3
 from pathlib import Path
 
-from monitor.store.sql import DuplicateIncident, SourceHealth, SqlStore
+from monitor.store.sql import DatabaseUnavailable, DuplicateIncident, SourceHealth, SqlStore
 
-__all__ = ["DuplicateIncident", "SourceHealth", "SqlStore", "is_postgres_url", "open_store", "redact_url"]
+__all__ = [
+    "DatabaseUnavailable",
+    "DuplicateIncident",
+    "SourceHealth",
+    "SqlStore",
+    "is_postgres_url",
+    "open_store",
+    "redact_url",
+]
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 

@@ -65,6 +65,14 @@ class DuplicateIncident(Exception):
         )
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or used right now (connection lost, locked, read-only...).
+
+    The unit of work that met it was rolled back; retry it later (the next run of the job).
+    The message names the database and says what to do.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
     name: str
@@ -389,6 +397,8 @@ class SqlStore:
         self._exec(f"UPDATE incidents SET status = ?, updated_at = ?{extra} WHERE id = ?", params)
 
     def incident(self, incident_id: int) -> Incident:
+        if not 0 < incident_id < 2**63:  # beyond any id the database can hold
+            raise NotFound(f"no incident {str(incident_id)[:30]}; `crisismon incidents` lists them")
         row = self._one(f"SELECT {_INCIDENT_COLS} FROM incidents WHERE id = ?", (incident_id,))
         if row is None:
             raise NotFound(f"no incident {incident_id}; `crisismon incidents` lists them")
