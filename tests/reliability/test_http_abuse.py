@@ -32,7 +32,7 @@ AUTH = f"Authorization: Bearer {TOKEN}\r\n".encode()
 def test_a_bad_content_length_is_refused_without_reading_the_body(
     api_server: ApiServer, length: str, status: int, auth: bytes
 ) -> None:
-    head = f"POST /v1/complaints HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n".encode("utf-8") + auth
+    head = f"POST /v1/complaints HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n".encode() + auth
     with socket.create_connection(address(api_server.url), timeout=5) as sock:
         sock.sendall(head + b"\r\n")  # no body is sent: the answer must not wait for one
         answer = read_all(sock)
