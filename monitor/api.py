@@ -77,6 +77,7 @@ class Api:
         self.max_body = max_body
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"^/healthz$"), self._health),
+            ("GET", re.compile(r"^/readyz$"), self._ready),
             ("GET", re.compile(r"^/metrics$"), self._metrics),
             ("GET", re.compile(r"^/v1/incidents$"), self._incidents),
             ("GET", re.compile(rf"^/v1/incidents/{ID}$"), self._incident),
@@ -115,6 +116,13 @@ class Api:
 
     def _health(self, **_: Any) -> Response:
         return Response(200, {"status": "ok", "time": self.clock.now().isoformat()})
+
+    def _ready(self, **_: Any) -> Response:
+        """503 while the database cannot be used (a load balancer or supervisor can act on it)."""
+        problem = self.store.ping()
+        if problem is not None:
+            return Response(503, {"status": "unavailable", "database": problem}, headers={"Retry-After": "5"})
+        return Response(200, {"status": "ready", "database": "ok", "time": self.clock.now().isoformat()})
 
     def _metrics(self, **_: Any) -> Response:
         lines = self.metrics.exposition()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
@@ -16,6 +17,7 @@ from monitor.validation import Strict, validate
 from monitor.yamlload import load_yaml
 
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+_HOST_OR_NETWORK = re.compile(r"^[A-Za-z0-9_.:\-\[\]]+(/\d{1,3})?$")
 
 
 class SourceBase(Strict):
@@ -26,6 +28,21 @@ class SourceBase(Strict):
     expected_silence: Duration | None = Field(
         default=None, description="How long the source may yield nothing before it counts as silent"
     )
+    allow_cross_host_redirects: bool = Field(
+        default=False, description="Follow redirects to other hosts (default: the same host or its subdomains)"
+    )
+    allow_addresses: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts or networks (CIDR) this source may reach although loopback, link-local or private",
+    )
+
+    @field_validator("allow_addresses")
+    @classmethod
+    def _hosts_or_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not _HOST_OR_NETWORK.match(entry.strip()):
+                raise ValueError(f"host names or networks such as crm.corp.local or 10.0.0.0/8, found {entry!r}")
+        return value
 
 
 class JsonMappingConfig(Strict):
@@ -173,6 +190,10 @@ class IncidentsConfig(Strict):
 
 class AppConfig(Strict):
     database: str = "crisismon.db"
+    database_outage_limit: Duration = Field(
+        default=timedelta(minutes=5),
+        description="After this long without a working database the daemon exits 1 (its supervisor restarts it)",
+    )
     rules_dir: str = Field(default_factory=lambda: str(default_dir("rules")))
     playbooks_dir: str = Field(default_factory=lambda: str(default_dir("playbooks")))
     sources: tuple[SourceConfig, ...] = ()

@@ -28,6 +28,7 @@ from monitor.models import FetchResult, Signal
 from monitor.outbox import Dispatcher
 from monitor.protocols import Source
 from monitor.sla import SlaWatch
+from monitor.store import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,27 @@ class Engine:
         self.book = book  # restore/backoff/after-poll bookkeeping of sources (monitor.health)
         self._eval_lock = threading.Lock()
         self._deliver_lock = threading.Lock()
+        self._poll_locks = {name: threading.Lock() for name in self.sources}
 
     def poll(self, name: str, *, force: bool = False) -> int:
         """Poll one source; problems are logged and counted, never raised.
 
-        A source in backoff after failures is skipped (returns 0) unless ``force``. Once
-        the poll's items are stored, the book tells the source and saves its state.
+        A source in backoff after failures is skipped (returns 0) unless ``force``, and so is
+        a source whose previous poll is still running (the start-up cycle and its scheduled
+        job may meet). Once the poll's items are stored, the book tells the source and saves
+        its state. When the database fails meanwhile, the source's state is reloaded from the
+        database before its next poll, so that what this poll fetched is fetched again.
         """
+        lock = self._poll_locks.setdefault(name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            log.info("source %s: the previous poll is still running; skipped", name)
+            return 0
+        try:
+            return self._poll(name, force)
+        finally:
+            lock.release()
+
+    def _poll(self, name: str, force: bool) -> int:
         now = self.clock.now()
         if not self._holds(f"source:{name}", now):
             return 0
@@ -79,9 +94,14 @@ class Engine:
         except Exception as exc:  # a source bug must not stop the daemon
             log.exception("source %s failed unexpectedly", name)
             result = FetchResult(errors=[f"unexpected {type(exc).__name__}: {exc}"])
-        added = self.ingestor.ingest(name, result, now)
-        if self.book is not None:
-            self.book.after(name, source, added, now)
+        try:
+            added = self.ingestor.ingest(name, result, now)
+            if self.book is not None:
+                self.book.after(name, source, added, now)
+        except DatabaseUnavailable:
+            if self.book is not None:
+                self.book.forget(name)  # its cursor or validators may have moved past unsaved items
+            raise
         return added
 
     def evaluate(self) -> list[Signal]:

@@ -165,9 +165,7 @@ class HttpServer:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limits: Limits
-    ) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limits: Limits) -> None:
         self.limits = limits
         self.request_queue_size = limits.backlog
         self._active: set[socket.socket] = set()
