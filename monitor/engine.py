@@ -105,12 +105,19 @@ class Engine:
         return added
 
     def evaluate(self) -> list[Signal]:
+        """Evaluate the rules held here; each rule with its incidents and messages is one transaction,
+        so that a database lost midway leaves that rule as it was for the next run (nothing half-done)."""
         with self._eval_lock:
             now = self.clock.now()
-            rules = {r.id: r for r in self.definitions.rules.rules if self._holds(f"rule:{r.id}", now)}
-            signals = self.evaluator.evaluate(list(rules.values()), now)
-            for signal in signals:
-                self.incidents.handle(signal, rules[signal.rule_id], now)
+            rules = [r for r in self.definitions.rules.rules if self._holds(f"rule:{r.id}", now)]
+            down = self.evaluator.sources_down()
+            signals: list[Signal] = []
+            for rule in rules:
+                with self.evaluator.store.transaction():
+                    found = self.evaluator.evaluate_rule(rule, now, down)
+                    for signal in found:
+                        self.incidents.handle(signal, rule, now)
+                signals.extend(found)
             return signals
 
     def check_sla(self) -> int:

@@ -32,7 +32,7 @@ def is_postgres_url(url: str) -> bool:
     return url.startswith(POSTGRES_SCHEMES)
 
 
-def open_store(url: str, *, upgrade: bool = True, busy_timeout: float = 30.0) -> SqlStore:
+def open_store(url: str, *, upgrade: bool = True, busy_timeout: float = 5.0) -> SqlStore:
     """``path/to/file.db``, ``sqlite:///path``, ``:memory:``, or ``postgresql://user@host/db``.
 
     ``postgres://`` works too, and so does any libpq URI parameter

@@ -184,6 +184,7 @@ class SqlStore:
         self._retry_at = 0.0
         self._down_since: float | None = None
         self._last_error = ""
+        self._wrote = False
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -199,6 +200,7 @@ class SqlStore:
         with self._lock:
             if self._depth == 0:
                 self._ensure_connection()
+                self._wrote = False
             self._depth += 1
             try:
                 yield
@@ -217,7 +219,9 @@ class SqlStore:
                             raise
                         self._rollback_quietly()
                         raise self._lost(exc) from exc
-                    self._failures, self._down_since = 0, None
+                    self._failures = 0
+                    if self._wrote:  # a read can succeed where writes fail (a locked or read-only file)
+                        self._down_since = None
             finally:
                 self._depth -= 1
 
@@ -273,11 +277,14 @@ class SqlStore:
             self._conn.rollback()
 
     def ping(self) -> str | None:
-        """None when the database answers; else why not (for /readyz)."""
+        """None when the database answers and the last write worked; else why not (for /readyz)."""
         try:
             self._one("SELECT 1")
         except DatabaseUnavailable as exc:
             return str(exc)
+        down = self.unavailable_for()
+        if down is not None:
+            return f"{self.where}: writes failing for {down:.0f}s ({self._last_error})"
         return None
 
     def unavailable_for(self) -> float | None:
@@ -312,6 +319,8 @@ class SqlStore:
 
     def _exec(self, statement: str, params: Sequence[Any] = ()) -> Any:
         with self.transaction():
+            if statement.lstrip()[:6].upper() != "SELECT":
+                self._wrote = True
             cur = self._conn.cursor()
             cur.execute(self._sql(statement), tuple(params))
             return cur
