@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -227,21 +228,21 @@ class Api:
 
     def _slack(self, *, headers: Mapping[str, str], body: bytes, **_: Any) -> Response:
         from monitor.notify.interactions import InteractionError, parse_interaction
-        from monitor.notify.signature import SignatureError, verify_slack_signature
+        from monitor.notify.signature import MAX_AGE_SECONDS, SignatureError, replay_key, verify_slack_signature
 
         if not self.slack_secret:
             return error(403, "Slack interactions are off: set SLACK_SIGNING_SECRET")
+        timestamp, signature = _header(headers, "x-slack-request-timestamp"), _header(headers, "x-slack-signature")
+        now = self.clock.now()
         try:
-            verify_slack_signature(
-                self.slack_secret,
-                _header(headers, "x-slack-request-timestamp"),
-                body,
-                _header(headers, "x-slack-signature"),
-                now=self.clock.now().timestamp(),
-            )
+            verify_slack_signature(self.slack_secret, timestamp, body, signature, now=now.timestamp())
         except SignatureError as exc:
             log.warning("refused a Slack request: %s", exc)
             return error(401, f"bad Slack signature: {exc}")
+        # kept twice the validity window, so that the clocks of Slack and the daemons may differ
+        if not self.store.first_sighting(replay_key(timestamp, signature), now, timedelta(seconds=2 * MAX_AGE_SECONDS)):
+            log.warning("refused a replayed Slack request (timestamp %s)", timestamp)
+            return error(401, "this signed Slack request was already handled (replay refused)")
         try:
             action = parse_interaction(body)
         except InteractionError as exc:

@@ -797,6 +797,23 @@ class SqlStore:
         rows = self._rows(f"SELECT {_MESSAGE_COLS}, status FROM outbox {where} ORDER BY id", params)
         return [(_message(r[:-1]), r[-1]) for r in rows]
 
+    # -- replay protection (signed Slack requests) ------------------------------------------
+
+    def first_sighting(self, key: str, now: datetime, keep: timedelta) -> bool:
+        """Record ``key``; True the first time, False when it was seen within ``keep`` already.
+
+        One atomic insert, so of several daemons receiving the same request at once only one
+        gets True; keys older than ``keep`` are forgotten.
+        """
+        with self.transaction():
+            self._exec("DELETE FROM slack_requests_seen WHERE seen_at < ?", (ts(now - keep),))
+            row = self._one(
+                "INSERT INTO slack_requests_seen (digest, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING "
+                "RETURNING digest",
+                (key, ts(now)),
+            )
+        return row is not None
+
     # -- leases ------------------------------------------------------------------------
 
     def try_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool:
