@@ -54,7 +54,7 @@ def open_store(url: str, *, upgrade: bool = True, busy_timeout: float = 5.0) -> 
     except Exception as exc:
         if not _is_driver_error(exc):
             raise
-        raise DatabaseUnavailable(f"cannot open {where}: {describe_error(exc)}{hint_for(exc, where)}") from exc
+        raise DatabaseUnavailable(f"cannot open {where}: {describe_error(exc)}{hint_for(exc)}") from exc
     if upgrade:
         try:
             store.upgrade()

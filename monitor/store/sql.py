@@ -76,13 +76,13 @@ def describe_error(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def hint_for(exc: BaseException, where: str) -> str:
+def hint_for(exc: BaseException) -> str:
     """What to do about ``exc`` (with a leading "; "), or "" when a retry is all there is."""
     name = getattr(exc, "sqlite_errorname", None) or ""
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or isinstance(exc, PermissionError):
-        return f"; make {where} and its folder writable by the user running crisismon (or point --db elsewhere)"
+        return "; make the file and its folder writable by the user running crisismon (or point --db elsewhere)"
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-        return f"; {where} is damaged or not a crisismon database: restore a backup, or move it away to start empty"
+        return "; it is damaged or not a crisismon database: restore a backup, or move it away to start empty"
     if name.startswith("SQLITE_FULL"):
         return "; the disk is full: free some space"
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
@@ -245,7 +245,7 @@ class SqlStore:
             self._broken = True
             self._retry_at = monotonic() + self._backoff()
             return DatabaseUnavailable(f"{self.where}: the connection was lost ({self._last_error}); reconnecting")
-        return DatabaseUnavailable(f"{self.where}: {self._last_error}{hint_for(exc, self.where)}")
+        return DatabaseUnavailable(f"{self.where}: {self._last_error}{hint_for(exc)}")
 
     def _backoff(self) -> float:
         return float(min(RECONNECT_FIRST * 2 ** max(self._failures - 1, 0), RECONNECT_MAX))
@@ -265,7 +265,7 @@ class SqlStore:
             self._retry_at = now + self._backoff()
             self._last_error = describe_error(exc)
             raise DatabaseUnavailable(
-                f"cannot reconnect to {self.where}: {self._last_error}{hint_for(exc, self.where)}"
+                f"cannot reconnect to {self.where}: {self._last_error}{hint_for(exc)}"
             ) from exc
         with contextlib.suppress(Exception):
             self._conn.close()
