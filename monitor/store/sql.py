@@ -264,9 +264,7 @@ class SqlStore:
             self._failures += 1
             self._retry_at = now + self._backoff()
             self._last_error = describe_error(exc)
-            raise DatabaseUnavailable(
-                f"cannot reconnect to {self.where}: {self._last_error}{hint_for(exc)}"
-            ) from exc
+            raise DatabaseUnavailable(f"cannot reconnect to {self.where}: {self._last_error}{hint_for(exc)}") from exc
         with contextlib.suppress(Exception):
             self._conn.close()
         self._conn, self._broken = connection, False
