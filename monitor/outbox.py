@@ -36,6 +36,7 @@ from monitor.leases import LeaseKeeper
 from monitor.metrics import Metrics
 from monitor.models import Message, Receipt
 from monitor.protocols import DeliveryError, Notifier
+from monitor.retry import exponential
 from monitor.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ SYSTEM = "crisismon"
 
 def backoff(attempts: int, base: float = BASE_DELAY) -> timedelta:
     """Delay before the next try after ``attempts`` failures: 5 s doubling, capped at 5 min."""
-    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), MAX_DELAY))
+    return timedelta(seconds=exponential(base, attempts - 1, MAX_DELAY))
 
 
 @runtime_checkable

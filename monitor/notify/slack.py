@@ -48,6 +48,7 @@ from slack_sdk.web import SlackResponse
 from monitor import clock
 from monitor.models import Message, Receipt
 from monitor.protocols import DeliveryError
+from monitor.retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -435,10 +436,7 @@ def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list) and value else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return None
+            return parse_retry_after(str(raw))
     return None
 
 
@@ -475,7 +473,7 @@ class SlackWebhookNotifier:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("the Slack webhook URL is not an http(s) URL")
         self.url = url
-        self.client = client or httpx.Client(timeout=timeout)
+        self.client = client or _webhook_client(timeout)
         self.destination = destination
 
     def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:
@@ -493,6 +491,13 @@ class SlackWebhookNotifier:
             raise DeliveryError(f"slack webhook: {type(exc).__name__}") from exc
         _check_webhook(response)
         return Receipt(ref=None, channel=None)
+
+
+def _webhook_client(timeout: float) -> httpx.Client:
+    """A client whose requests end after ``timeout`` seconds in total, however slowly Slack answers."""
+    from monitor.sources.outbound import AddressPolicy, Outbound
+
+    return Outbound().client(AddressPolicy.open(), total=timeout, timeout=httpx.Timeout(timeout))
 
 
 def _webhook_file_content(message: Message) -> tuple[str, None]:

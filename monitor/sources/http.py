@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 
 from monitor.clock import monotonic
+from monitor.retry import exponential
+from monitor.retry import parse_retry_after as parse_retry_after  # sources import it from here
 from monitor.sources.outbound import deadline as deadline_block
 
 DEFAULT_ACCEPT = (
@@ -333,20 +335,6 @@ def _too_large(pol: FetchPolicy, found: str) -> str:
     return f"response too large ({found}; the cap is max_bytes={pol.max_bytes})"
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header given as a number; None for dates or junk.
-
-    (An HTTP-date would need the current time, which this layer does not read; the
-    caller's backoff applies instead.)
-    """
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Exponential backoff after consecutive failures, capped, with proportional jitter.
@@ -376,10 +364,9 @@ class Backoff:
         *,
         retry_after: float | None = None,
     ) -> timedelta:
-        exponent = min(max(failures, 0), 64)
-        base = interval.total_seconds() * self.factor**exponent
+        base = interval.total_seconds()
         if failures > 0:
-            base = min(base, max(self.max_delay.total_seconds(), interval.total_seconds()))
+            base = exponential(base, failures, self.max_delay.total_seconds(), self.factor)
         seconds = base * rng.uniform(1 - self.jitter, 1 + self.jitter)
         if retry_after is not None:
             seconds = max(seconds, retry_after)

@@ -86,3 +86,23 @@ def test_give_up_ends_the_run_as_a_failure(store: SqlStore) -> None:
 
     stopped, _ = run(store, lambda: None, stop_after=None, give_up=give_up)
     assert stopped.clean and stopped.failure == "the database has been unavailable for 300s"
+
+
+def test_one_retry_after_parser_and_one_backoff_for_sources_and_delivery() -> None:
+    """Issue 11, point 6: the outbox and the sources share monitor.retry."""
+    from datetime import UTC, datetime
+
+    from monitor.outbox import backoff
+    from monitor.retry import exponential, parse_retry_after
+    from monitor.sources.http import Backoff
+
+    now = datetime(2026, 10, 21, 7, 27, tzinfo=UTC)
+    assert parse_retry_after("120") == 120 and parse_retry_after("1.5") == 1.5
+    assert parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT", now) == 60
+    assert parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT") is None  # no clock, no date
+    assert [parse_retry_after(v) for v in ("-1", "nan", "inf", "soon", "9" * 100, None)] == [None] * 6
+    assert exponential(5, 0, 300) == 5 and exponential(5, 3, 300) == 40 and exponential(5, 10**6, 300) == 300
+    assert backoff(1) == timedelta(seconds=5) and backoff(100) == timedelta(minutes=5)
+    import random
+
+    assert Backoff(jitter=0).delay(3, timedelta(minutes=1), random.Random(0)) == timedelta(minutes=8)
