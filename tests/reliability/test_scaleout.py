@@ -29,7 +29,7 @@ from monitor.demo.server import ScenarioServer
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeSlackServer
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 POSTGRES_ENV = "CRISISMON_TEST_POSTGRES_URL"
 CHANNEL = "C0CRISIS1"
