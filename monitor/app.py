@@ -34,7 +34,7 @@ from monitor.rules import Rule
 from monitor.sla import SlaPolicy, SlaWatch
 from monitor.sources.complaints import ComplaintsApiSource as ComplaintsSource
 from monitor.sources.outbound import AddressPolicy, Outbound
-from monitor.store import SqlStore
+from monitor.store import DatabaseUnavailable, SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +318,9 @@ def start_socket_mode(app_token: str, api: Any, wiring: Wiring, env: Mapping[str
             refusal = api.perform(action_from_payload(payload))
         except InteractionError as exc:
             log.warning("ignored a Slack interaction: %s", exc)
+            return
+        except DatabaseUnavailable as exc:
+            log.warning("could not carry out a Slack interaction: %s", exc)
             return
         if refusal:
             log.info("Slack action refused: %s", refusal)
