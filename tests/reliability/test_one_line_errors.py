@@ -85,3 +85,22 @@ def test_a_wrong_postgresql_database_name(capsys: pytest.CaptureFixture[str]) ->
     url = base.rsplit("/", 1)[0] + "/no_such_database_here"
     code, lines = run(capsys, "incidents", "--db", url)
     assert code == 1 and len(lines) == 1 and "no_such_database_here" in lines[0]
+
+
+def test_a_read_only_database_names_the_file_and_what_to_do(tmp_path: Path) -> None:
+    """Read-only as SQLite reports it (the tests may run as root, who writes anyway: query_only)."""
+    from monitor.store import DatabaseUnavailable, open_store
+    from monitor.testing import FakeClock
+
+    path = tmp_path / "ro.db"
+    store = open_store(str(path))
+    store._conn.execute("PRAGMA query_only = ON")
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            store.record_fetch("s", FakeClock().now(), error=None, items=1)
+    finally:
+        store.close()
+    assert str(caught.value) == (
+        f"SQLite database {path}: attempt to write a readonly database; make the file and its folder "
+        "writable by the user running crisismon (or point --db elsewhere)"
+    )
