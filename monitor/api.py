@@ -10,25 +10,27 @@ import hmac
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 from monitor.clock import Clock
 from monitor.errors import InvalidOperation, NotFound
+from monitor.httpserver import HttpServer, Limits, Reply, Request
 from monitor.ingest import Ingestor
 from monitor.metrics import Metrics
 from monitor.models import FetchResult, Item
 from monitor.ops import IncidentOps
 from monitor.sources.complaints import parse_record
-from monitor.store import SqlStore
+from monitor.store import DatabaseUnavailable, SqlStore
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
+ID = r"(\d{1,18})"  # a longer number is no incident of ours: 404, not an overflow
+MAX_MUTE_HOURS = 72
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,12 @@ class Api:
         self.max_body = max_body
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"^/healthz$"), self._health),
+            ("GET", re.compile(r"^/readyz$"), self._ready),
             ("GET", re.compile(r"^/metrics$"), self._metrics),
             ("GET", re.compile(r"^/v1/incidents$"), self._incidents),
-            ("GET", re.compile(r"^/v1/incidents/(\d+)$"), self._incident),
-            ("GET", re.compile(r"^/v1/incidents/(\d+)/review$"), self._review),
-            ("POST", re.compile(rf"^/v1/incidents/(\d+)/({'|'.join(OPS)})$"), self._operate),
+            ("GET", re.compile(rf"^/v1/incidents/{ID}$"), self._incident),
+            ("GET", re.compile(rf"^/v1/incidents/{ID}/review$"), self._review),
+            ("POST", re.compile(rf"^/v1/incidents/{ID}/({'|'.join(OPS)})$"), self._operate),
             ("POST", re.compile(r"^/v1/complaints$"), self._intake),
             ("POST", re.compile(r"^/slack/interactions$"), self._slack),
         ]
@@ -114,6 +117,13 @@ class Api:
 
     def _health(self, **_: Any) -> Response:
         return Response(200, {"status": "ok", "time": self.clock.now().isoformat()})
+
+    def _ready(self, **_: Any) -> Response:
+        """503 while the database cannot be used (a load balancer or supervisor can act on it)."""
+        problem = self.store.ping()
+        if problem is not None:
+            return Response(503, {"status": "unavailable", "database": problem}, headers={"Retry-After": "5"})
+        return Response(200, {"status": "ready", "database": "ok", "time": self.clock.now().isoformat()})
 
     def _metrics(self, **_: Any) -> Response:
         lines = self.metrics.exposition()
@@ -149,6 +159,9 @@ class Api:
             return error(400, 'the body must be a JSON object such as {"by": "王芳"}')
         if not isinstance(args, dict) or not isinstance(args.get("by"), str) or not args["by"].strip():
             return error(400, 'say who does it: a JSON object with a non-empty "by"')
+        hours = args.get("hours", 4)
+        if action == "mute" and (not isinstance(hours, int) or isinstance(hours, bool) or not 0 < hours <= 72):
+            return error(400, f"mute for a whole number of hours from 1 to {MAX_MUTE_HOURS}; found {str(hours)[:20]}")
         incident = self.apply(int(incident_id), action, args["by"], args)
         return Response(200, _incident_json(incident))
 
@@ -169,8 +182,10 @@ class Api:
             return self.ops.tick(incident_id, item, by, now, done=action == "tick")
         if action == "mute":
             hours = args.get("hours", 4)
-            if not isinstance(hours, int) or not 0 < hours <= 72:
-                raise InvalidOperation("mute for a whole number of hours from 1 to 72")
+            if not isinstance(hours, int) or isinstance(hours, bool) or not 0 < hours <= MAX_MUTE_HOURS:
+                raise InvalidOperation(
+                    f"mute for a whole number of hours from 1 to {MAX_MUTE_HOURS}; found {str(hours)[:20]!r}"
+                )
             return self.ops.mute(incident_id, hours, by, now)
         text = args.get("text")
         if not isinstance(text, str):
@@ -213,21 +228,21 @@ class Api:
 
     def _slack(self, *, headers: Mapping[str, str], body: bytes, **_: Any) -> Response:
         from monitor.notify.interactions import InteractionError, parse_interaction
-        from monitor.notify.signature import SignatureError, verify_slack_signature
+        from monitor.notify.signature import MAX_AGE_SECONDS, SignatureError, replay_key, verify_slack_signature
 
         if not self.slack_secret:
             return error(403, "Slack interactions are off: set SLACK_SIGNING_SECRET")
+        timestamp, signature = _header(headers, "x-slack-request-timestamp"), _header(headers, "x-slack-signature")
+        now = self.clock.now()
         try:
-            verify_slack_signature(
-                self.slack_secret,
-                _header(headers, "x-slack-request-timestamp"),
-                body,
-                _header(headers, "x-slack-signature"),
-                now=self.clock.now().timestamp(),
-            )
+            verify_slack_signature(self.slack_secret, timestamp, body, signature, now=now.timestamp())
         except SignatureError as exc:
             log.warning("refused a Slack request: %s", exc)
             return error(401, f"bad Slack signature: {exc}")
+        # kept twice the validity window, so that the clocks of Slack and the daemons may differ
+        if not self.store.first_sighting(replay_key(timestamp, signature), now, timedelta(seconds=2 * MAX_AGE_SECONDS)):
+            log.warning("refused a replayed Slack request (timestamp %s)", timestamp)
+            return error(401, "this signed Slack request was already handled (replay refused)")
         try:
             action = parse_interaction(body)
         except InteractionError as exc:
@@ -265,56 +280,28 @@ def _incident_json(incident: Any) -> dict[str, Any]:
 
 
 class ApiServer:
-    """Serves an ``Api`` on ``host:port`` (port 0 picks a free one) in a background thread."""
+    """Serves an ``Api`` on ``host:port`` (port 0 picks a free one) with :mod:`monitor.httpserver`."""
 
-    def __init__(self, api: Api, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, api: Api, host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None) -> None:
         self.api = api
-        self._httpd = ThreadingHTTPServer((host, port), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="api", daemon=True)
+        limits = limits or Limits(max_body=api.max_body)
+        self._server = HttpServer(self._serve, host, port, limits, name="api")
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def start(self) -> ApiServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self.api
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > api.max_body:
-                    response = error(413, f"body of {length} bytes is over the limit of {api.max_body}")
-                    self.close_connection = True
-                else:
-                    body = self.rfile.read(length) if length else b""
-                    try:
-                        response = api.handle(self.command, self.path, dict(self.headers), body)
-                    except Exception:
-                        log.exception("API request %s %s failed", self.command, self.path)
-                        response = error(500, "internal error; see the daemon's log")
-                raw = response.encoded()
-                self.send_response(response.status)
-                self.send_header("Content-Type", response.content_type)
-                self.send_header("Content-Length", str(len(raw)))
-                for key, value in response.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            do_GET = _serve
-            do_POST = _serve
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
+    def _serve(self, request: Request) -> Reply:
+        try:
+            response = self.api.handle(request.method, request.path, request.headers, request.body)
+        except DatabaseUnavailable as exc:
+            log.warning("API request %s %s: %s", request.method, request.path[:200], exc)
+            response = Response(503, {"error": f"{exc}; retry later"}, headers={"Retry-After": "5"})
+        return Reply(response.status, response.encoded(), response.content_type, response.headers)

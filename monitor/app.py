@@ -33,7 +33,8 @@ from monitor.roster import Roster, load_roster
 from monitor.rules import Rule
 from monitor.sla import SlaPolicy, SlaWatch
 from monitor.sources.complaints import ComplaintsApiSource as ComplaintsSource
-from monitor.store import SqlStore
+from monitor.sources.outbound import AddressPolicy, Outbound
+from monitor.store import DatabaseUnavailable, SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ class Wiring:
     closers: list[Any] = field(default_factory=list)
     renderers: Mapping[str, Renderer] = field(default_factory=dict)
     health: SourceMonitor | None = None  # its check_now is the daemon's "source health" job
+    outbound: Outbound | None = None
+
+    def abort(self) -> None:
+        """The daemon is stopping: fail the outbound requests in flight now."""
+        if self.outbound is not None:
+            self.outbound.abort()
 
     def close(self) -> None:
         for thing in reversed(self.closers):
@@ -68,35 +75,55 @@ def build_scorer(config: AppConfig) -> Scorer:
     return SentimentScorer(config.scoring.model)
 
 
-def build_sources(configs: tuple[SourceConfig, ...], client: httpx.Client) -> dict[str, Source]:
-    from monitor.sources.feeds import FeedSource, JsonMapping
+def build_sources(
+    configs: tuple[SourceConfig, ...], client: httpx.Client | None = None, *, outbound: Outbound | None = None
+) -> dict[str, Source]:
+    """The sources of the config. Each HTTP source gets its own client from ``outbound``
+    (total deadline, address policy); ``client``, when given, serves them all instead (tests)."""
+    from monitor.sources.feeds import FeedSource, JsonMapping, rsshub_url
     from monitor.sources.http import FetchPolicy, HttpFetcher
 
+    outbound = outbound or Outbound()
     sources: dict[str, Source] = {}
     for cfg in configs:
-        if isinstance(cfg, ComplaintsApiSource):
-            sources[cfg.name] = build_complaints(cfg, client)
-            continue
         if isinstance(cfg, FileDropSource):
             from monitor.sources.filedrop import FileDropSource as FileDrop
 
             sources[cfg.name] = FileDrop(cfg.name, Path(cfg.path), format=cfg.format, max_bytes=cfg.max_bytes)
             continue
-        policy = FetchPolicy(
-            connect_timeout=min(cfg.timeout.total_seconds(), 10.0),
-            read_timeout=cfg.timeout.total_seconds(),
-            deadline=cfg.timeout.total_seconds() * 2,
-            max_bytes=cfg.max_bytes,
+        url = rsshub_url(cfg.instance, cfg.route) if cfg.type == "rsshub" else cfg.url
+        timeout = cfg.timeout.total_seconds()
+        http = client or outbound.client(
+            AddressPolicy(_host(url), cfg.allow_addresses),
+            timeout * 2,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
-        fetcher = HttpFetcher(client, policy)
+        if isinstance(cfg, ComplaintsApiSource):
+            sources[cfg.name] = build_complaints(cfg, http)
+            continue
+        policy = FetchPolicy(
+            connect_timeout=min(timeout, 10.0),
+            read_timeout=timeout,
+            deadline=timeout * 2,
+            max_bytes=cfg.max_bytes,
+            allow_cross_host_redirects=cfg.allow_cross_host_redirects,
+        )
+        fetcher = HttpFetcher(http, policy)
         if cfg.type == "rsshub":
-            sources[cfg.name] = FeedSource.rsshub(cfg.name, cfg.instance, cfg.route, fetcher)
+            sources[cfg.name] = FeedSource(cfg.name, url, fetcher, "auto")
         elif cfg.type == "json":
             mapping = JsonMapping(**cfg.mapping.model_dump())
             sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind="json", mapping=mapping)
         else:
             sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind=cfg.type)
     return sources
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):
+        return ""  # the fetch reports the invalid URL
 
 
 def build_complaints(cfg: ComplaintsApiSource, client: httpx.Client) -> Source:
@@ -150,8 +177,12 @@ def build_notifiers(
         from monitor.notify.slack import SlackNotifier, make_web_client
 
         base_url = env.get("CRISISMON_SLACK_API_URL") or config.notify.slack.api_url
+        slack = config.notify.slack
         notifiers["slack"] = SlackNotifier(
-            make_web_client(token, base_url=base_url, env=env), channel, min_interval=config.notify.slack.min_interval
+            make_web_client(token, base_url=base_url, timeout=slack.timeout, env=env),
+            channel,
+            min_interval=slack.min_interval,
+            indexing_wait=slack.indexing_wait,
         )
         renderers["slack"] = SlackRenderer((roster or Roster()).mentions())
     elif token or channel:
@@ -180,10 +211,10 @@ def build_engine(
     metrics = Metrics()
     roster = load_roster(Path(config.roster) if config.roster else None)
     wiring_closers: list[Any] = []
+    outbound = Outbound()
+    wiring_closers.append(outbound)
     if sources is None:
-        client = httpx.Client(follow_redirects=False)
-        wiring_closers.append(client)
-        sources = build_sources(config.sources, client)
+        sources = build_sources(config.sources, outbound=outbound)
     if notifiers is None or renderers is None:
         notifiers, renderers = build_notifiers(config, os.environ if env is None else env, roster)
     if scorer is None:
@@ -200,7 +231,7 @@ def build_engine(
         ingestor=Ingestor(store, scorer, KeywordClassifier.default(), metrics),
         evaluator=Evaluator(store, negative_cut(config), sources_down=health.down_sources_now),
         incidents=IncidentService(store, definitions.playbooks, renderers, chart_maker(store, negative_cut(config))),
-        dispatcher=Dispatcher(store, notifiers, metrics, leases),
+        dispatcher=Dispatcher(store, notifiers, metrics, leases, clock=clock),
         definitions=definitions,
         metrics=metrics,
         sla=SlaWatch(
@@ -214,7 +245,7 @@ def build_engine(
         book=PollBook(store, {s.name: s.interval for s in config.sources}),
     )
     health.rules_for = engine.rules_fed_by
-    return Wiring(engine, wiring_closers, all_renderers(roster), health)
+    return Wiring(engine, wiring_closers, all_renderers(roster), health, outbound)
 
 
 def build_leases(config: AppConfig, store: SqlStore, node_id: str | None) -> LeaseKeeper:
@@ -261,8 +292,17 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         start_socket_mode(app_token, api, wiring, env)
     if not config.http.listen:
         return None
+    from monitor.httpserver import Limits
+
     host, port = config.http.listen.rsplit(":", 1)
-    server = ApiServer(api, host, int(port)).start()
+    seconds = config.http.read_timeout.total_seconds()
+    limits = Limits(
+        header_timeout=seconds,
+        body_timeout=seconds,
+        max_body=config.http.max_body,
+        max_connections=config.http.max_connections,
+    )
+    server = ApiServer(api, host, int(port), limits).start()
     log.info("HTTP API on %s", server.url)
     wiring.closers.append(server)
     return server
@@ -278,6 +318,9 @@ def start_socket_mode(app_token: str, api: Any, wiring: Wiring, env: Mapping[str
             refusal = api.perform(action_from_payload(payload))
         except InteractionError as exc:
             log.warning("ignored a Slack interaction: %s", exc)
+            return
+        except DatabaseUnavailable as exc:
+            log.warning("could not carry out a Slack interaction: %s", exc)
             return
         if refusal:
             log.info("Slack action refused: %s", refusal)

@@ -15,6 +15,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.errors import ConfigError, InvalidOperation, NotFound
+from monitor.store.sql import DatabaseUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 Handler = Callable[[argparse.Namespace], int]
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     try:
         code: int = ns.func(ns)
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -54,6 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: one line for the user, the traceback in the debug log
+        logging.getLogger("crisismon").debug("unexpected error", exc_info=True)
+        print(
+            f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+            "(run with --log-level debug for the details, and report it)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return code
 
@@ -341,7 +353,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from monitor.health import HEALTH_CHECK
     from monitor.loading import load_all
     from monitor.reload import RELOAD_CHECK, Reloader
-    from monitor.scheduler import build_scheduler, run_until_stopped
+    from monitor.scheduler import Running, build_scheduler, run_until_stopped
     from monitor.store import open_store
 
     config, definitions = load_all(ns.config)
@@ -349,12 +361,14 @@ def cmd_run(ns: argparse.Namespace) -> int:
     clock = SystemClock()
     wiring = build_engine(config, definitions, store, clock)
     engine = wiring.engine
+    clean = True
     try:
         build_api(config, wiring, store, clock, os.environ)
         if ns.once:
             engine.cycle()
             return EXIT_OK
         reloader = Reloader(engine, config, store, wiring.renderers, clock)
+        running = Running()
         scheduler = build_scheduler(
             engine,
             poll_intervals={s.name: s.interval for s in config.sources},
@@ -365,15 +379,33 @@ def cmd_run(ns: argparse.Namespace) -> int:
                 "reload": (reloader.check_files, RELOAD_CHECK),
                 **({"source_health": (wiring.health.check_now, HEALTH_CHECK)} if wiring.health else {}),
             },
+            running=running,
         )
-        logging.getLogger("crisismon").info(
-            "running: %d source(s), %d rule(s)", len(config.sources), len(definitions.rules.rules)
+        log = logging.getLogger("crisismon")
+        log.info("running: %d source(s), %d rule(s)", len(config.sources), len(definitions.rules.rules))
+        stopped = run_until_stopped(
+            scheduler,
+            threading.Event(),
+            first_poll=engine.cycle,
+            on_hangup=reloader.reload,
+            on_stop=wiring.abort,
+            give_up=store.outage_check(config.database_outage_limit.total_seconds()),
+            running=running,
         )
-        run_until_stopped(scheduler, threading.Event(), first_poll=engine.cycle, on_hangup=reloader.reload)
+        code = EXIT_FAILED if stopped.failure else EXIT_OK
+        if not stopped.clean:  # a job stuck on a peer must not keep the process alive
+            clean = False
+            log.error("still running after the stop: %s; exiting without them", ", ".join(stopped.still_running))
+            logging.shutdown()
+            sys.stderr.flush()
+            os._exit(code)
+        if stopped.failure:
+            print(f"error: {stopped.failure}", file=sys.stderr)
+        return code
     finally:
-        wiring.close()
-        store.close()
-    return EXIT_OK
+        if clean:
+            wiring.close()
+            store.close()
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:

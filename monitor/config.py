@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,6 +17,7 @@ from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
 
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+_HOST_OR_NETWORK = re.compile(r"^[A-Za-z0-9_.:\-\[\]]+(/\d{1,3})?$")
 
 
 class SourceBase(Strict):
@@ -26,6 +28,21 @@ class SourceBase(Strict):
     expected_silence: Duration | None = Field(
         default=None, description="How long the source may yield nothing before it counts as silent"
     )
+    allow_cross_host_redirects: bool = Field(
+        default=False, description="Follow redirects to other hosts (default: the same host or its subdomains)"
+    )
+    allow_addresses: tuple[str, ...] = Field(
+        default=(),
+        description="Hosts or networks (CIDR) this source may reach although loopback, link-local or private",
+    )
+
+    @field_validator("allow_addresses")
+    @classmethod
+    def _hosts_or_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not _HOST_OR_NETWORK.match(entry.strip()):
+                raise ValueError(f"host names or networks such as crm.corp.local or 10.0.0.0/8, found {entry!r}")
+        return value
 
 
 class JsonMappingConfig(Strict):
@@ -152,6 +169,13 @@ class SlackConfig(Strict):
     token_env: str = "SLACK_BOT_TOKEN"
     api_url: str | None = Field(default=None, description="Slack API base URL; env CRISISMON_SLACK_API_URL overrides")
     min_interval: float = Field(default=1.0, ge=0, le=60, description="Seconds between messages to the channel")
+    timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds a Slack API call may take in total")
+    indexing_wait: float = Field(
+        default=20.0,
+        ge=0,
+        le=600,
+        description="Seconds Slack may take to show a post it was still processing when the call timed out",
+    )
 
 
 class NotifyConfig(Strict):
@@ -166,6 +190,10 @@ class HttpConfig(Strict):
     token_env: str = Field(default="CRISISMON_API_TOKEN", description="Environment variable holding the API token")
     intake_source: SourceName = Field(default="intake", description="Source name of complaints posted to the intake")
     max_body: int = Field(default=1_000_000, gt=0)
+    max_connections: int = Field(default=64, ge=1, le=10_000, description="Connections served at once; more get 503")
+    read_timeout: Duration = Field(
+        default=timedelta(seconds=10), description="Time a client has to send its headers, and again its body"
+    )
 
 
 class IncidentsConfig(Strict):
@@ -176,6 +204,10 @@ class IncidentsConfig(Strict):
 
 class AppConfig(Strict):
     database: str = "crisismon.db"
+    database_outage_limit: Duration = Field(
+        default=timedelta(minutes=5),
+        description="After this long without a working database the daemon exits 1 (its supervisor restarts it)",
+    )
     rules_dir: str = Field(default_factory=lambda: str(default_dir("rules")))
     playbooks_dir: str = Field(default_factory=lambda: str(default_dir("playbooks")))
     sources: tuple[SourceConfig, ...] = ()

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+)([smhdw])")
+_PART = re.compile(r"(\d{1,30})([smhdw])")
+MAX_SECONDS = 36500 * 86400  # 100 years: more is a typo, and timedelta overflows near 2.7 million years
 
 
 def parse_duration(text: str) -> timedelta:
@@ -25,6 +26,8 @@ def parse_duration(text: str) -> timedelta:
         pos = match.end()
     if pos != len(cleaned) or not cleaned:
         raise ValueError("a duration like 30s, 5m, 1h, 7d or 1h30m")
+    if seconds > MAX_SECONDS:
+        raise ValueError("a duration of at most 100 years (36500d)")
     return timedelta(seconds=seconds)
 
 

@@ -28,6 +28,7 @@ from monitor.models import FetchResult, Signal
 from monitor.outbox import Dispatcher
 from monitor.protocols import Source
 from monitor.sla import SlaWatch
+from monitor.store import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,27 @@ class Engine:
         self.book = book  # restore/backoff/after-poll bookkeeping of sources (monitor.health)
         self._eval_lock = threading.Lock()
         self._deliver_lock = threading.Lock()
+        self._poll_locks = {name: threading.Lock() for name in self.sources}
 
     def poll(self, name: str, *, force: bool = False) -> int:
         """Poll one source; problems are logged and counted, never raised.
 
-        A source in backoff after failures is skipped (returns 0) unless ``force``. Once
-        the poll's items are stored, the book tells the source and saves its state.
+        A source in backoff after failures is skipped (returns 0) unless ``force``, and so is
+        a source whose previous poll is still running (the start-up cycle and its scheduled
+        job may meet). Once the poll's items are stored, the book tells the source and saves
+        its state. When the database fails meanwhile, the source's state is reloaded from the
+        database before its next poll, so that what this poll fetched is fetched again.
         """
+        lock = self._poll_locks.setdefault(name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            log.info("source %s: the previous poll is still running; skipped", name)
+            return 0
+        try:
+            return self._poll(name, force)
+        finally:
+            lock.release()
+
+    def _poll(self, name: str, force: bool) -> int:
         now = self.clock.now()
         if not self._holds(f"source:{name}", now):
             return 0
@@ -79,18 +94,30 @@ class Engine:
         except Exception as exc:  # a source bug must not stop the daemon
             log.exception("source %s failed unexpectedly", name)
             result = FetchResult(errors=[f"unexpected {type(exc).__name__}: {exc}"])
-        added = self.ingestor.ingest(name, result, now)
-        if self.book is not None:
-            self.book.after(name, source, added, now)
+        try:
+            added = self.ingestor.ingest(name, result, now)
+            if self.book is not None:
+                self.book.after(name, source, added, now)
+        except DatabaseUnavailable:
+            if self.book is not None:
+                self.book.forget(name)  # its cursor or validators may have moved past unsaved items
+            raise
         return added
 
     def evaluate(self) -> list[Signal]:
+        """Evaluate the rules held here; each rule with its incidents and messages is one transaction,
+        so that a database lost midway leaves that rule as it was for the next run (nothing half-done)."""
         with self._eval_lock:
             now = self.clock.now()
-            rules = {r.id: r for r in self.definitions.rules.rules if self._holds(f"rule:{r.id}", now)}
-            signals = self.evaluator.evaluate(list(rules.values()), now)
-            for signal in signals:
-                self.incidents.handle(signal, rules[signal.rule_id], now)
+            rules = [r for r in self.definitions.rules.rules if self._holds(f"rule:{r.id}", now)]
+            down = self.evaluator.sources_down()
+            signals: list[Signal] = []
+            for rule in rules:
+                with self.evaluator.store.transaction():
+                    found = self.evaluator.evaluate_rule(rule, now, down)
+                    for signal in found:
+                        self.incidents.handle(signal, rule, now)
+                signals.extend(found)
             return signals
 
     def check_sla(self) -> int:

@@ -8,11 +8,17 @@ The protocol for one message (each step committed before the next):
    even a daemon whose lease ran out meanwhile cannot send it a second time;
 3. if an earlier attempt started and its outcome was never recorded (the daemon died
    between sending and marking, or the request timed out), the notifier's ``find`` looks
-   for the message at the remote first (Slack: by the outbox id in the message metadata);
-   when it is there, it is marked sent with what was found, not posted again;
+   for the message at the remote first (Slack: by the outbox id in the message metadata),
+   over the whole time since the first attempt started; when it is there, it is marked sent
+   with what was found, not posted again. The lookup waits until the notifier's
+   ``lookup_after`` has passed since the last uncertain attempt started (Slack: its client
+   timeout plus the time Slack may take to show a message it accepted), so that a post Slack
+   is still processing is not missed and posted twice;
 4. the attempt's start is persisted, then the notifier is called;
 5. the message is marked sent (with an ``message_sent`` timeline entry for an incident's
-   message) or failed with its next retry time (backoff; a 429's Retry-After is honoured).
+   message) or failed with its next retry time, counted from the end of the attempt
+   (backoff; a 429's Retry-After is honoured). A failure that proves the message did not
+   arrive (an error answer, a refused connection) clears the wait of step 3.
 
 A notifier without ``find`` (console, webhooks) can repeat a message after a crash between
 4 and 5: delivery is at least once, de-duplicated where the remote can be searched.
@@ -25,10 +31,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
+from monitor.clock import Clock
 from monitor.leases import LeaseKeeper
 from monitor.metrics import Metrics
 from monitor.models import Message, Receipt
 from monitor.protocols import DeliveryError, Notifier
+from monitor.retry import exponential
 from monitor.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -40,16 +48,22 @@ DEFAULT_CLAIM = timedelta(minutes=1)
 SYSTEM = "crisismon"
 
 
-def backoff(attempts: int) -> timedelta:
+def backoff(attempts: int, base: float = BASE_DELAY) -> timedelta:
     """Delay before the next try after ``attempts`` failures: 5 s doubling, capped at 5 min."""
-    return timedelta(seconds=min(BASE_DELAY * 2 ** max(attempts - 1, 0), MAX_DELAY))
+    return timedelta(seconds=exponential(base, attempts - 1, MAX_DELAY))
 
 
 @runtime_checkable
 class Findable(Protocol):
     """A notifier that can tell whether a message reached the remote already."""
 
-    def find(self, message: Message, thread_ref: str | None) -> Receipt | None: ...
+    def find(self, message: Message, thread_ref: str | None, since: datetime | None = None) -> Receipt | None: ...
+
+
+def lookup_after(notifier: object) -> timedelta:
+    """How long after an uncertain attempt started ``find`` can be trusted (0 when it does not say)."""
+    wait = getattr(notifier, "lookup_after", None)
+    return wait if isinstance(wait, timedelta) else timedelta(0)
 
 
 class Dispatcher:
@@ -59,12 +73,22 @@ class Dispatcher:
         notifiers: Mapping[str, Notifier],
         metrics: Metrics | None = None,
         leases: LeaseKeeper | None = None,
+        *,
+        clock: Clock | None = None,
+        base_delay: float = BASE_DELAY,
     ) -> None:
-        """Without ``leases`` (one daemon, tests) every destination is delivered here."""
+        """Without ``leases`` (one daemon, tests) every destination is delivered here.
+
+        ``clock`` gives the time an attempt ended (retries count from there); without one,
+        the ``now`` passed to ``deliver_due`` is used throughout (tests with a fake clock).
+        ``base_delay``: seconds before the first retry (doubling after each failure).
+        """
+        self.base_delay = base_delay
         self.store = store
         self.notifiers = notifiers
         self.metrics = metrics or Metrics()
         self.leases = leases
+        self.clock = clock
 
     @property
     def owner(self) -> str:
@@ -108,8 +132,17 @@ class Dispatcher:
             log.info("message %d to %s is being sent by another daemon", message.id, destination)
             return None
         try:
-            if claim.attempt_started_at is not None:
-                found = self._find(notifier, message, refs)
+            if claim.attempt_started_at is not None and isinstance(notifier, Findable):
+                if claim.last_attempt_at is not None and self._now(now) < claim.last_attempt_at + lookup_after(
+                    notifier
+                ):
+                    log.info(
+                        "message %d to %s: the last attempt may still arrive; looking for it later",
+                        message.id,
+                        destination,
+                    )
+                    return None
+                found = self._find(notifier, message, refs, claim.attempt_started_at)
                 if found is not None:
                     log.warning(
                         "message %d to %s had reached %s before a crash or time-out: not sent again",
@@ -119,30 +152,36 @@ class Dispatcher:
                     )
                     self._mark_sent(destination, message, found, now)
                     return 1
-            self.store.mark_attempting(message.id, now)
+            self.store.mark_attempting(message.id, self._now(now))
             receipt = notifier.deliver(message, *refs)
         except DeliveryError as exc:
-            return self._failed(destination, message, exc, now)
-        self._mark_sent(destination, message, receipt, now)
+            return self._failed(destination, message, exc, self._now(now))
+        self._mark_sent(destination, message, receipt, self._now(now))
         return 1
 
-    def _find(self, notifier: Notifier, message: Message, refs: tuple[str | None, str | None]) -> Receipt | None:
-        thread_ref, update_ref = refs
-        if update_ref is not None or not isinstance(notifier, Findable):
-            return None  # an edit is harmless to repeat; without find we cannot know
-        return notifier.find(message, thread_ref)
+    def _now(self, now: datetime) -> datetime:
+        return self.clock.now() if self.clock is not None else now
 
-    def _failed(self, destination: str, message: Message, exc: DeliveryError, now: datetime) -> int | None:
+    def _find(
+        self, notifier: Findable, message: Message, refs: tuple[str | None, str | None], since: datetime
+    ) -> Receipt | None:
+        thread_ref, update_ref = refs
+        if update_ref is not None:
+            return None  # an edit is harmless to repeat
+        return notifier.find(message, thread_ref, since)
+
+    def _failed(self, destination: str, message: Message, exc: DeliveryError, ended: datetime) -> int | None:
+        """Record a failed attempt; ``ended`` is when it ended (the retry counts from there)."""
         self.metrics.inc("delivery_failures_total", destination=destination)
         if exc.permanent:
             log.error("message %d to %s dropped for good: %s", message.id, destination, exc.reason)
             self.store.mark_failed(message.id, exc.reason, retry_at=None)
             return 0
-        delay = backoff(message.attempts + 1)
+        delay = backoff(message.attempts + 1, self.base_delay)
         if exc.retry_after is not None:
             delay = max(delay, timedelta(seconds=exc.retry_after))
         log.warning("message %d to %s failed (%s); retry in %s", message.id, destination, exc.reason, delay)
-        self.store.mark_failed(message.id, exc.reason, retry_at=now + delay)
+        self.store.mark_failed(message.id, exc.reason, retry_at=ended + delay, maybe_arrived=exc.uncertain)
         return None
 
     def _mark_sent(self, destination: str, message: Message, receipt: Receipt, now: datetime) -> None:

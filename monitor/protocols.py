@@ -32,10 +32,17 @@ class Notifier(Protocol):
 
 
 class DeliveryError(Exception):
-    """A message was not delivered. ``retry_after`` (seconds) when the remote asked."""
+    """A message was not delivered. ``retry_after`` (seconds) when the remote asked.
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, permanent: bool = False):
+    ``uncertain``: the request may have reached the remote all the same (a time-out, a
+    connection lost after sending): look for it there before sending it again.
+    """
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False, uncertain: bool = False
+    ):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.permanent = permanent
+        self.uncertain = uncertain

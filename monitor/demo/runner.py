@@ -9,13 +9,13 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.app import build_engine
+from monitor.app import Wiring, build_engine
 from monitor.clock import AcceleratedClock, monotonic
 from monitor.config import AppConfig, ComplaintsApiSource, RsshubSource, RssSource, ScoringConfig
 from monitor.demo.scenario import build_timeline
 from monitor.demo.server import WEIBO_ROUTE, ScenarioServer
 from monitor.loading import load_definitions
-from monitor.scheduler import build_scheduler, run_until_stopped
+from monitor.scheduler import Running, build_scheduler, run_until_stopped
 from monitor.store import SqlStore, open_store
 
 log = logging.getLogger(__name__)
@@ -54,27 +54,27 @@ def run_demo(*, keep_running: bool, db: str | None, speed: float, timeout: float
                 flush=True,
             )
             try:
-                return _run(wiring.engine, config, store, keep_running=keep_running, timeout=timeout)
+                return _run(wiring, config, store, keep_running=keep_running, timeout=timeout)
             finally:
                 wiring.close()
                 store.close()
 
 
-def _run(engine: object, config: AppConfig, store: SqlStore, *, keep_running: bool, timeout: float) -> int:
-    from monitor.engine import Engine
-
-    assert isinstance(engine, Engine)
+def _run(wiring: Wiring, config: AppConfig, store: SqlStore, *, keep_running: bool, timeout: float) -> int:
+    engine = wiring.engine
+    running = Running()
     scheduler = build_scheduler(
         engine,
         poll_intervals={s.name: s.interval for s in config.sources},
         evaluate_every=config.evaluate_every,
         deliver_every=config.deliver_every,
+        running=running,
     )
     stop = threading.Event()
     outcome: dict[str, int] = {}
     watcher = threading.Thread(target=_watch, args=(store, stop, outcome, keep_running, timeout), daemon=True)
     watcher.start()
-    run_until_stopped(scheduler, stop, first_poll=engine.cycle)
+    run_until_stopped(scheduler, stop, first_poll=engine.cycle, on_stop=wiring.abort, running=running)
     return outcome.get("code", 0)
 
 

@@ -4,17 +4,15 @@ RSSHub-style Weibo feed, showing only what has "happened" by the simulated clock
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from monitor.clock import Clock
 from monitor.demo.scenario import Event
+from monitor.httpserver import HttpServer, Reply, Request
 
 WEIBO_ROUTE = "/weibo/keyword/暖居"
 
@@ -23,59 +21,37 @@ class ScenarioServer:
     def __init__(self, events: Sequence[Event], clock: Clock) -> None:
         self.events = list(events)
         self.clock = clock
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="demo-server", daemon=True)
+        self._server = HttpServer(self._serve, "127.0.0.1", 0, name="demo-server")
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     def __enter__(self) -> ScenarioServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._server.close()
 
     def visible(self, channel: str) -> list[Event]:
         now = self.clock.now()
         return [e for e in self.events if e.channel == channel and e.at <= now]
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                path = unquote(url.path)
-                if path == "/api/complaints":
-                    since = parse_qs(url.query).get("since", [None])[0]
-                    self._send(200, "application/json", complaints_json(server.visible("complaints"), since))
-                elif path == "/news/rss.xml":
-                    self._send(200, "application/rss+xml; charset=utf-8", rss(server.visible("news"), "暖居行业新闻"))
-                elif path == WEIBO_ROUTE:
-                    self._send(
-                        200,
-                        "application/rss+xml; charset=utf-8",
-                        rss(server.visible("social"), "微博关键词：暖居"),
-                    )
-                else:
-                    self._send(404, "text/plain", b"not found")
-
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Handler
+    def _serve(self, request: Request) -> Reply:
+        if request.method != "GET":
+            return Reply(405, b"GET only")
+        url = urlsplit(request.path)
+        path = unquote(url.path)
+        rss_type = "application/rss+xml; charset=utf-8"
+        if path == "/api/complaints":
+            since = parse_qs(url.query).get("since", [None])[0]
+            return Reply(200, complaints_json(self.visible("complaints"), since), "application/json")
+        if path == "/news/rss.xml":
+            return Reply(200, rss(self.visible("news"), "暖居行业新闻"), rss_type)
+        if path == WEIBO_ROUTE:
+            return Reply(200, rss(self.visible("social"), "微博关键词：暖居"), rss_type)
+        return Reply(404, b"not found")
 
 
 def complaints_json(events: Sequence[Event], since: str | None) -> bytes:

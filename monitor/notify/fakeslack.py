@@ -34,10 +34,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from monitor.httpserver import HttpServer, Limits, Reply, Request
 
 WEBHOOK = "webhook"
 UPLOAD = "upload"
@@ -135,23 +136,17 @@ class FakeSlackServer:
         self._counter = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: HttpServer | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> FakeSlackServer:
         if self._server is not None:
             return self
-        handler = type("Handler", (_Handler,), {"fake": self})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        self._server = server
+        limits = Limits(max_body=MAX_BODY, max_connections=256)
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
-        )
-        self._thread.start()
+        self._server = HttpServer(lambda request: _serve(self, request), "127.0.0.1", 0, limits, name="fake-slack")
+        self._server.start()
         return self
 
     def stop(self) -> None:
@@ -159,11 +154,7 @@ class FakeSlackServer:
         if server is None:
             return
         self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        server.close()
 
     def __enter__(self) -> FakeSlackServer:
         return self.start()
@@ -177,7 +168,7 @@ class FakeSlackServer:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("FakeSlackServer is not running (use it as a context manager)")
-        return int(self._server.server_address[1])
+        return self._server.port
 
     @property
     def base_url(self) -> str:
@@ -642,89 +633,60 @@ def _element_problems(element: Any, where: str) -> list[str]:
 # --- the HTTP side -----------------------------------------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeSlackServer
-    timeout = 10
-    server_version = "FakeSlack/1.0"
+def _serve(fake: FakeSlackServer, request: Request) -> Reply:
+    path = urlsplit(request.path).path
+    method = _method(path)
+    body = {} if method == UPLOAD else _parse(request)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    fake._record(RecordedRequest(method, path, headers, body, request.body))
+    script = fake._take_script(method)
+    if script is not None and script.delay:
+        fake._wait(script.delay)
+        script = None
+    if script is not None:
+        return _failure(method, script)
+    if method == WEBHOOK:
+        return Reply(200, b"ok")
+    if method == UPLOAD:
+        if fake._receive_upload(path.rpartition("/")[2], request.body):
+            return Reply(200, b"OK - uploaded")
+        return Reply(404, b"unknown upload")
+    return _json_reply(200, fake._answer(method, body, headers))
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
-    def do_GET(self) -> None:
-        self._handle(b"")
+def _method(path: str) -> str:
+    if path.startswith("/api/"):
+        return path[len("/api/") :]
+    if path.startswith("/services/"):
+        return WEBHOOK
+    if path.startswith("/upload/"):
+        return UPLOAD
+    return path.lstrip("/")
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._send(413, b"too large", "text/plain")
-            return
-        self._handle(self.rfile.read(length) if length else b"")
 
-    def _handle(self, raw: bytes) -> None:
-        path = urlsplit(self.path).path
-        method = self._method(path)
-        body = {} if method == UPLOAD else self._parse(raw)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        self.fake._record(RecordedRequest(method, path, headers, body, raw))
-        script = self.fake._take_script(method)
-        if script is not None and script.delay:
-            self.fake._wait(script.delay)
-            script = None
+def _parse(request: Request) -> dict[str, Any]:
+    content_type = request.header("content-type")
+    text = request.body.decode("utf-8", "replace")
+    if "json" in content_type:
         try:
-            if script is not None:
-                self._send_failure(method, script)
-            elif method == WEBHOOK:
-                self._send(200, b"ok", "text/plain")
-            elif method == UPLOAD:
-                if self.fake._receive_upload(path.rpartition("/")[2], raw):
-                    self._send(200, b"OK - uploaded", "text/plain")
-                else:
-                    self._send(404, b"unknown upload", "text/plain")
-            else:
-                self._send_json(200, self.fake._answer(method, body, headers))
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
-            return
+            parsed = json.loads(text) if text else {}
+        except ValueError:
+            return {"_unparsed": text}
+        return parsed if isinstance(parsed, dict) else {"_json": parsed}
+    if "x-www-form-urlencoded" in content_type or (not content_type and "?" in request.path):
+        source = text or urlsplit(request.path).query
+        return {k: v[0] if len(v) == 1 else v for k, v in parse_qs(source).items()}
+    return {}
 
-    def _method(self, path: str) -> str:
-        if path.startswith("/api/"):
-            return path[len("/api/") :]
-        if path.startswith("/services/"):
-            return WEBHOOK
-        if path.startswith("/upload/"):
-            return UPLOAD
-        return path.lstrip("/")
 
-    def _parse(self, raw: bytes) -> dict[str, Any]:
-        content_type = self.headers.get("Content-Type", "")
-        text = raw.decode("utf-8", "replace")
-        if "json" in content_type:
-            try:
-                parsed = json.loads(text) if text else {}
-            except ValueError:
-                return {"_unparsed": text}
-            return parsed if isinstance(parsed, dict) else {"_json": parsed}
-        if "x-www-form-urlencoded" in content_type or (not content_type and "?" in self.path):
-            source = text or urlsplit(self.path).query
-            return {k: v[0] if len(v) == 1 else v for k, v in parse_qs(source).items()}
-        return {}
+def _failure(method: str, script: _Script) -> Reply:
+    headers: dict[str, str] = {}
+    if script.status == 429 and script.retry_after is not None:
+        headers["Retry-After"] = f"{float(script.retry_after):g}"
+    if method in (WEBHOOK, UPLOAD):
+        return Reply(script.status, (script.error or "error").encode(), headers=headers)
+    return _json_reply(script.status, _error(script.error or "internal_error"), headers)
 
-    def _send_failure(self, method: str, script: _Script) -> None:
-        headers: dict[str, str] = {}
-        if script.status == 429 and script.retry_after is not None:
-            headers["Retry-After"] = f"{float(script.retry_after):g}"
-        if method in (WEBHOOK, UPLOAD):
-            self._send(script.status, (script.error or "error").encode(), "text/plain", headers)
-        else:
-            self._send_json(script.status, _error(script.error or "internal_error"), headers)
 
-    def _send_json(self, status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None:
-        self._send(status, json.dumps(body).encode("utf-8"), "application/json; charset=utf-8", headers)
-
-    def _send(self, status: int, data: bytes, content_type: str, headers: Mapping[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+def _json_reply(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(body).encode("utf-8"), "application/json; charset=utf-8", headers or {})

@@ -32,9 +32,11 @@ import http.client
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +48,7 @@ from slack_sdk.web import SlackResponse
 from monitor import clock
 from monitor.models import Message, Receipt
 from monitor.protocols import DeliveryError
+from monitor.retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,9 @@ FILE_KEY = "file"  # a payload with this key (base64 bytes) is uploaded as a fil
 METADATA_EVENT = "crisismon_message"
 HISTORY_LIMIT = 200
 MAX_REPLY_PAGES = 5
+MAX_HISTORY_PAGES = 10  # a lookup reads up to 2,000 top-level messages posted since the attempt
+INDEXING_WAIT = 20.0  # seconds Slack may take to show, in history, a post it is still processing
+CLOCK_MARGIN = 60.0  # seconds: our clock and Slack's may differ; the lookup starts this much earlier
 WEBHOOK_NO_FILE = "_(chart not shown: incoming webhooks cannot carry images)_"
 
 #: ``ok: false`` errors that no retry can fix: the message is dead until an admin acts.
@@ -141,6 +147,11 @@ class SlackNotifier:
     Pacing: Slack allows about one message per second per channel, so each call that posts,
     edits or uploads first waits until ``min_interval`` seconds have passed since the
     previous one to the same channel (``sleep`` and ``monotonic`` are injectable for tests).
+
+    Deadline: each call ends after the client's ``timeout`` in total, however the server
+    behaves (a reply trickling in does not hold the outbox longer). A call that timed out
+    may still have posted: the outbox then looks for the message with :meth:`find` once
+    ``lookup_after`` (the timeout plus ``indexing_wait``) has passed since it started.
     """
 
     def __init__(
@@ -152,8 +163,11 @@ class SlackNotifier:
         min_interval: float = MIN_INTERVAL,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = clock.monotonic,
+        indexing_wait: float = INDEXING_WAIT,
     ) -> None:
         self.client = client
+        self.deadline = float(client.timeout or DEFAULT_TIMEOUT)
+        self.lookup_after = timedelta(seconds=self.deadline + indexing_wait)
         self.channel = channel
         self.destination = destination
         self.min_interval = min_interval
@@ -191,14 +205,16 @@ class SlackNotifier:
         ts = response.get("ts")
         return Receipt(ref=str(ts) if ts else update_ref, channel=channel)
 
-    def find(self, message: Message, thread_ref: str | None) -> Receipt | None:
+    def find(self, message: Message, thread_ref: str | None, since: datetime | None = None) -> Receipt | None:
         """The receipt of ``message`` if an earlier :meth:`deliver` already posted it, else None.
 
         For a dispatcher that crashed between sending and marking: it asks before sending a
         message again. Posts carry Slack message metadata (``crisismon_message`` with the
         outbox id and a digest of the content); uploads carry the outbox id in their file
-        name. This looks through the channel's latest 200 messages (``conversations.history``)
-        or, for a reply, the thread of ``thread_ref`` (``conversations.replies``).
+        name. This looks through the channel's top-level messages (``conversations.history``)
+        or, for a reply, the thread of ``thread_ref`` (``conversations.replies``): all those
+        posted since ``since`` (the first attempt's start, less a minute for clock skew),
+        page by page (up to 2,000), or the latest 200 without ``since``.
 
         Returns None when it is not there, and also (after logging a warning) when Slack will
         not let it look: no channel id known yet, missing ``channels:history`` scope, not in
@@ -216,8 +232,9 @@ class SlackNotifier:
             )
             return None
         channel = self._channel_id
+        oldest = f"{since.timestamp() - CLOCK_MARGIN:.6f}" if since is not None else None
         try:
-            for candidate in self._recent(channel, thread_ref):
+            for candidate in self._recent(channel, thread_ref, oldest):
                 ref = _delivered_ref(candidate, message)
                 if ref is not None:
                     return Receipt(ref=ref, channel=channel)
@@ -227,29 +244,21 @@ class SlackNotifier:
             log.warning("cannot check whether message %d was already posted: %s", message.id, exc.reason)
         return None
 
-    def _recent(self, channel: str, thread_ref: str | None) -> Iterator[Mapping[str, Any]]:
-        """The channel's latest top-level messages, or the messages of one thread."""
+    def _recent(self, channel: str, thread_ref: str | None, oldest: str | None) -> Iterator[Mapping[str, Any]]:
+        """The channel's top-level messages since ``oldest`` (else the latest), or those of one thread."""
+        window: dict[str, Any] = {"oldest": oldest, "inclusive": True} if oldest is not None else {}
         if thread_ref is None:
-            response = self._call(
-                "conversations.history",
-                lambda: self.client.conversations_history(
-                    channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True
-                ),
-                paced=False,
+            method, pages = "conversations.history", MAX_HISTORY_PAGES if oldest is not None else 1
+            call: Callable[..., SlackResponse] = functools.partial(
+                self.client.conversations_history, channel=channel, **window
             )
-            yield from _messages(response)
-            return
+        else:
+            method, pages = "conversations.replies", MAX_REPLY_PAGES
+            call = functools.partial(self.client.conversations_replies, channel=channel, ts=thread_ref, **window)
         cursor: str | None = None
-        for _ in range(MAX_REPLY_PAGES):
-            page = functools.partial(
-                self.client.conversations_replies,
-                channel=channel,
-                ts=thread_ref,
-                limit=HISTORY_LIMIT,
-                include_all_metadata=True,
-                cursor=cursor,
-            )
-            response = self._call("conversations.replies", page, paced=False)
+        for _ in range(pages):
+            page = functools.partial(call, limit=HISTORY_LIMIT, include_all_metadata=True, cursor=cursor)
+            response = self._call(method, page, paced=False)
             yield from _messages(response)
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
@@ -281,15 +290,16 @@ class SlackNotifier:
         if paced:
             self._pace(self.channel)
         try:
-            return call()
+            return within_deadline(call, self.deadline, f"slack {method}")
         except SlackApiError as exc:
             raise api_error(method, exc) from exc
         except SlackRequestError as exc:
             if str(exc).startswith("Failed to upload a file"):  # the upload URL answered other than 200
-                raise DeliveryError(f"slack {method}: {exc}") from exc
+                raise DeliveryError(f"slack {method}: {exc}", uncertain=True) from exc
             raise DeliveryError(f"slack {method}: {exc}", permanent=True) from exc  # e.g. an invalid URL
         except (SlackClientError, OSError, http.client.HTTPException) as exc:  # timeouts, refused, reset
-            raise DeliveryError(f"slack {method}: {type(exc).__name__}: {exc}") from exc
+            reason = f"slack {method}: {type(exc).__name__}: {exc}"
+            raise DeliveryError(reason, uncertain=_may_have_arrived(exc)) from exc
 
     def _pace(self, channel: str) -> None:
         """Wait until ``min_interval`` has passed since the previous call to ``channel``."""
@@ -309,6 +319,40 @@ class SlackNotifier:
                 permanent=True,
             )
         return self._channel_id
+
+
+def within_deadline(call: Callable[[], SlackResponse], seconds: float, what: str) -> SlackResponse:
+    """``call()``'s result, or a DeliveryError once ``seconds`` have passed in total.
+
+    slack_sdk's urllib client applies its timeout to each socket operation, so a server
+    sending its answer a byte at a time could hold it for ever; the call runs in a daemon
+    thread and is abandoned at the deadline (the thread ends with the connection).
+    """
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the caller
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="slack-call", daemon=True).start()
+    if not done.wait(seconds + 0.05):
+        raise DeliveryError(f"{what}: no complete answer within {seconds:g}s", uncertain=True)
+    ok, value = outcome[0]
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
+
+
+def _may_have_arrived(exc: BaseException) -> bool:
+    """False when the request certainly never reached Slack (connection refused, name unknown)."""
+    reason = getattr(exc, "reason", None)  # urllib's URLError wraps the socket error
+    cause = reason if isinstance(reason, BaseException) else exc
+    return not isinstance(cause, ConnectionRefusedError | socket.gaierror)
 
 
 def outbox_metadata(message: Message) -> dict[str, Any]:
@@ -384,7 +428,7 @@ def api_error(method: str, exc: SlackApiError) -> DeliveryError:
     if status == 429 or error in ("ratelimited", "rate_limited"):
         return DeliveryError(reason, retry_after=_retry_after(response.headers))
     if status >= 500 or error in RETRYABLE_ERRORS:
-        return DeliveryError(reason)
+        return DeliveryError(reason, uncertain=status >= 500)  # a 5xx may come after the post was stored
     return DeliveryError(reason, permanent=error in PERMANENT_ERRORS)
 
 
@@ -392,10 +436,7 @@ def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list) and value else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return None
+            return parse_retry_after(str(raw))
     return None
 
 
@@ -432,7 +473,7 @@ class SlackWebhookNotifier:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("the Slack webhook URL is not an http(s) URL")
         self.url = url
-        self.client = client or httpx.Client(timeout=timeout)
+        self.client = client or _webhook_client(timeout)
         self.destination = destination
 
     def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:
@@ -450,6 +491,13 @@ class SlackWebhookNotifier:
             raise DeliveryError(f"slack webhook: {type(exc).__name__}") from exc
         _check_webhook(response)
         return Receipt(ref=None, channel=None)
+
+
+def _webhook_client(timeout: float) -> httpx.Client:
+    """A client whose requests end after ``timeout`` seconds in total, however slowly Slack answers."""
+    from monitor.sources.outbound import AddressPolicy, Outbound
+
+    return Outbound().client(AddressPolicy.open(), total=timeout, timeout=httpx.Timeout(timeout))
 
 
 def _webhook_file_content(message: Message) -> tuple[str, None]:

@@ -1,7 +1,9 @@
 """Scoring off the caller's thread: a process pool with bounded work in flight.
 
 Each worker process loads its own ``SentimentScorer`` once (about a second with the table
-cache, some 200 MB). ``submit`` cuts the texts into chunks and returns at once with a
+cache, some 200 MB). A worker exits by itself when the process that started it dies, even
+by ``kill -9`` (it checks its parent twice a second), so no scorer is left orphaned.
+``submit`` cuts the texts into chunks and returns at once with a
 future; it waits only when ``max_pending`` chunks are already queued, which bounds the
 memory held by queued work. The daemon's polling thread submits and moves on.
 """
@@ -9,7 +11,9 @@ memory held by queued work. The daemon's polling thread submits and moves on.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -17,10 +21,20 @@ from pathlib import Path
 from monitor.sentiment.scorer import SentimentScorer
 
 _worker: SentimentScorer | None = None
+PARENT_CHECK = 0.5  # seconds between a worker's checks that its parent is alive
 
 
-def _init(model_path: str | None, use_emoticons: bool) -> None:
+def _watch_parent(parent: int) -> None:
+    """Exit as soon as the parent is gone (the worker has been handed to init)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK)
+    os._exit(0)
+
+
+def _init(model_path: str | None, use_emoticons: bool, parent: int | None = None) -> None:
     global _worker
+    if parent is not None:  # first: the scorer takes a while to load
+        threading.Thread(target=_watch_parent, args=(parent,), name="parent-watch", daemon=True).start()
     _worker = SentimentScorer(model_path, use_emoticons)
 
 
@@ -47,7 +61,7 @@ class ScoringPool:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init,
-            initargs=(path, use_emoticons),
+            initargs=(path, use_emoticons, os.getpid()),
         )
         self._chunk_size = chunk_size
         self._slots = threading.BoundedSemaphore(max_pending)

@@ -765,8 +765,7 @@ class FeedSource:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         saved = state.get("conditional")
-        if isinstance(saved, dict):
-            self.fetcher.state = ConditionalState.from_dict(saved)
+        self.fetcher.state = ConditionalState.from_dict(saved if isinstance(saved, dict) else {})
 
     def __repr__(self) -> str:
         return f"FeedSource({self.name!r}, {self.url!r}, kind={self.kind!r})"

@@ -15,12 +15,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-import httpx
-
 from monitor.clock import SystemClock
 from monitor.models import FetchResult
 from monitor.sources.feeds import FeedSource, poll_many
 from monitor.sources.http import FetchPolicy, HttpFetcher
+from monitor.sources.outbound import AddressPolicy, Outbound
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_BYTES = 10_000_000
@@ -86,7 +85,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         max_bytes=args.max_bytes,
     )
     now = SystemClock().now()
-    with httpx.Client() as client:
+    # run by hand: any address may be fetched, but every request ends at the deadline
+    with Outbound().client(AddressPolicy.open(), total=policy.deadline) as client:
         fetcher = HttpFetcher(client, policy)
         sources = [FeedSource(f"#{i}", url, fetcher) for i, url in enumerate(args.urls)]
         results = poll_many(sources, now, max_workers=MAX_PARALLEL)

@@ -2,8 +2,11 @@
 
 ``HttpFetcher.get(url)`` does one conditional GET with an injected ``httpx.Client``: it
 sends the ETag / Last-Modified it remembered for that URL, follows a bounded number of
-redirects itself (so loops are named as loops), streams the body under a size cap and a
-total deadline, and either returns a ``FetchResponse`` or raises ``FetchError(url, reason)``.
+redirects itself (so loops are named as loops; to another host only when the policy allows),
+streams the body under a size cap and a total deadline, and either returns a
+``FetchResponse`` or raises ``FetchError(url, reason)``. With a client from
+``monitor.sources.outbound`` the deadline covers every step (DNS, connect, headers, body)
+whatever the server does; with another client, only the body is checked against it.
 It never reads the wall clock: the deadline uses an injected monotonic function.
 
 ``Backoff`` and ``jittered`` are pure delay arithmetic for the scheduler.
@@ -22,6 +25,9 @@ from typing import Any
 import httpx
 
 from monitor.clock import monotonic
+from monitor.retry import exponential
+from monitor.retry import parse_retry_after as parse_retry_after  # sources import it from here
+from monitor.sources.outbound import deadline as deadline_block
 
 DEFAULT_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -37,9 +43,9 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 class FetchPolicy:
     """Limits for one fetch. Timeouts and deadline in seconds; ``max_bytes`` of decoded body.
 
-    ``deadline`` bounds the whole fetch (all redirects and the body), so a server that
-    trickles a byte per second cannot hold a worker forever; a single read can still take
-    up to ``read_timeout`` beyond it.
+    ``deadline`` bounds the whole fetch (all redirects, headers and body), so a server that
+    trickles a byte per second cannot hold a worker forever. ``allow_cross_host_redirects``:
+    follow a redirect to another host (by default only to the same host or its subdomains).
     """
 
     connect_timeout: float = 10.0
@@ -47,6 +53,7 @@ class FetchPolicy:
     deadline: float = 60.0
     max_bytes: int = 10_000_000
     max_redirects: int = 5
+    allow_cross_host_redirects: bool = False
     user_agent: str = "crisismon/0.1 (+https://github.com/crisismon; feed poller)"
     accept: str = DEFAULT_ACCEPT
 
@@ -215,11 +222,15 @@ class HttpFetcher:
         headers = {"User-Agent": pol.user_agent, "Accept": pol.accept}
         if validators is not None:
             headers.update(validators.request_headers())
+        started = self._monotonic()
         try:
-            response = self._follow(url, headers, pol)
+            with deadline_block(pol.deadline):
+                response = self._follow(url, headers, pol)
         except FetchError:
             raise
         except httpx.TimeoutException as exc:
+            if self._monotonic() - started >= pol.deadline:
+                raise FetchError(url, f"no complete answer within the deadline of {pol.deadline:g}s") from exc
             raise FetchError(url, _timeout_reason(exc, pol)) from exc
         except httpx.RemoteProtocolError as exc:
             raise FetchError(url, f"connection closed mid-response (truncated body?): {exc}") from exc
@@ -250,6 +261,12 @@ class HttpFetcher:
             ) as resp:
                 if resp.status_code in _REDIRECT_STATUSES and "location" in resp.headers:
                     current = _redirect_target(url, current, resp.headers["location"], seen)
+                    if not pol.allow_cross_host_redirects and not _same_site(httpx.URL(url).host, current.host):
+                        raise FetchError(
+                            url,
+                            f"redirect to another host ({current.host}) refused; set "
+                            "allow_cross_host_redirects: true on the source to follow it",
+                        )
                     continue
                 return self._complete(url, resp, pol, started)
         raise FetchError(url, f"too many redirects (more than {pol.max_redirects})")
@@ -298,6 +315,12 @@ def _redirect_target(origin: str, current: httpx.URL, location: str, seen: set[s
     return target
 
 
+def _same_site(origin: str, target: str) -> bool:
+    """Whether ``target`` is ``origin`` or one of its subdomains."""
+    origin, target = origin.lower().rstrip("."), target.lower().rstrip(".")
+    return target == origin or target.endswith("." + origin)
+
+
 def _timeout_reason(exc: httpx.TimeoutException, pol: FetchPolicy) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
         return f"connect timeout after {pol.connect_timeout:g}s"
@@ -310,20 +333,6 @@ def _timeout_reason(exc: httpx.TimeoutException, pol: FetchPolicy) -> str:
 
 def _too_large(pol: FetchPolicy, found: str) -> str:
     return f"response too large ({found}; the cap is max_bytes={pol.max_bytes})"
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header given as a number; None for dates or junk.
-
-    (An HTTP-date would need the current time, which this layer does not read; the
-    caller's backoff applies instead.)
-    """
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,10 +364,9 @@ class Backoff:
         *,
         retry_after: float | None = None,
     ) -> timedelta:
-        exponent = min(max(failures, 0), 64)
-        base = interval.total_seconds() * self.factor**exponent
+        base = interval.total_seconds()
         if failures > 0:
-            base = min(base, max(self.max_delay.total_seconds(), interval.total_seconds()))
+            base = exponential(base, failures, self.max_delay.total_seconds(), self.factor)
         seconds = base * rng.uniform(1 - self.jitter, 1 + self.jitter)
         if retry_after is not None:
             seconds = max(seconds, retry_after)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+import psycopg.conninfo
 import psycopg.errors
 
 from monitor.store.sql import SqlStore
@@ -32,6 +33,15 @@ class PostgresStore(SqlStore):
 
     def is_unique_violation(self, exc: BaseException) -> bool:
         return isinstance(exc, psycopg.errors.UniqueViolation)
+
+    def is_unavailable_error(self, exc: Exception) -> bool:
+        # OperationalError: the server went away, refused, shut down, or a transient
+        # conflict (serialization, deadlock, lock timeout); InterfaceError: the connection
+        # is closed on our side.
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+    def _connection_lost(self) -> bool:
+        return bool(self._conn.closed or self._conn.broken)
 
     def _has_table(self, name: str) -> bool:
         # to_regclass follows search_path, like the unqualified names in every statement.
@@ -58,7 +68,29 @@ class PostgresStore(SqlStore):
             self._exec(f"RELEASE SAVEPOINT {name}")
 
 
-def connect_postgres(url: str) -> PostgresStore:
-    """Connect to ``postgresql://`` or ``postgres://`` ``url`` (any libpq URI)."""
-    connection = psycopg.connect(url, autocommit=False)
-    return PostgresStore(connection)
+#: libpq settings so that a dead server or network is noticed in seconds, not hours; any the
+#: URL sets itself win.
+CONNECTION_DEFAULTS = {
+    "connect_timeout": "10",
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
+
+
+def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """One connection to ``url`` with CONNECTION_DEFAULTS for what the URL leaves unset."""
+    given = psycopg.conninfo.conninfo_to_dict(url)
+    extra = {k: v for k, v in CONNECTION_DEFAULTS.items() if k not in given}
+    return psycopg.connect(url, autocommit=False, **extra)  # type: ignore[arg-type]
+
+
+def connect_postgres(url: str, *, where: str | None = None) -> PostgresStore:
+    """Connect to ``postgresql://`` or ``postgres://`` ``url`` (any libpq URI); reconnects when lost."""
+    if where is None:
+        from monitor.store import describe
+
+        where = describe(url)
+    return PostgresStore(connect(url), connect=lambda: connect(url), where=where)

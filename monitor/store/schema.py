@@ -118,6 +118,16 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE outbox ADD COLUMN claimed_until DOUBLE PRECISION",
         "ALTER TABLE outbox ADD COLUMN attempt_started_at DOUBLE PRECISION",
     ],
+    # 3: reliability (issue 13): when the latest attempt that may have reached the remote
+    # started (the outbox waits before looking for it), and the Slack requests already
+    # seen (replay protection, shared by the daemons on one database)
+    [
+        "ALTER TABLE outbox ADD COLUMN last_attempt_at DOUBLE PRECISION",
+        """CREATE TABLE slack_requests_seen (
+            digest TEXT PRIMARY KEY,
+            seen_at DOUBLE PRECISION NOT NULL
+        )""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

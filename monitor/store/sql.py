@@ -9,15 +9,18 @@ are SQLite's; ``monitor.store.postgres.PostgresStore`` is the other backend.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.clock import monotonic
 from monitor.detect.state import RuleState
 from monitor.errors import InvalidOperation, NotFound
 from monitor.models import (
@@ -34,6 +37,8 @@ from monitor.models import (
     TopItem,
 )
 from monitor.store.schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
 
 
 def ts(value: datetime | None) -> float | None:
@@ -65,6 +70,38 @@ class DuplicateIncident(Exception):
         )
 
 
+def describe_error(exc: BaseException) -> str:
+    """A driver error in one line (psycopg's messages span several)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def hint_for(exc: BaseException) -> str:
+    """What to do about ``exc`` (with a leading "; "), or "" when a retry is all there is."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or isinstance(exc, PermissionError):
+        return "; make the file and its folder writable by the user running crisismon (or point --db elsewhere)"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return "; it is damaged or not a crisismon database: restore a backup, or move it away to start empty"
+    if name.startswith("SQLITE_FULL"):
+        return "; the disk is full: free some space"
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "; another process holds a lock on it: the work is retried"
+    if name.startswith("SQLITE_IOERR"):
+        return "; the disk failed a read or write: check it"
+    if type(exc).__module__.startswith("psycopg"):
+        return "; check that PostgreSQL is running and reachable, and the URL's host, port, user, password and database"
+    return ""
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or used right now (connection lost, locked, read-only...).
+
+    The unit of work that met it was rolled back; retry it later (the next run of the job).
+    The message names the database and says what to do.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class SourceHealth:
     name: str
@@ -94,22 +131,60 @@ class Claim:
     ``attempt_started_at`` is when an earlier attempt began whose outcome was never recorded
     (the daemon died, or the request failed in a way that may have reached the remote): the
     message may already be there. None when no attempt was started before.
+    ``last_attempt_at``: when the latest attempt that may have arrived started (None when
+    the latest attempt is known not to have arrived).
     """
 
     message_id: int
     attempt_started_at: datetime | None
+    last_attempt_at: datetime | None = None
+
+
+#: SQLite errors that say "not now" or "not this file" rather than "bug": they become
+#: DatabaseUnavailable (``sqlite_errorname`` prefixes).
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+    "SQLITE_READONLY",
+    "SQLITE_CORRUPT",
+    "SQLITE_NOTADB",
+    "SQLITE_FULL",
+    "SQLITE_PROTOCOL",
+    "SQLITE_PERM",
+)
+RECONNECT_FIRST = 0.5  # seconds before the first reconnection attempt; doubles up to RECONNECT_MAX
+RECONNECT_MAX = 30.0
 
 
 class SqlStore:
-    """All persistent state. Thread-safe: one connection guarded by a lock."""
+    """All persistent state. Thread-safe: one connection guarded by a lock.
+
+    A lost connection heals: the unit of work that met the loss is rolled back and fails
+    with :class:`DatabaseUnavailable` (its job runs again at its next interval), and the
+    connection is reopened with ``connect`` before the next unit of work, with backoff
+    (0.5 s doubling to 30 s) while the database stays away. ``unavailable_for()`` says how
+    long the database has been failing (the daemon exits after ``database_outage_limit``).
+    """
 
     placeholder = "?"
     autoincrement = "AUTOINCREMENT"
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(
+        self, connection: Any, *, connect: Callable[[], Any] | None = None, where: str = "the database"
+    ) -> None:
         self._conn = connection
+        self._connect = connect
+        self.where = where
         self._lock = threading.RLock()
         self._depth = 0
+        self._broken = False
+        self._failures = 0
+        self._retry_at = 0.0
+        self._down_since: float | None = None
+        self._last_error = ""
+        self._wrote = False
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -118,23 +193,132 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group several calls into one atomic unit (re-entrant)."""
+        """Group several calls into one atomic unit (re-entrant).
+
+        Raises DatabaseUnavailable (after rolling back) when the database cannot be used.
+        """
         with self._lock:
+            if self._depth == 0:
+                self._ensure_connection()
+                self._wrote = False
             self._depth += 1
             try:
                 yield
-            except BaseException:
+            except BaseException as exc:
                 if self._depth == 1:
-                    self._conn.rollback()
+                    self._rollback_quietly()
+                    if isinstance(exc, Exception) and self.is_unavailable_error(exc):
+                        raise self._lost(exc) from exc
                 raise
             else:
                 if self._depth == 1:
-                    self._conn.commit()
+                    try:
+                        self._conn.commit()
+                    except Exception as exc:
+                        if not self.is_unavailable_error(exc):
+                            raise
+                        self._rollback_quietly()
+                        raise self._lost(exc) from exc
+                    self._failures = 0
+                    if self._wrote:  # a read can succeed where writes fail (a locked or read-only file)
+                        self._down_since = None
             finally:
                 self._depth -= 1
 
+    # -- connection health ---------------------------------------------------------------
+
+    def is_unavailable_error(self, exc: Exception) -> bool:
+        """Whether ``exc`` means the database cannot be used now (not a bug in a statement)."""
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        return isinstance(exc, sqlite3.DatabaseError) and name.startswith(_SQLITE_UNAVAILABLE)
+
+    def _connection_lost(self) -> bool:
+        """Whether the connection must be reopened (SQLite's never needs to be)."""
+        return False
+
+    def _lost(self, exc: Exception) -> DatabaseUnavailable:
+        self._failures += 1
+        if self._down_since is None:
+            self._down_since = monotonic()
+        self._last_error = describe_error(exc)
+        if self._connect is not None and self._connection_lost():
+            self._broken = True
+            self._retry_at = monotonic() + self._backoff()
+            return DatabaseUnavailable(f"{self.where}: the connection was lost ({self._last_error}); reconnecting")
+        return DatabaseUnavailable(f"{self.where}: {self._last_error}{hint_for(exc)}")
+
+    def _backoff(self) -> float:
+        return float(min(RECONNECT_FIRST * 2 ** max(self._failures - 1, 0), RECONNECT_MAX))
+
+    def _ensure_connection(self) -> None:
+        if not self._broken or self._connect is None:
+            return
+        now = monotonic()
+        if now < self._retry_at:
+            raise DatabaseUnavailable(
+                f"{self.where} is unreachable ({self._last_error}); next reconnection in {self._retry_at - now:.1f}s"
+            )
+        try:
+            connection = self._connect()
+        except Exception as exc:
+            self._failures += 1
+            self._retry_at = now + self._backoff()
+            self._last_error = describe_error(exc)
+            raise DatabaseUnavailable(f"cannot reconnect to {self.where}: {self._last_error}{hint_for(exc)}") from exc
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._conn, self._broken = connection, False
+        log.warning("reconnected to %s", self.where)
+
+    def _rollback_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.rollback()
+
+    def ping(self) -> str | None:
+        """None when the database answers and the last write worked; else why not (for /readyz)."""
+        try:
+            self._one("SELECT 1")
+        except DatabaseUnavailable as exc:
+            return str(exc)
+        down = self.unavailable_for()
+        if down is not None:
+            return f"{self.where}: writes failing for {down:.0f}s ({self._last_error})"
+        return None
+
+    def unavailable_for(self) -> float | None:
+        """Seconds since the database began failing; None while it works."""
+        since = self._down_since
+        return None if since is None else monotonic() - since
+
+    def outage_check(self, limit: float) -> Callable[[], str | None]:
+        """For the daemon's main loop: a reason to exit once the database has failed ``limit`` seconds.
+
+        Each call also tries the database when it is failing and no job holds it, so that
+        a recovery is noticed even while every job waits.
+        """
+
+        def check() -> str | None:
+            if self._down_since is None:
+                return None
+            if self._lock.acquire(blocking=False):
+                try:
+                    self.ping()
+                finally:
+                    self._lock.release()
+            down = self.unavailable_for()
+            if down is None or down < limit:
+                return None
+            return (
+                f"{self.where} has been unavailable for {down:.0f}s ({self._last_error}); exiting so that the "
+                f"supervisor restarts crisismon (database_outage_limit is {limit:g}s)"
+            )
+
+        return check
+
     def _exec(self, statement: str, params: Sequence[Any] = ()) -> Any:
         with self.transaction():
+            if statement.lstrip()[:6].upper() != "SELECT":
+                self._wrote = True
             cur = self._conn.cursor()
             cur.execute(self._sql(statement), tuple(params))
             return cur
@@ -208,7 +392,7 @@ class SqlStore:
         return len(MIGRATIONS) - current
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, contextlib.suppress(Exception):
             self._conn.close()
 
     # -- items -------------------------------------------------------------------------
@@ -386,6 +570,8 @@ class SqlStore:
         self._exec(f"UPDATE incidents SET status = ?, updated_at = ?{extra} WHERE id = ?", params)
 
     def incident(self, incident_id: int) -> Incident:
+        if not 0 < incident_id < 2**63:  # beyond any id the database can hold
+            raise NotFound(f"no incident {str(incident_id)[:30]}; `crisismon incidents` lists them")
         row = self._one(f"SELECT {_INCIDENT_COLS} FROM incidents WHERE id = ?", (incident_id,))
         if row is None:
             raise NotFound(f"no incident {incident_id}; `crisismon incidents` lists them")
@@ -550,13 +736,18 @@ class SqlStore:
             (receipt.ref, receipt.channel, ts(now), message_id),
         )
 
-    def mark_failed(self, message_id: int, error: str, *, retry_at: datetime | None) -> None:
+    def mark_failed(
+        self, message_id: int, error: str, *, retry_at: datetime | None, maybe_arrived: bool = True
+    ) -> None:
         """Record a failed attempt; ``retry_at`` None gives up on the message for good.
 
         Any claim on the message ends. The start of the attempt stays recorded: a request
         that failed (a time-out, a reset) may still have reached the remote, so the next
-        attempt first looks for it there (``Claim.attempt_started_at``).
+        attempt first looks for it there (``Claim.attempt_started_at``). ``maybe_arrived``
+        False (the remote answered with an error) clears ``Claim.last_attempt_at``.
         """
+        if not maybe_arrived:
+            self._exec("UPDATE outbox SET last_attempt_at = NULL WHERE id = ?", (message_id,))
         if retry_at is None:
             self._exec(
                 """UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1,
@@ -581,19 +772,19 @@ class SqlStore:
             """UPDATE outbox SET claimed_by = ?, claimed_until = ?
                WHERE id = ? AND status = 'pending'
                AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until IS NULL OR claimed_until <= ?)
-               RETURNING attempt_started_at""",
+               RETURNING attempt_started_at, last_attempt_at""",
             (owner, ts(until), message_id, owner, ts(now)),
         )
-        return None if row is None else Claim(message_id, dt(row[0]))
+        return None if row is None else Claim(message_id, dt(row[0]), dt(row[1]))
 
     def mark_attempting(self, message_id: int, now: datetime) -> None:
         """Persist that an attempt to send the message starts now (before calling the remote).
 
-        The first start is kept; ``mark_sent`` ends the uncertainty.
+        The first start is kept, and this one as the last; ``mark_sent`` ends the uncertainty.
         """
         self._exec(
-            "UPDATE outbox SET attempt_started_at = COALESCE(attempt_started_at, ?) WHERE id = ?",
-            (ts(now), message_id),
+            "UPDATE outbox SET attempt_started_at = COALESCE(attempt_started_at, ?), last_attempt_at = ? WHERE id = ?",
+            (ts(now), ts(now), message_id),
         )
 
     def outbox_counts(self) -> dict[str, int]:
@@ -603,6 +794,23 @@ class SqlStore:
         where, params = ("WHERE incident_id = ?", (incident_id,)) if incident_id is not None else ("", ())
         rows = self._rows(f"SELECT {_MESSAGE_COLS}, status FROM outbox {where} ORDER BY id", params)
         return [(_message(r[:-1]), r[-1]) for r in rows]
+
+    # -- replay protection (signed Slack requests) ------------------------------------------
+
+    def first_sighting(self, key: str, now: datetime, keep: timedelta) -> bool:
+        """Record ``key``; True the first time, False when it was seen within ``keep`` already.
+
+        One atomic insert, so of several daemons receiving the same request at once only one
+        gets True; keys older than ``keep`` are forgotten.
+        """
+        with self.transaction():
+            self._exec("DELETE FROM slack_requests_seen WHERE seen_at < ?", (ts(now - keep),))
+            row = self._one(
+                "INSERT INTO slack_requests_seen (digest, seen_at) VALUES (?, ?) ON CONFLICT DO NOTHING "
+                "RETURNING digest",
+                (key, ts(now)),
+            )
+        return row is not None
 
     # -- leases ------------------------------------------------------------------------
 

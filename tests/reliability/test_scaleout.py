@@ -29,7 +29,7 @@ from monitor.demo.server import ScenarioServer
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeSlackServer
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 POSTGRES_ENV = "CRISISMON_TEST_POSTGRES_URL"
 CHANNEL = "C0CRISIS1"
@@ -110,7 +110,7 @@ def write_config(tmp: Path, url: str, feed: str) -> Path:
             *({"type": "rss", "name": f"news{i}", "url": f"{feed}/news/rss.xml", "interval": "1s"} for i in range(5)),
         ],
         "scoring": {"workers": 0},
-        "notify": {"console": False, "slack": {"channel": CHANNEL}},
+        "notify": {"console": False, "slack": {"channel": CHANNEL, "timeout": 2, "indexing_wait": 1}},
         "incidents": {"check_every": "1s"},
         "evaluate_every": "1s",
         "deliver_every": "1s",

@@ -10,7 +10,7 @@ from monitor.models import Item
 from monitor.store import open_store
 from monitor.testing import FakeClock, FakeSource, RecordingNotifier
 
-from .test_engine import make_engine
+from ..test_engine import make_engine
 
 STEPS = 60  # five-minute steps: the calm end and the surge of the demo scenario
 
