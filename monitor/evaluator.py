@@ -81,7 +81,7 @@ class Evaluator:
             grouped = groups.get(group, [])
             verdict = evaluate(rule.condition, observer(rule, grouped), now, rule, cut, history_since)
             own = [s for s in grouped if selects(rule, None, s)]  # the rule's own selection: severity, evidence
-            observations = [Observation(s.item.published_at, s.item.count, s.sentiment) for s in own]
+            observations = [observation(s) for s in own]
             prev = states.get(group, RuleState())
             state = step(prev, verdict.holds, now, rule.for_, rule.keep_firing_for, hold_resolution=fed_by_down)
             severity = severity_of(rule, observations, now, cut) if verdict.holds else prev.severity
@@ -106,11 +106,15 @@ class Evaluator:
         return signals
 
 
+def observation(scored: ScoredItem) -> Observation:
+    return Observation(scored.item.published_at, scored.item.count, scored.sentiment, scored.story)
+
+
 def observer(rule: Rule, grouped: Sequence[ScoredItem]) -> Observe:
     """Each condition's observations: the items its own selection (or the rule's) counts."""
 
     def observe(leaf: Leaf) -> list[Observation]:
-        return [Observation(s.item.published_at, s.item.count, s.sentiment) for s in grouped if selects(rule, leaf, s)]
+        return [observation(s) for s in grouped if selects(rule, leaf, s)]
 
     return observe
 

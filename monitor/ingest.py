@@ -1,25 +1,57 @@
-"""From a poll's result to stored, scored items: dedup, score, classify, record health."""
+"""From a poll's result to stored, scored items: dedup, prepare, score, classify, tag, group.
+
+Every item goes through ``prepare`` once (``monitor.text``): normalised text, language and
+words, kept with the item so that matching never redoes it. Chinese text is scored by the
+Chinese model, English text by VADER (``monitor.text.english.LanguageScorer``); other
+languages count as volume. The product catalogue tags items that name a product.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
+from monitor.catalogue import Catalogue
 from monitor.classify import KeywordClassifier
 from monitor.metrics import Metrics
 from monitor.models import FetchResult, Item, ScoredItem
 from monitor.protocols import Scorer
 from monitor.store import SqlStore
+from monitor.text import TextView, prepare
+from monitor.text.english import EnglishScorer, LanguageScorer
 
 log = logging.getLogger(__name__)
 
 
+def language_scorer(scorer: Scorer, cut: float | None = None) -> LanguageScorer:
+    """``scorer`` (for Chinese) with VADER for English; ``cut``: the default negative cut."""
+    if isinstance(scorer, LanguageScorer):
+        return scorer
+    if cut is None:
+        from monitor.sentiment import DEFAULT_NEGATIVE_CUT
+
+        cut = DEFAULT_NEGATIVE_CUT
+    return LanguageScorer(scorer, EnglishScorer(cut))
+
+
 class Ingestor:
-    def __init__(self, store: SqlStore, scorer: Scorer, classifier: KeywordClassifier, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        scorer: Scorer,
+        classifier: KeywordClassifier,
+        metrics: Metrics,
+        *,
+        catalogue: Catalogue | None = None,
+        negative_cut: float | None = None,
+    ) -> None:
         self.store = store
-        self.scorer = scorer
+        self.scorer = language_scorer(scorer, negative_cut)
         self.classifier = classifier
         self.metrics = metrics
+        self.catalogue = catalogue or Catalogue()
 
     def ingest(self, source: str, result: FetchResult, now: datetime) -> int:
         """Store the new items of one poll; return how many were new."""
@@ -41,19 +73,49 @@ class Ingestor:
         known = self.store.known_ids(source, [i.id for i in unique])
         return [i for i in unique if i.id not in known]
 
-    def score(self, items: list[Item]) -> list[ScoredItem]:
-        return score_items(items, self.scorer, self.classifier)
+    def score(self, items: Sequence[Item]) -> list[ScoredItem]:
+        return score_items(items, self.scorer, self.classifier, self.catalogue)
 
 
-def score_items(items: list[Item], scorer: Scorer, classifier: KeywordClassifier) -> list[ScoredItem]:
-    """Sentiment for each item's text; the source's category, else the keyword classifier's."""
-    sentiments = scorer.score([i.text for i in items]) if items else []
+def score_items(
+    items: Sequence[Item],
+    scorer: Scorer,
+    classifier: KeywordClassifier,
+    catalogue: Catalogue | None = None,
+    fixed: Sequence[float | None] | None = None,
+) -> list[ScoredItem]:
+    """Prepare, score (unless ``fixed`` gives the sentiments), classify and tag each item."""
+    views = [safe_prepare(i) for i in items]
+    scored = language_scorer(scorer).score_views(views) if items and fixed is None else []
+    sentiments = list(fixed) if fixed is not None else scored
+    catalogue = catalogue or Catalogue()
     return [
         ScoredItem(
-            item=item,
+            item=tag_product(item, view, catalogue),
             sentiment=sentiment,
-            category=item.category or classifier.classify(f"{item.title}\n{item.text}"),
-            lang="zh" if sentiment is not None else "und",
+            category=item.category or classifier.classify_tokens(view.tokens),
+            lang=view.lang,
+            norm=view.norm,
+            tokens=view.tokens,
         )
-        for item, sentiment in zip(items, sentiments, strict=True)
+        for item, view, sentiment in zip(items, views, sentiments, strict=True)
     ]
+
+
+def safe_prepare(item: Item) -> TextView:
+    """``prepare`` that never loses an item: a text that breaks it counts as volume."""
+    try:
+        return prepare(item.title, item.text)
+    except Exception:
+        log.exception("could not prepare the text of %s/%s; counting it as volume", item.source, item.id)
+        return TextView(lang="other", norm="", tokens="", scoring="")
+
+
+def tag_product(item: Item, view: TextView, catalogue: Catalogue) -> Item:
+    """The item with ``attrs["product"]`` from the catalogue: the canonical name of the
+    product it names (its own attribute when it is an alias, else the text's first mention)."""
+    given = item.attrs.get("product")
+    product = catalogue.canonical(given) if given else catalogue.find(view.norm)
+    if not product or product == given:
+        return item
+    return replace(item, attrs={**item.attrs, "product": product})

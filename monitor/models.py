@@ -49,15 +49,20 @@ class Item:
 class ScoredItem:
     """An item with its sentiment (1 = positive, SnowNLP's convention).
 
-    ``sentiment`` is None when the text was not scored (not Chinese, or empty): such an
-    item counts as volume, never as negative or positive. ``category`` is the source's
-    category when it gave one, else the keyword classifier's (None when nothing matched).
+    ``sentiment`` is None when the text was not scored (neither Chinese nor English, or
+    empty): such an item counts as volume, never as negative or positive. ``category`` is
+    the source's category when it gave one, else the keyword classifier's (None when
+    nothing matched). ``lang`` is zh, en or other; ``norm`` and ``tokens`` are the text as
+    matching reads it (``monitor.text.prepare``); ``story`` groups near-duplicates.
     """
 
     item: Item
     sentiment: float | None
     category: str | None
     lang: str = "zh"
+    norm: str = ""
+    tokens: str | None = None  # words of ``norm``, space-separated; None: not prepared at ingest
+    story: int | None = None  # the story (near-duplicate group) the item joined at ingest
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,9 @@ class Evidence:
     note: str | None = None
 
     def describe(self) -> str:
+        if self.kind == "immediate":
+            at_least = f", at least {fmt_num(self.threshold or 1)} needed"
+            return f"{fmt_num(self.value)} report(s) in {self.window} that need action at once{at_least}"
         if self.note:
             return f"{self.metric}: {self.note}"
         if self.kind == "spike" and self.baseline is not None:

@@ -17,16 +17,31 @@ from monitor.severity import SeverityName
 from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
 
-Metric = Literal["count", "negative_count", "negative_share", "mean_sentiment"]
+Metric = Literal["count", "negative_count", "negative_share", "mean_sentiment", "stories", "negative_stories"]
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
 
 class Match(Strict):
+    """Which items count. Keywords match words (see ``monitor.text.terms``), in any script
+    variant, width or case; negated mentions ("没有人受伤") do not count."""
+
     categories: tuple[str, ...] = ()
-    keywords_any: tuple[str, ...] = ()
-    keywords_all: tuple[str, ...] = ()
-    keywords_none: tuple[str, ...] = ()
+    keywords_any: tuple[str, ...] = Field(default=(), description="At least one of these")
+    keywords_all: tuple[str | tuple[str, ...], ...] = Field(
+        default=(), description="Every entry; an entry that is a list needs any one of its keywords"
+    )
+    keywords_none: tuple[str, ...] = Field(default=(), description="None of these")
+    substring: bool = Field(default=False, description="Match keywords as plain substrings, not words")
+    negation: bool = Field(default=True, description="Ignore mentions the text negates (没有, 无人, no one ...)")
+    languages: tuple[Literal["zh", "en", "other"], ...] = Field(
+        default=(), description="Only items in these languages; empty = any"
+    )
+
+    def keywords(self) -> list[str]:
+        """Every keyword of the match (for checks and evidence)."""
+        flat = [k for entry in self.keywords_all for k in ((entry,) if isinstance(entry, str) else entry)]
+        return [*self.keywords_any, *flat, *self.keywords_none]
 
 
 class Selection(Strict):
@@ -84,6 +99,19 @@ class Anomaly(Selection):
         return self
 
 
+class Immediate(Selection):
+    """Holds as soon as ``min_items`` selected items were published within its window: for
+    what must be handled at once whatever the volume (harm to people, fire, a regulator's
+    recall). No baseline, so no warm-up; the rule must not wait (``for`` 0)."""
+
+    min_items: int = Field(default=1, ge=1, description="Matching items needed (1: a single report)")
+    window: Duration | None = Field(default=None, description="How long a report keeps it holding; the rule's window")
+
+
+class ImmediateCondition(Strict):
+    immediate: Immediate
+
+
 class AnomalyCondition(Strict):
     anomaly: Anomaly
 
@@ -108,6 +136,7 @@ _CONDITION_KINDS = {
     "threshold": "Threshold",
     "spike": "Spike",
     "anomaly": "Anomaly",
+    "immediate": "Immediate",
     "all": "All",
     "any": "Any",
 }
@@ -127,12 +156,13 @@ Condition = Annotated[
     Annotated[ThresholdCondition, Tag("Threshold")]
     | Annotated[SpikeCondition, Tag("Spike")]
     | Annotated[AnomalyCondition, Tag("Anomaly")]
+    | Annotated[ImmediateCondition, Tag("Immediate")]
     | Annotated[AllCondition, Tag("All")]
     | Annotated[AnyCondition, Tag("Any")],
     Discriminator(
         _condition_kind,
         custom_error_type="condition_kind",
-        custom_error_message="exactly one of threshold, spike, anomaly, all, any",
+        custom_error_message="exactly one of threshold, spike, anomaly, immediate, all, any",
     ),
 ]
 
@@ -178,6 +208,11 @@ class Rule(Strict):
 
     @model_validator(mode="after")
     def _windows_fit(self) -> Rule:
+        if self.for_ > timedelta(0) and any(isinstance(leaf, Immediate) for leaf in _walk(self.condition)):
+            raise found_expected(
+                f"for: {format_duration(self.for_)} with an immediate condition",
+                "no for: (an immediate condition fires at once)",
+            )
         if self.bucket <= timedelta(0):
             raise found_expected("bucket 0s", "a bucket longer than 0s")
         for window in _windows(self.condition, self.window):
@@ -199,9 +234,11 @@ class Rule(Strict):
         return max(_spans(self.condition, self.window))
 
 
-def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly]:
+def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly | Immediate]:
     if isinstance(condition, ThresholdCondition):
         yield condition.threshold
+    elif isinstance(condition, ImmediateCondition):
+        yield condition.immediate
     elif isinstance(condition, SpikeCondition):
         yield condition.spike
     elif isinstance(condition, AnomalyCondition):
@@ -212,7 +249,7 @@ def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly]:
             yield from _walk(child)
 
 
-def leaves(condition: Any) -> list[Threshold | Spike | Anomaly]:
+def leaves(condition: Any) -> list[Threshold | Spike | Anomaly | Immediate]:
     return list(_walk(condition))
 
 

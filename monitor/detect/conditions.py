@@ -17,6 +17,8 @@ from monitor.rules import (
     AnomalyCondition,
     AnyCondition,
     Condition,
+    Immediate,
+    ImmediateCondition,
     Rule,
     Spike,
     SpikeCondition,
@@ -33,7 +35,7 @@ _OPS = {
 }
 
 
-Leaf = Threshold | Spike | Anomaly
+Leaf = Threshold | Spike | Anomaly | Immediate
 Observe = Callable[[Leaf], Sequence[Observation]]
 
 
@@ -67,6 +69,9 @@ def evaluate(
         parts = [evaluate(c, observations, now, rule, cut, history_since) for c in condition.any]
         held = [p for p in parts if p.holds]
         return Verdict(bool(held), tuple(e for p in (held or parts) for e in p.evidence))
+    if isinstance(condition, ImmediateCondition):
+        spec_ = condition.immediate
+        return immediate(spec_, _observe(observations, spec_), now, spec_.window or rule.window, cut)
     if isinstance(condition, AnomalyCondition):
         return anomaly(
             condition.anomaly, _observe(observations, condition.anomaly), now, rule.bucket, cut, history_since
@@ -98,6 +103,17 @@ def threshold(
         threshold=spec.value,
     )
     return Verdict(compare(value, spec.op, spec.value), (evidence,))
+
+
+def immediate(
+    spec: Immediate, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float
+) -> Verdict:
+    """Holds while ``min_items`` selected items fall in the window: no baseline, no warm-up."""
+    value = window_metric(observations, "count", now, window, cut)
+    evidence = Evidence(
+        kind="immediate", metric="count", value=value, window=format_duration(window), threshold=spec.min_items
+    )
+    return Verdict(value >= spec.min_items, (evidence,))
 
 
 def spike(spec: Spike, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float) -> Verdict:

@@ -1,24 +1,64 @@
-"""Which items a rule counts, and in which group (pure)."""
+"""Which items a rule counts, and in which group (pure).
+
+Keywords are matched against the item's prepared text (``ScoredItem.norm`` and
+``tokens``, made once at ingest by ``monitor.text.prepare``): word-aware, in any script
+variant, with negation (see ``monitor.text.terms``).
+"""
 
 from __future__ import annotations
 
-from monitor.models import ScoredItem
-from monitor.rules import Anomaly, Match, Rule, Spike, Threshold, leaves
+from collections.abc import Iterable
 
-Leaf = Threshold | Spike | Anomaly
+from monitor.models import ScoredItem
+from monitor.rules import Anomaly, Immediate, Match, Rule, Spike, Threshold, leaves
+from monitor.text import prepare_cached
+from monitor.text.terms import TextIndex, compile_keywords, found_in, index_of
+
+Leaf = Threshold | Spike | Anomaly | Immediate
 
 NO_GROUP = ""
+
+
+def text_of(scored: ScoredItem) -> tuple[str, TextIndex]:
+    """The item's matching form and word index (prepared now when ingest did not)."""
+    if scored.tokens is None:
+        view = prepare_cached(scored.item.title, scored.item.text)
+        return view.norm, index_of(view.tokens)
+    return scored.norm, index_of(scored.tokens)
 
 
 def matches(match: Match, scored: ScoredItem) -> bool:
     if match.categories and scored.category not in match.categories:
         return False
-    text = f"{scored.item.title}\n{scored.item.text}"
-    if match.keywords_any and not any(k in text for k in match.keywords_any):
+    if match.languages and scored.lang not in match.languages:
         return False
-    if match.keywords_all and not all(k in text for k in match.keywords_all):
+    if not (match.keywords_any or match.keywords_all or match.keywords_none):
+        return True
+    norm, index = text_of(scored)
+
+    def any_of(keywords: Iterable[str]) -> bool:
+        return any(
+            found_in(k, index, norm, substring=match.substring, negation=match.negation)
+            for k in compile_keywords(tuple(keywords))
+        )
+
+    if match.keywords_any and not any_of(match.keywords_any):
         return False
-    return not any(k in text for k in match.keywords_none)
+    for entry in match.keywords_all:
+        if not any_of((entry,) if isinstance(entry, str) else entry):
+            return False
+    return not (match.keywords_none and any_of(match.keywords_none))
+
+
+def matched_terms(match: Match, scored: ScoredItem) -> list[str]:
+    """The keywords of ``match`` (as written in the rule) that the item mentions."""
+    norm, index = text_of(scored)
+    wanted = [*match.keywords_any, *(k for e in match.keywords_all for k in ((e,) if isinstance(e, str) else e))]
+    return [
+        k.raw
+        for k in compile_keywords(tuple(wanted))
+        if found_in(k, index, norm, substring=match.substring, negation=match.negation)
+    ]
 
 
 def group_key(group_by: tuple[str, ...], scored: ScoredItem) -> str | None:
@@ -39,6 +79,8 @@ def field_value(name: str, scored: ScoredItem) -> str | None:
         return scored.item.source
     if name == "category":
         return scored.category
+    if name == "lang":
+        return scored.lang
     return scored.item.attrs.get(name)
 
 

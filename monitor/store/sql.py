@@ -231,8 +231,8 @@ class SqlStore:
                 it = s.item
                 cur = self._exec(
                     """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url,
-                       category, count, attrs, sentiment, lang)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                       category, count, attrs, sentiment, lang, norm, tokens, story_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                     (
                         it.source,
                         it.id,
@@ -247,6 +247,9 @@ class SqlStore:
                         json.dumps(dict(it.attrs), ensure_ascii=False),
                         s.sentiment,
                         s.lang,
+                        s.norm if s.tokens is not None else None,
+                        s.tokens,
+                        s.story,
                     ),
                 )
                 added += max(cur.rowcount, 0)
@@ -261,7 +264,7 @@ class SqlStore:
             params.extend(sources)
         rows = self._rows(
             "SELECT source, id, published_at, kind, title, text, url, category, count, attrs, sentiment, "
-            f"lang FROM items WHERE {where} ORDER BY published_at, source, id",
+            f"lang, norm, tokens, story_id FROM items WHERE {where} ORDER BY published_at, source, id",
             params,
         )
         return [_scored_from_row(r) for r in rows]
@@ -751,7 +754,15 @@ def _scored_from_row(r: tuple[Any, ...]) -> ScoredItem:
         count=int(r[8]),
         attrs=json.loads(r[9]),
     )
-    return ScoredItem(item=item, sentiment=r[10], category=r[7], lang=r[11])
+    return ScoredItem(
+        item=item,
+        sentiment=r[10],
+        category=r[7],
+        lang=r[11],
+        norm=r[12] or "",
+        tokens=r[13],
+        story=None if r[14] is None else int(r[14]),
+    )
 
 
 def _dump_evidence(evidence: Sequence[Evidence]) -> str:

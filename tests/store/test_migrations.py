@@ -36,7 +36,13 @@ def item(id_: str) -> ScoredItem:
 
 
 def add_data(store: SqlStore) -> int:
-    store.add_items([item("a"), item("b")], T0)
+    """Rows as the first release wrote them (its items had no prepared text nor story)."""
+    for id_ in ("a", "b"):
+        store._exec(
+            """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url, category, count,
+               attrs, sentiment, lang) VALUES ('weibo', ?, ?, ?, 'post', '', '起火', NULL, NULL, 1, '{}', 0.1, 'zh')""",
+            (id_, T0.timestamp(), T0.timestamp()),
+        )
     incident = store.open_incident(
         rule_id="quality",
         group="",
