@@ -174,9 +174,12 @@ def _db_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_check(ns: argparse.Namespace) -> int:
     from monitor.loading import load_all
+    from monitor.text.checks import rule_warnings
 
     config, definitions = load_all(ns.config)
     rules = definitions.rules.rules
+    for warning in rule_warnings(definitions.rules.entries):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(config.sources)} source(s)")
     return EXIT_OK
 

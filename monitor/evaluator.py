@@ -141,9 +141,11 @@ def severity_of(rule: Rule, observations: Sequence[Observation], now: datetime, 
 
 
 def top_items(items: Sequence[ScoredItem], since: datetime, cut: float) -> tuple[TopItem, ...]:
-    """The most negative items of the current window: evidence for the alert."""
-    recent = [s for s in items if s.item.published_at > since and s.sentiment is not None and s.sentiment < cut]
-    recent.sort(key=lambda s: (s.sentiment, -s.item.published_at.timestamp()))
+    """The evidence for the alert: the items of the current window that the rule counts, most
+    negative first (unscored ones last), newest first among equals. Never empty while the
+    rule counts items in the window, whatever their sentiment."""
+    recent = [s for s in items if s.item.published_at > since]
+    recent.sort(key=lambda s: (s.sentiment is None, s.sentiment or 0.0, -s.item.published_at.timestamp()))
     return tuple(
         TopItem(
             source=s.item.source,

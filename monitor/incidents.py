@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from monitor.models import Incident, Signal, SignalState
+from monitor.models import Incident, Signal, SignalState, TopItem
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
 from monitor.rules import Rule
@@ -165,7 +165,11 @@ class IncidentService:
                 now,
                 SYSTEM,
                 "opened",
-                {"severity": signal.severity, "evidence": [e.describe() for e in signal.evidence]},
+                {
+                    "severity": signal.severity,
+                    "evidence": [e.describe() for e in signal.evidence],
+                    "items": item_keys(signal.top_items),
+                },
             )
             for destination, renderer in self.renderers.items():
                 alert = renderer.alert(
@@ -237,7 +241,27 @@ class IncidentService:
                 if added:
                     text += f"; {len(added)} checklist item(s) now apply: {', '.join(added)}"
                 self._notify(updated, text, now, edit_top=True, edit_checklist=bool(added))
+            else:
+                self._announce_new_items(incident, signal, now, every)
         return self.store.incident(incident.id)
+
+    def _announce_new_items(self, incident: Incident, signal: Signal, now: datetime, every: timedelta) -> None:
+        """A new matching item joins the open incident: re-render the alert with it and say so in
+        the thread, at most once per ``every`` (later items are announced together)."""
+        last = next((e for e in reversed(self.store.timeline(incident.id)) if e.kind in ("opened", "new_items")), None)
+        if last is None or now - last.at < every:
+            return
+        seen = set(last.detail.get("items") or ())
+        new = [t for t in signal.top_items if item_key(t) not in seen]
+        if not new:
+            return
+        keys = list(dict.fromkeys([*seen, *item_keys(signal.top_items)]))[-200:]
+        self.store.add_timeline(incident.id, now, SYSTEM, "new_items", {"count": len(new), "items": keys})
+        first = new[0]
+        excerpt = " ".join((first.title or first.text).split())[:120]
+        more = f" and {len(new) - 1} more" if len(new) > 1 else ""
+        text = f"new matching item from {first.source}: {excerpt}{more}"
+        self._notify(self.store.incident(incident.id), text, now, edit_top=True)
 
     def suggest_resolution(self, incident: Incident, rule: Rule, now: datetime) -> None:
         with self.store.transaction():
@@ -262,6 +286,15 @@ class IncidentService:
             edit_top=edit_top,
             edit_checklist=edit_checklist,
         )
+
+
+def item_key(item: TopItem) -> str:
+    """Identifies an evidence item across evaluations."""
+    return f"{item.source}|{item.published_at.isoformat()}|{item.text[:60]}"
+
+
+def item_keys(items: Sequence[TopItem]) -> list[str]:
+    return [item_key(t) for t in items]
 
 
 def notify(
