@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.catalogue import Catalogue
 from monitor.classify import KeywordClassifier
@@ -21,6 +21,7 @@ from monitor.protocols import Scorer
 from monitor.store import SqlStore
 from monitor.text import TextView, prepare
 from monitor.text.english import EnglishScorer, LanguageScorer
+from monitor.text.stories import CORE_STORED, bands, core_of, same_story, simhash
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,9 @@ class Ingestor:
         self.metrics.inc("source_errors_total", len(result.errors), source=source)
         failed = bool(result.errors) and not result.items and not result.not_modified
         fresh = self._fresh(source, result.items)
-        scored = self.score(fresh)
-        added = self.store.add_items(scored, now)
+        scored = self.score(sorted(fresh, key=lambda i: i.published_at))
+        with self.store.transaction():
+            added = self.store.add_items(assign_stories(self.store, scored), now)
         self.metrics.inc("items_total", added, source=source)
         self.store.record_fetch(source, now, error=result.errors[0] if failed else None, items=added)
         if added:
@@ -119,3 +121,36 @@ def tag_product(item: Item, view: TextView, catalogue: Catalogue) -> Item:
     if not product or product == given:
         return item
     return replace(item, attrs={**item.attrs, "product": product})
+
+
+STORY_HORIZON = timedelta(days=7)
+"""An item joins a story whose latest item is at most this much older."""
+
+
+def assign_stories(store: SqlStore, scored: Sequence[ScoredItem]) -> list[ScoredItem]:
+    """Each item (not a count record) joined to the story it repeats, or starting its own.
+
+    In the order given (the order of arrival), so that a later copy joins the first. Call it
+    inside the transaction that stores the items."""
+    out = []
+    for s in scored:
+        if s.item.kind == "count" or s.tokens is None:
+            out.append(s)
+            continue
+        out.append(replace(s, story=_story_of(store, s)))
+    return out
+
+
+def _story_of(store: SqlStore, scored: ScoredItem) -> int | None:
+    core = core_of(scored.norm)
+    if not core.text:
+        return None
+    fingerprint = simhash(core.text)
+    keys = bands(fingerprint)
+    at = scored.item.published_at
+    complaint = scored.item.kind == "complaint"
+    for story_id, story_core in store.story_candidates(keys, at - STORY_HORIZON):
+        if same_story(core, story_core, complaint=complaint):
+            store.join_story(story_id, at)
+            return story_id
+    return store.new_story(fingerprint, keys, core.text[:CORE_STORED], at)

@@ -280,6 +280,50 @@ class SqlStore:
         row = self._one("SELECT COUNT(*) FROM items")
         return int(row[0]) if row else 0
 
+    # -- stories (near-duplicate groups, see monitor.text.stories) ------------------------
+
+    def story_candidates(self, bands: Sequence[int], since: datetime, limit: int = 200) -> list[tuple[int, str]]:
+        """(id, core) of stories active since ``since`` that share a SimHash band, oldest first."""
+        either = " OR ".join(f"band{i} = ?" for i in range(len(bands)))
+        rows = self._rows(
+            f"SELECT id, core FROM stories WHERE last_at >= ? AND ({either}) ORDER BY id LIMIT {int(limit)}",
+            (ts(since), *bands),
+        )
+        return [(int(r[0]), r[1]) for r in rows]
+
+    def new_story(self, fingerprint: int, bands: Sequence[int], core: str, at: datetime) -> int:
+        """Start a story with its first item; its id."""
+        with self.transaction():
+            cur = self._exec(
+                f"""INSERT INTO stories (fingerprint, {", ".join(f"band{i}" for i in range(len(bands)))}, core,
+                   first_at, last_at, items) VALUES (?, {", ".join("?" * len(bands))}, ?, ?, ?, 1) RETURNING id""",
+                (fingerprint, *bands, core, ts(at), ts(at)),
+            )
+            return int(cur.fetchone()[0])
+
+    def join_story(self, story_id: int, at: datetime) -> None:
+        """One more item joined the story (published at ``at``)."""
+        self._exec(
+            "UPDATE stories SET items = items + 1, last_at = CASE WHEN last_at < ? THEN ? ELSE last_at END "
+            "WHERE id = ?",
+            (ts(at), ts(at), story_id),
+        )
+
+    def story_sources(self, story_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """For each story, its stored items per source."""
+        wanted = sorted(set(story_ids))
+        out: dict[int, dict[str, int]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._rows(
+                f"SELECT story_id, source, COUNT(*) FROM items WHERE story_id IN ({','.join('?' * len(chunk))}) "
+                "GROUP BY story_id, source",
+                chunk,
+            )
+            for story, source, count in rows:
+                out.setdefault(int(story), {})[source] = int(count)
+        return out
+
     # -- rule state --------------------------------------------------------------------
 
     def rule_states(self, rule_id: str) -> dict[str, RuleState]:
