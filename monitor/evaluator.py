@@ -5,19 +5,21 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.detect.conditions import Leaf, Observe, compare, evaluate
 from monitor.detect.matching import group_key, selected_by_any, selects
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation, aggregate
+from monitor.evidence import Summary, summarise, top_stories
 from monitor.models import ScoredItem, Signal, SignalState, TopItem
 from monitor.rules import Rule
 from monitor.severity import rank
 from monitor.store import SqlStore
 
 TOP_ITEMS = 5
+TERM_BASELINE = timedelta(hours=24)
 
 
 class ItemReader(Protocol):
@@ -61,6 +63,14 @@ class Evaluator:
         self.history_start = history_start
         self.items: ItemReader = items or store
 
+    def summary(self, rule: Rule, items: Sequence[ScoredItem], now: datetime) -> Summary:
+        """What is spreading in the rule's window, terms against the ``TERM_BASELINE`` before it."""
+        start = now - rule.window
+        current = [s for s in items if s.item.published_at > start]
+        sources = rule.all_sources()
+        baseline = self.items.items_between(sources or None, start - TERM_BASELINE, start)
+        return summarise(current, baseline)
+
     def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
         down = self.sources_down()
         signals: list[Signal] = []
@@ -99,6 +109,7 @@ class Evaluator:
                     severity=severity or rule.severity.default,
                     evidence=verdict.evidence,
                     top_items=top_items(own or grouped, now - rule.window, cut),
+                    summary=self.summary(rule, own or grouped, now) if state.state == SignalState.FIRING else None,
                     transitioned=state.state != prev.state,
                     since=state.firing_since,
                 )
@@ -141,19 +152,6 @@ def severity_of(rule: Rule, observations: Sequence[Observation], now: datetime, 
 
 
 def top_items(items: Sequence[ScoredItem], since: datetime, cut: float) -> tuple[TopItem, ...]:
-    """The evidence for the alert: the items of the current window that the rule counts, most
-    negative first (unscored ones last), newest first among equals. Never empty while the
-    rule counts items in the window, whatever their sentiment."""
-    recent = [s for s in items if s.item.published_at > since]
-    recent.sort(key=lambda s: (s.sentiment is None, s.sentiment or 0.0, -s.item.published_at.timestamp()))
-    return tuple(
-        TopItem(
-            source=s.item.source,
-            title=s.item.title,
-            text=s.item.text,
-            published_at=s.item.published_at,
-            url=s.item.url,
-            sentiment=s.sentiment,
-        )
-        for s in recent[:TOP_ITEMS]
-    )
+    """The evidence for the alert: each story the rule counts in the current window, most
+    negative first (``monitor.evidence.top_stories``); never empty while it counts items."""
+    return top_stories(items, since, TOP_ITEMS)

@@ -159,6 +159,7 @@ class IncidentService:
                 evidence=signal.evidence,
                 top_items=signal.top_items,
                 checklist=playbook.checklist(now, signal.severity),
+                summary=signal.summary,
             )
             self.store.add_timeline(
                 incident.id,
@@ -212,7 +213,12 @@ class IncidentService:
         severity = signal.severity if raised else incident.severity
         with self.store.transaction():
             self.store.update_signal(
-                incident.id, at=now, severity=severity, evidence=signal.evidence, top_items=signal.top_items
+                incident.id,
+                at=now,
+                severity=severity,
+                evidence=signal.evidence,
+                top_items=signal.top_items,
+                summary=signal.summary,
             )
             described = [e.describe() for e in signal.evidence]
             if not raised and described != [e.describe() for e in incident.evidence]:

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from monitor.evidence import Summary
 
 ItemKind = Literal["post", "complaint", "count"]
 
@@ -119,7 +122,9 @@ def fmt_num(value: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TopItem:
-    """A piece of evidence shown in an alert: one of the most negative items."""
+    """A piece of evidence shown in an alert: one story the rule counts (its first item),
+    with the lowest sentiment of its copies, how many copies the window holds
+    (``copies``), through which ``sources``, and its author and reach where known."""
 
     source: str
     title: str
@@ -127,6 +132,11 @@ class TopItem:
     published_at: datetime
     url: str | None
     sentiment: float | None
+    copies: int = 1
+    sources: tuple[str, ...] = ()
+    author: str | None = None
+    reach: int | None = None
+    lang: str = "zh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +151,7 @@ class Signal:
     severity: str
     evidence: tuple[Evidence, ...] = ()
     top_items: tuple[TopItem, ...] = ()
+    summary: Summary | None = None  # what is spreading (monitor.evidence), while firing
     transitioned: bool = False  # state changed at this evaluation
     since: datetime | None = None  # when the current firing episode started
 
@@ -188,6 +199,7 @@ class Incident:
     evidence: tuple[Evidence, ...] = ()
     top_items: tuple[TopItem, ...] = ()
     checklist: tuple[ChecklistEntry, ...] = ()
+    summary: Summary | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,6 +143,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
         *(f"CREATE INDEX stories_band{i} ON stories (band{i})" for i in range(8)),
         "CREATE INDEX stories_last ON stories (last_at)",
+        "ALTER TABLE incidents ADD COLUMN summary TEXT",
     ],
 ]
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from monitor.detect.state import RuleState
 from monitor.errors import InvalidOperation, NotFound
+from monitor.evidence import Summary
 from monitor.models import (
     ChecklistEntry,
     Evidence,
@@ -377,6 +378,7 @@ class SqlStore:
         evidence: Sequence[Evidence],
         top_items: Sequence[TopItem],
         checklist: Sequence[ChecklistEntry],
+        summary: Summary | None = None,
     ) -> Incident:
         """Open an incident with its checklist; DuplicateIncident if (rule, group) has an active one."""
         with self.transaction():
@@ -384,8 +386,8 @@ class SqlStore:
                 with self._guarded():
                     cur = self._exec(
                         """INSERT INTO incidents (rule_id, group_key, playbook, title, status, severity,
-                           opened_at, updated_at, evidence, top_items)
-                           VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id""",
+                           opened_at, updated_at, evidence, top_items, summary)
+                           VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?) RETURNING id""",
                         (
                             rule_id,
                             group,
@@ -396,6 +398,7 @@ class SqlStore:
                             ts(at),
                             _dump_evidence(evidence),
                             _dump_top(top_items),
+                            _dump_summary(summary),
                         ),
                     )
                     incident_id = int(cur.fetchone()[0])
@@ -414,10 +417,13 @@ class SqlStore:
         severity: str,
         evidence: Sequence[Evidence],
         top_items: Sequence[TopItem],
+        summary: Summary | None = None,
     ) -> None:
+        """Record the latest signal; a None ``summary`` keeps the one recorded before."""
         self._exec(
-            "UPDATE incidents SET severity = ?, updated_at = ?, evidence = ?, top_items = ? WHERE id = ?",
-            (severity, ts(at), _dump_evidence(evidence), _dump_top(top_items), incident_id),
+            "UPDATE incidents SET severity = ?, updated_at = ?, evidence = ?, top_items = ?, "
+            "summary = COALESCE(?, summary) WHERE id = ?",
+            (severity, ts(at), _dump_evidence(evidence), _dump_top(top_items), _dump_summary(summary), incident_id),
         )
 
     def set_status(self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None) -> None:
@@ -464,6 +470,7 @@ class SqlStore:
             acknowledged_by=row[11],
             evidence=tuple(Evidence(**e) for e in json.loads(row[12])),
             top_items=tuple(_top_from(d) for d in json.loads(row[13])),
+            summary=_summary_from(row[14]),
             checklist=tuple(
                 ChecklistEntry(c[0], c[1], c[2], c[3], c[4], c[5], dt_(c[6]), dt(c[7]), c[8]) for c in checklist
             ),
@@ -767,7 +774,7 @@ class SqlStore:
 
 _INCIDENT_COLS = (
     "id, rule_id, group_key, playbook, title, status, severity, opened_at, updated_at, resolved_at, "
-    "closed_at, acknowledged_by, evidence, top_items"
+    "closed_at, acknowledged_by, evidence, top_items, summary"
 )
 _MESSAGE_COLS = "id, destination, kind, payload, incident_id, thread_of, update_of, attempts"
 
@@ -818,4 +825,26 @@ def _dump_top(items: Sequence[TopItem]) -> str:
 
 
 def _top_from(d: dict[str, Any]) -> TopItem:
-    return TopItem(**{**d, "published_at": dt_(d["published_at"])})
+    fields = {**d, "published_at": dt_(d["published_at"])}
+    if "sources" in fields:
+        fields["sources"] = tuple(fields["sources"])
+    return TopItem(**fields)
+
+
+def _dump_summary(summary: Summary | None) -> str | None:
+    return None if summary is None else json.dumps(asdict(summary), ensure_ascii=False)
+
+
+def _summary_from(text: str | None) -> Summary | None:
+    if not text:
+        return None
+    d = json.loads(text)
+    return Summary(
+        items=int(d["items"]),
+        stories=int(d["stories"]),
+        sources=tuple((str(s), int(n)) for s, n in d["sources"]),
+        terms=tuple((str(t), float(lift), int(n)) for t, lift, n in d["terms"]),
+        authors=tuple((str(a), None if r is None else int(r), int(n)) for a, r, n in d["authors"]),
+        other_languages=int(d["other_languages"]),
+        unscored=int(d["unscored"]),
+    )
