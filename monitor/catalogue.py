@@ -61,7 +61,7 @@ class Catalogue:
         for form in sorted(names, key=len, reverse=True):
             left = r"(?<![0-9a-z])" if form[0].isascii() and form[0].isalnum() else ""
             right = r"(?![0-9a-z])" if form[-1].isascii() and form[-1].isalnum() else ""
-            parts.append(f"{left}{re.escape(form)}{right}")
+            parts.append(left + r"\s*".join(re.escape(ch) for ch in form) + right)
         object.__setattr__(self, "_pattern", re.compile("|".join(parts)) if parts else None)
 
     def find(self, norm: str) -> str | None:
@@ -69,7 +69,7 @@ class Catalogue:
         pattern: re.Pattern[str] | None = getattr(self, "_pattern")  # noqa: B009
         if pattern is None:
             return None
-        hit = pattern.search(_SPACES.sub("", norm))
+        hit = pattern.search(norm)
         return None if hit is None else self.canonical(hit.group())
 
     def canonical(self, value: str) -> str | None:
