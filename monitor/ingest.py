@@ -75,8 +75,20 @@ class Ingestor:
         known = self.store.known_ids(source, [i.id for i in unique])
         return [i for i in unique if i.id not in known]
 
-    def score(self, items: Sequence[Item]) -> list[ScoredItem]:
-        return score_items(items, self.scorer, self.classifier, self.catalogue)
+    def score(self, items: Sequence[Item], fixed: Sequence[float | None] | None = None) -> list[ScoredItem]:
+        return score_items(items, self.scorer, self.classifier, self.catalogue, fixed)
+
+    def replay(self, items: Sequence[tuple[Item, float | None]], now: datetime) -> list[ScoredItem]:
+        """Ingest recorded items the way polls would have, in order of publication (backtest,
+        rule tests): prepared, scored (unless a sentiment is given), classified, tagged and
+        grouped into stories, and stored. Items already stored are skipped."""
+        ordered = sorted(items, key=lambda pair: pair[0].published_at)
+        unique = list({(i.source, i.id): (i, s) for i, s in ordered}.values())
+        scored = self.score([i for i, _ in unique], [s for _, s in unique])
+        with self.store.transaction():
+            scored = assign_stories(self.store, scored)
+            self.store.add_items(scored, now)
+        return scored
 
 
 def score_items(
@@ -86,10 +98,16 @@ def score_items(
     catalogue: Catalogue | None = None,
     fixed: Sequence[float | None] | None = None,
 ) -> list[ScoredItem]:
-    """Prepare, score (unless ``fixed`` gives the sentiments), classify and tag each item."""
+    """Prepare, score, classify and tag each item. ``fixed`` gives sentiments to use instead
+    of scoring (None in it: score that item)."""
     views = [safe_prepare(i) for i in items]
-    scored = language_scorer(scorer).score_views(views) if items and fixed is None else []
-    sentiments = list(fixed) if fixed is not None else scored
+    given = list(fixed) if fixed is not None else [None] * len(items)
+    todo = [i for i, value in enumerate(given) if value is None]
+    sentiments: list[float | None] = list(given)
+    if todo:
+        computed = language_scorer(scorer).score_views([views[i] for i in todo])
+        for i, value in zip(todo, computed, strict=True):
+            sentiments[i] = value
     catalogue = catalogue or Catalogue()
     return [
         ScoredItem(
