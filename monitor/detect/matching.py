@@ -7,12 +7,12 @@ variant, with negation (see ``monitor.text.terms``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 from monitor.models import ScoredItem
 from monitor.rules import Anomaly, Immediate, Match, Rule, Spike, Threshold, leaves
 from monitor.text import prepare_cached
-from monitor.text.terms import TextIndex, compile_keywords, found_in, index_of
+from monitor.text.terms import Keyword, TextIndex, compile_keywords, found_in, index_of
 
 Leaf = Threshold | Spike | Anomaly | Immediate
 
@@ -27,6 +27,32 @@ def text_of(scored: ScoredItem) -> tuple[str, TextIndex]:
     return scored.norm, index_of(scored.tokens)
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    any: tuple[Keyword, ...]
+    all: tuple[tuple[Keyword, ...], ...]
+    none: tuple[Keyword, ...]
+
+
+_COMPILED: dict[int, tuple[Match, _Compiled]] = {}
+
+
+def _compiled(match: Match) -> _Compiled:
+    """The match's keywords, compiled once per Match object (rules are loaded once)."""
+    hit = _COMPILED.get(id(match))
+    if hit is not None and hit[0] is match:
+        return hit[1]
+    compiled = _Compiled(
+        compile_keywords(match.keywords_any),
+        tuple(compile_keywords((e,) if isinstance(e, str) else e) for e in match.keywords_all),
+        compile_keywords(match.keywords_none),
+    )
+    if len(_COMPILED) > 10_000:
+        _COMPILED.clear()
+    _COMPILED[id(match)] = (match, compiled)
+    return compiled
+
+
 def matches(match: Match, scored: ScoredItem) -> bool:
     if match.categories and scored.category not in match.categories:
         return False
@@ -35,19 +61,17 @@ def matches(match: Match, scored: ScoredItem) -> bool:
     if not (match.keywords_any or match.keywords_all or match.keywords_none):
         return True
     norm, index = text_of(scored)
+    substring, negation = match.substring, match.negation
+    compiled = _compiled(match)
 
-    def any_of(keywords: Iterable[str]) -> bool:
-        return any(
-            found_in(k, index, norm, substring=match.substring, negation=match.negation)
-            for k in compile_keywords(tuple(keywords))
-        )
+    def any_of(keywords: tuple[Keyword, ...]) -> bool:
+        return any(found_in(k, index, norm, substring=substring, negation=negation) for k in keywords)
 
-    if match.keywords_any and not any_of(match.keywords_any):
+    if compiled.any and not any_of(compiled.any):
         return False
-    for entry in match.keywords_all:
-        if not any_of((entry,) if isinstance(entry, str) else entry):
-            return False
-    return not (match.keywords_none and any_of(match.keywords_none))
+    if not all(any_of(entry) for entry in compiled.all):
+        return False
+    return not (compiled.none and any_of(compiled.none))
 
 
 def matched_terms(match: Match, scored: ScoredItem) -> list[str]:

@@ -262,6 +262,8 @@ class TextIndex:
         return sum(1 for i in self.occurrences(keyword) if not (negation and self.negated(i)))
 
     def has(self, keyword: Keyword, *, negation: bool = True) -> bool:
+        if (keyword.words[0] if keyword.latin and keyword.words else keyword.form) not in self.joined:
+            return False  # the common case, decided without walking the words
         return any(not (negation and self.negated(i)) for i in self.occurrences(keyword))
 
 

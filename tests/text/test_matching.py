@@ -129,3 +129,18 @@ def test_languages_select_items_by_language() -> None:
 )
 def test_any_text_is_matched_without_an_exception(text: str) -> None:
     hit(Match(keywords_any=("起火", "fire")), text)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("My heater caught fire", "product_quality"),
+        ("The parcel arrived crushed, delivery was delayed", "logistics"),
+        ("Staff were rude and hung up on me", "service_attitude"),
+        ("The elevator stopped again, power outage in the mall", "equipment"),
+        ("電暖器冒煙了", "product_quality"),
+        ("这不是质量问题，是快递压坏的", "logistics"),
+    ],
+)
+def test_english_and_traditional_texts_get_a_category(text: str, category: str) -> None:
+    assert scored(text).category == category
