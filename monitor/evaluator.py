@@ -136,7 +136,7 @@ def group_items(rule: Rule, items: Sequence[ScoredItem]) -> dict[str, list[Score
     for scored in items:
         if not selected_by_any(rule, scored):
             continue
-        key = group_key(rule.group_by, scored)
+        key = group_key(rule.group_by, scored, keep_missing=rule.group_missing == "keep")
         if key is not None:
             groups[key].append(scored)
     return groups

@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 from monitor.models import Incident, Signal, SignalState, TopItem
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
-from monitor.rules import Rule
+from monitor.rules import Immediate, Rule, leaves
 from monitor.severity import label, rank
 from monitor.store import DuplicateIncident, SqlStore
 
 log = logging.getLogger(__name__)
 
 SYSTEM = "crisismon"
+NO_GROUP = ""
 BUCKET = timedelta(minutes=5)
 ChartMaker = Callable[[Rule, Incident, datetime], bytes | None]
 
@@ -42,13 +43,13 @@ class IncidentService:
             active = self.store.active_incident(rule.id, signal.group)
             if active is not None:
                 return self.update(active, signal, now, every=rule.bucket)
-            if self._episode_handled(signal):
+            if self._episode_handled(signal) and not self._new_report_after_resolution(signal, rule):
                 return None  # a person resolved this episode's incident while the rule still fires
             related = self._related_incident(signal, rule)
             if related is not None:
                 return self.attach(related, signal, rule, now)
             recent = self._recently_resolved(signal, rule, now)
-            if recent is not None:
+            if recent is not None and not self._new_report_after_resolution(signal, rule):
                 return self.fired_again(recent, signal, now)
             return self.open(signal, rule, now)
         if signal.state == SignalState.RESOLVED and signal.transitioned:
@@ -59,10 +60,13 @@ class IncidentService:
         return None
 
     def _related_incident(self, signal: Signal, rule: Rule) -> Incident | None:
-        """An active incident of the same group from a related rule (or one with the same playbook)."""
-        for incident in self.store.active_incidents_for_group(signal.group):
-            if incident.rule_id in rule.related or incident.playbook == rule.playbook:
-                return incident
+        """An active incident of the same group from a related rule (or one with the same playbook);
+        else one with no group (brand-wide, e.g. opened by reports naming no product)."""
+        groups = [signal.group, NO_GROUP] if signal.group else [signal.group]
+        for group in groups:
+            for incident in self.store.active_incidents_for_group(group):
+                if incident.rule_id in rule.related or incident.playbook == rule.playbook:
+                    return incident
         return None
 
     def attach(self, incident: Incident, signal: Signal, rule: Rule, now: datetime) -> Incident:
@@ -125,12 +129,32 @@ class IncidentService:
             )
         return incident
 
+    def _new_report_after_resolution(self, signal: Signal, rule: Rule) -> bool:
+        """An immediate rule's new report, published after its incident was resolved, is a new
+        case (another person hurt): it opens a new incident rather than being swallowed."""
+        if not any(isinstance(leaf, Immediate) for leaf in leaves(rule.condition)):
+            return False
+        latest = self.store.latest_incident(rule.id, signal.group)
+        ended = None if latest is None else latest.resolved_at or latest.closed_at
+        return ended is not None and any(t.published_at > ended for t in signal.top_items)
+
     def _episode_handled(self, signal: Signal) -> bool:
         if signal.since is None:
             return False
+        since = signal.since
         return any(
-            i.rule_id == signal.rule_id and i.group == signal.group and i.opened_at >= signal.since
+            i.group == signal.group
+            and (
+                (i.rule_id == signal.rule_id and i.opened_at >= since)
+                or self._joined_since(i, signal.rule_id, since)  # its signals joined that incident
+            )
             for i in self.store.incidents()
+        )
+
+    def _joined_since(self, incident: Incident, rule_id: str, since: datetime) -> bool:
+        return any(
+            e.kind == "related_signal" and e.detail.get("rule") == rule_id and e.at >= since
+            for e in self.store.timeline(incident.id)
         )
 
     def open(self, signal: Signal, rule: Rule, now: datetime) -> Incident:

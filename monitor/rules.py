@@ -191,6 +191,10 @@ class Rule(Strict):
     sources: tuple[str, ...] = Field(default=(), description="Source names; empty = every source")
     match: Match = Match()
     group_by: tuple[str, ...] = ()
+    group_missing: Literal["skip", "keep"] = Field(
+        default="skip",
+        description="An item without a group_by field: skip it, or keep it in a group without that field",
+    )
     window: Duration = timedelta(hours=1)
     bucket: Duration = timedelta(minutes=5)
     negative_below: float | None = Field(default=None, gt=0, lt=1)

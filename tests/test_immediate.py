@@ -116,3 +116,22 @@ def test_check_warns_about_substring_keywords_inside_common_words(
     assert f"{rules / 'r.yaml'}:2: rule trapped: match: '被困' is matched as a substring" in err
     assert "被+困扰" in err
     assert "'停电'" in err
+
+
+def test_a_new_injury_after_the_incident_was_resolved_opens_a_new_incident(store: SqlStore) -> None:
+    from monitor.models import IncidentStatus
+
+    clock, notifier, complaints = FakeClock(), RecordingNotifier(), FakeSource("complaints")
+    engine = engine_with(store, clock, notifier, complaints)
+    complaints.add(report("complaints", 1, clock, "电暖器起火，孩子被烫伤送医院了"))
+    engine.cycle()
+    first = next(i for i in store.incidents() if i.rule_id == "product-harm-immediate")
+    clock.advance(minutes=5)
+    store.set_status(first.id, IncidentStatus.RESOLVED, clock.now(), by="lead")
+    clock.advance(minutes=5)
+    engine.cycle()  # the rule still fires on the first report: nothing new
+    assert [i.id for i in store.incidents() if i.rule_id == "product-harm-immediate"] == [first.id]
+    complaints.add(report("complaints", 2, clock, "又一个孩子被电暖器烫伤了"))
+    engine.cycle()
+    harm = [i for i in store.incidents() if i.rule_id == "product-harm-immediate"]
+    assert len(harm) == 2 and harm[1].status == IncidentStatus.OPEN

@@ -85,14 +85,17 @@ def matched_terms(match: Match, scored: ScoredItem) -> list[str]:
     ]
 
 
-def group_key(group_by: tuple[str, ...], scored: ScoredItem) -> str | None:
-    """``product=X,region=Y``; None when the item lacks a field (the rule skips it)."""
+def group_key(group_by: tuple[str, ...], scored: ScoredItem, *, keep_missing: bool = False) -> str | None:
+    """``product=X,region=Y``; None when the item lacks a field (the rule skips it), unless
+    ``keep_missing``: then the field is left out ("" when the item has none of them)."""
     if not group_by:
         return NO_GROUP
     parts = []
     for name in group_by:
         value = field_value(name, scored)
         if not value:
+            if keep_missing:
+                continue
             return None
         parts.append(f"{name}={value}")
     return ",".join(parts)
