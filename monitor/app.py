@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from monitor.catalogue import load_catalogue
 from monitor.classify import KeywordClassifier
 from monitor.clock import Clock
 from monitor.config import AppConfig, ComplaintsApiSource, FileDropSource, SourceConfig
@@ -228,7 +229,14 @@ def build_engine(
     engine = Engine(
         clock=clock,
         sources=sources,
-        ingestor=Ingestor(store, scorer, KeywordClassifier.default(), metrics),
+        ingestor=Ingestor(
+            store,
+            scorer,
+            KeywordClassifier.default(),
+            metrics,
+            catalogue=load_catalogue(Path(config.products) if config.products else None),
+            negative_cut=negative_cut(config),
+        ),
         evaluator=Evaluator(store, negative_cut(config), sources_down=health.down_sources_now),
         incidents=IncidentService(store, definitions.playbooks, renderers, chart_maker(store, negative_cut(config))),
         dispatcher=Dispatcher(store, notifiers, metrics, leases, clock=clock),

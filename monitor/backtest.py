@@ -18,6 +18,7 @@ from typing import Any
 from monitor.detect.conditions import evaluate
 from monitor.detect.state import RuleState, step
 from monitor.evaluator import group_items, observer
+from monitor.ingest import Ingestor
 from monitor.models import Item, ItemKind, ScoredItem, SignalState
 from monitor.rules import Rule
 from monitor.sources.complaints import parse_record
@@ -63,6 +64,8 @@ def load_items_jsonl(path: Path) -> tuple[list[tuple[Item, float | None]], list[
             if not isinstance(source, str) or not source:
                 problems.append(f"{path}:{number}: source: found nothing, expected a source name")
                 continue
+            if record.get("id") in (None, ""):
+                record["id"] = f"line-{number}"
             item, problem = parse_record(source, record)
             if item is None:
                 problems.append(f"{path}:{number}: {problem}")
@@ -78,11 +81,31 @@ def load_items_jsonl(path: Path) -> tuple[list[tuple[Item, float | None]], list[
                 url=record.get("url"),
                 kind=kind,
                 category=item.category,
-                attrs=item.attrs,
+                attrs={**item.attrs, **_extra_attrs(record)},
             )
             sentiment = record.get("sentiment")
             items.append((item, float(sentiment) if isinstance(sentiment, int | float) else None))
     return items, problems
+
+
+EXTRA_ATTRS = ("author", "user", "followers", "reach", "platform", "site")
+
+
+def _extra_attrs(record: dict[str, Any]) -> dict[str, str]:
+    """Author, reach and platform fields of a record, where it has them."""
+    return {
+        k: str(record[k])
+        for k in EXTRA_ATTRS
+        if isinstance(record.get(k), str | int | float) and not isinstance(record.get(k), bool) and record[k] != ""
+    }
+
+
+def ingest_items(loaded: Sequence[tuple[Item, float | None]], ingestor: Ingestor) -> list[ScoredItem]:
+    """The items as the daemon would have stored them: through the ingest path (text
+    prepared, language, sentiment unless given, category, product, stories)."""
+    if not loaded:
+        return []
+    return ingestor.replay(loaded, max(i.published_at for i, _ in loaded))
 
 
 def replay(

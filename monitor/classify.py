@@ -1,4 +1,9 @@
-"""Keyword classifier for the complaint categories of the domain brief (§1)."""
+"""Keyword classifier for the complaint categories of the domain brief (§1).
+
+Keywords (Chinese and English, in ``data/categories.yaml``) are matched as words against
+the prepared text, like rule keywords (``monitor.text.terms``): in any script variant,
+and not where the text negates them ("不是质量问题").
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from monitor.text import prepare_cached
+from monitor.text.terms import Keyword, TextIndex, compile_keywords, index_of
 
 CATEGORIES_FILE = Path(__file__).resolve().parent / "data" / "categories.yaml"
 
@@ -16,6 +24,9 @@ class Category:
     name: str
     name_en: str
     keywords: tuple[str, ...]
+
+    def compiled(self) -> tuple[Keyword, ...]:
+        return compile_keywords(self.keywords)
 
 
 class KeywordClassifier:
@@ -32,9 +43,17 @@ class KeywordClassifier:
         return [c.key for c in self.categories]
 
     def classify(self, text: str) -> str | None:
+        """The category of a raw text (prepared here)."""
+        return self.classify_tokens(prepare_cached("", text).tokens)
+
+    def classify_tokens(self, tokens: str) -> str | None:
+        """The category of a prepared text (``TextView.tokens``)."""
+        return self.classify_index(index_of(tokens))
+
+    def classify_index(self, index: TextIndex) -> str | None:
         best, best_hits = None, 0
         for category in self.categories:
-            hits = sum(text.count(k) for k in category.keywords)
+            hits = sum(index.count(k) for k in category.compiled())
             if hits > best_hits:
                 best, best_hits = category.key, hits
         return best

@@ -186,9 +186,12 @@ def _db_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_check(ns: argparse.Namespace) -> int:
     from monitor.loading import load_all
+    from monitor.text.checks import rule_warnings
 
     config, definitions = load_all(ns.config)
     rules = definitions.rules.rules
+    for warning in rule_warnings(definitions.rules.entries):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(config.sources)} source(s)")
     return EXIT_OK
 
@@ -262,11 +265,13 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
 
     from monitor import backtest
     from monitor.app import build_scorer, negative_cut
+    from monitor.catalogue import load_catalogue
     from monitor.classify import KeywordClassifier
     from monitor.config import database_url
     from monitor.durations import parse_duration
-    from monitor.ingest import score_items
+    from monitor.ingest import Ingestor
     from monitor.loading import load_all
+    from monitor.metrics import Metrics
     from monitor.models import ScoredItem
     from monitor.store import open_store
 
@@ -292,10 +297,18 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
         loaded, problems = backtest.load_items_jsonl(ns.items)
         for problem in problems:
             print(problem, file=sys.stderr)
-        fixed = [ScoredItem(i, s, i.category) for i, s in loaded if s is not None]
-        unscored = [i for i, s in loaded if s is None]
         scorer = build_scorer(config.model_copy(update={"scoring": config.scoring.model_copy(update={"workers": 0})}))
-        scored = fixed + score_items(unscored, scorer, KeywordClassifier.default())
+        memory = open_store(":memory:")
+        ingestor = Ingestor(
+            memory,
+            scorer,
+            KeywordClassifier.default(),
+            Metrics(),
+            catalogue=load_catalogue(Path(config.products) if config.products else None),
+            negative_cut=negative_cut(config),
+        )
+        scored = backtest.ingest_items(loaded, ingestor)
+        memory.close()
     else:
         store = open_store(database_url(config, ns.db))
         scored = store.items_between(None, datetime(1970, 1, 2, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))

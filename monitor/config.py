@@ -214,6 +214,7 @@ class AppConfig(Strict):
     scoring: ScoringConfig = ScoringConfig()
     notify: NotifyConfig = NotifyConfig()
     roster: str | None = Field(default=None, description="Roster file: people, roles, escalation chain")
+    products: str | None = Field(default=None, description="Product catalogue: names and aliases that tag items")
     incidents: IncidentsConfig = IncidentsConfig()
     http: HttpConfig = HttpConfig()
     evaluate_every: Duration = timedelta(minutes=1)
@@ -253,7 +254,7 @@ def load_config(path: Path | None) -> AppConfig:
 
 def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
     resolved = dict(data)
-    for key in ("rules_dir", "playbooks_dir", "roster"):
+    for key in ("rules_dir", "playbooks_dir", "roster", "products"):
         value = resolved.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
             resolved[key] = str(base / value)

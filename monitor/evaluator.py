@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.detect.conditions import Leaf, Observe, compare, evaluate
@@ -13,12 +13,14 @@ from monitor.detect.matching import group_key, selected_by_any, selects
 from monitor.detect.running import DetectorMemo
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation, aggregate
+from monitor.evidence import Summary, summarise, top_stories
 from monitor.models import ScoredItem, Signal, SignalState, TopItem
 from monitor.rules import Rule
 from monitor.severity import rank
 from monitor.store import SqlStore
 
 TOP_ITEMS = 5
+TERM_BASELINE = timedelta(hours=24)
 
 
 class ItemReader(Protocol):
@@ -63,6 +65,14 @@ class Evaluator:
         self.items: ItemReader = items or store
         self.detectors = DetectorMemo()
 
+    def summary(self, rule: Rule, items: Sequence[ScoredItem], now: datetime) -> Summary:
+        """What is spreading in the rule's window, terms against the ``TERM_BASELINE`` before it."""
+        start = now - rule.window
+        current = [s for s in items if s.item.published_at > start]
+        sources = rule.all_sources()
+        baseline = self.items.items_between(sources or None, start - TERM_BASELINE, start)
+        return summarise(current, baseline)
+
     def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
         down = self.sources_down()
         signals: list[Signal] = []
@@ -85,7 +95,7 @@ class Evaluator:
             observe = observer(rule, grouped)
             verdict = evaluate(rule.condition, observe, now, rule, cut, history_since, self.detectors, group)
             own = [s for s in grouped if selects(rule, None, s)]  # the rule's own selection: severity, evidence
-            observations = [Observation(s.item.published_at, s.item.count, s.sentiment) for s in own]
+            observations = [observation(s) for s in own]
             prev = states.get(group, RuleState())
             state = step(prev, verdict.holds, now, rule.for_, rule.keep_firing_for, hold_resolution=fed_by_down)
             severity = severity_of(rule, observations, now, cut) if verdict.holds else prev.severity
@@ -103,6 +113,7 @@ class Evaluator:
                     severity=severity or rule.severity.default,
                     evidence=verdict.evidence,
                     top_items=top_items(own or grouped, now - rule.window, cut),
+                    summary=self.summary(rule, own or grouped, now) if state.state == SignalState.FIRING else None,
                     transitioned=state.state != prev.state,
                     since=state.firing_since,
                 )
@@ -110,11 +121,15 @@ class Evaluator:
         return signals
 
 
+def observation(scored: ScoredItem) -> Observation:
+    return Observation(scored.item.published_at, scored.item.count, scored.sentiment, scored.story)
+
+
 def observer(rule: Rule, grouped: Sequence[ScoredItem]) -> Observe:
     """Each condition's observations: the items its own selection (or the rule's) counts."""
 
     def observe(leaf: Leaf) -> list[Observation]:
-        return [Observation(s.item.published_at, s.item.count, s.sentiment) for s in grouped if selects(rule, leaf, s)]
+        return [observation(s) for s in grouped if selects(rule, leaf, s)]
 
     return observe
 
@@ -125,7 +140,7 @@ def group_items(rule: Rule, items: Sequence[ScoredItem]) -> dict[str, list[Score
     for scored in items:
         if not selected_by_any(rule, scored):
             continue
-        key = group_key(rule.group_by, scored)
+        key = group_key(rule.group_by, scored, keep_missing=rule.group_missing == "keep")
         if key is not None:
             groups[key].append(scored)
     return groups
@@ -141,17 +156,6 @@ def severity_of(rule: Rule, observations: Sequence[Observation], now: datetime, 
 
 
 def top_items(items: Sequence[ScoredItem], since: datetime, cut: float) -> tuple[TopItem, ...]:
-    """The most negative items of the current window: evidence for the alert."""
-    recent = [s for s in items if s.item.published_at > since and s.sentiment is not None and s.sentiment < cut]
-    recent.sort(key=lambda s: (s.sentiment, -s.item.published_at.timestamp()))
-    return tuple(
-        TopItem(
-            source=s.item.source,
-            title=s.item.title,
-            text=s.item.text,
-            published_at=s.item.published_at,
-            url=s.item.url,
-            sentiment=s.sentiment,
-        )
-        for s in recent[:TOP_ITEMS]
-    )
+    """The evidence for the alert: each story the rule counts in the current window, most
+    negative first (``monitor.evidence.top_stories``); never empty while it counts items."""
+    return top_stories(items, since, TOP_ITEMS)

@@ -7,16 +7,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from monitor.models import Incident, Signal, SignalState
+from monitor.models import Incident, Signal, SignalState, TopItem
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
-from monitor.rules import Rule
+from monitor.rules import Immediate, Rule, leaves
 from monitor.severity import label, rank
 from monitor.store import DuplicateIncident, SqlStore
 
 log = logging.getLogger(__name__)
 
 SYSTEM = "crisismon"
+NO_GROUP = ""
 BUCKET = timedelta(minutes=5)
 ChartMaker = Callable[[Rule, Incident, datetime], bytes | None]
 
@@ -42,13 +43,13 @@ class IncidentService:
             active = self.store.active_incident(rule.id, signal.group)
             if active is not None:
                 return self.update(active, signal, now, every=rule.bucket)
-            if self._episode_handled(signal):
+            if self._episode_handled(signal) and not self._new_report_after_resolution(signal, rule):
                 return None  # a person resolved this episode's incident while the rule still fires
             related = self._related_incident(signal, rule)
             if related is not None:
                 return self.attach(related, signal, rule, now)
             recent = self._recently_resolved(signal, rule, now)
-            if recent is not None:
+            if recent is not None and not self._new_report_after_resolution(signal, rule):
                 return self.fired_again(recent, signal, now)
             return self.open(signal, rule, now)
         if signal.state == SignalState.RESOLVED and signal.transitioned:
@@ -59,10 +60,13 @@ class IncidentService:
         return None
 
     def _related_incident(self, signal: Signal, rule: Rule) -> Incident | None:
-        """An active incident of the same group from a related rule (or one with the same playbook)."""
-        for incident in self.store.active_incidents_for_group(signal.group):
-            if incident.rule_id in rule.related or incident.playbook == rule.playbook:
-                return incident
+        """An active incident of the same group from a related rule (or one with the same playbook);
+        else one with no group (brand-wide, e.g. opened by reports naming no product)."""
+        groups = [signal.group, NO_GROUP] if signal.group else [signal.group]
+        for group in groups:
+            for incident in self.store.active_incidents_for_group(group):
+                if incident.rule_id in rule.related or incident.playbook == rule.playbook:
+                    return incident
         return None
 
     def attach(self, incident: Incident, signal: Signal, rule: Rule, now: datetime) -> Incident:
@@ -125,12 +129,32 @@ class IncidentService:
             )
         return incident
 
+    def _new_report_after_resolution(self, signal: Signal, rule: Rule) -> bool:
+        """An immediate rule's new report, published after its incident was resolved, is a new
+        case (another person hurt): it opens a new incident rather than being swallowed."""
+        if not any(isinstance(leaf, Immediate) for leaf in leaves(rule.condition)):
+            return False
+        latest = self.store.latest_incident(rule.id, signal.group)
+        ended = None if latest is None else latest.resolved_at or latest.closed_at
+        return ended is not None and any(t.published_at > ended for t in signal.top_items)
+
     def _episode_handled(self, signal: Signal) -> bool:
         if signal.since is None:
             return False
+        since = signal.since
         return any(
-            i.rule_id == signal.rule_id and i.group == signal.group and i.opened_at >= signal.since
+            i.group == signal.group
+            and (
+                (i.rule_id == signal.rule_id and i.opened_at >= since)
+                or self._joined_since(i, signal.rule_id, since)  # its signals joined that incident
+            )
             for i in self.store.incidents()
+        )
+
+    def _joined_since(self, incident: Incident, rule_id: str, since: datetime) -> bool:
+        return any(
+            e.kind == "related_signal" and e.detail.get("rule") == rule_id and e.at >= since
+            for e in self.store.timeline(incident.id)
         )
 
     def open(self, signal: Signal, rule: Rule, now: datetime) -> Incident:
@@ -159,13 +183,18 @@ class IncidentService:
                 evidence=signal.evidence,
                 top_items=signal.top_items,
                 checklist=playbook.checklist(now, signal.severity),
+                summary=signal.summary,
             )
             self.store.add_timeline(
                 incident.id,
                 now,
                 SYSTEM,
                 "opened",
-                {"severity": signal.severity, "evidence": [e.describe() for e in signal.evidence]},
+                {
+                    "severity": signal.severity,
+                    "evidence": [e.describe() for e in signal.evidence],
+                    "items": item_keys(signal.top_items),
+                },
             )
             for destination, renderer in self.renderers.items():
                 alert = renderer.alert(
@@ -208,7 +237,12 @@ class IncidentService:
         severity = signal.severity if raised else incident.severity
         with self.store.transaction():
             self.store.update_signal(
-                incident.id, at=now, severity=severity, evidence=signal.evidence, top_items=signal.top_items
+                incident.id,
+                at=now,
+                severity=severity,
+                evidence=signal.evidence,
+                top_items=signal.top_items,
+                summary=signal.summary,
             )
             described = [e.describe() for e in signal.evidence]
             if not raised and described != [e.describe() for e in incident.evidence]:
@@ -237,7 +271,27 @@ class IncidentService:
                 if added:
                     text += f"; {len(added)} checklist item(s) now apply: {', '.join(added)}"
                 self._notify(updated, text, now, edit_top=True, edit_checklist=bool(added))
+            else:
+                self._announce_new_items(incident, signal, now, every)
         return self.store.incident(incident.id)
+
+    def _announce_new_items(self, incident: Incident, signal: Signal, now: datetime, every: timedelta) -> None:
+        """A new matching item joins the open incident: re-render the alert with it and say so in
+        the thread, at most once per ``every`` (later items are announced together)."""
+        last = next((e for e in reversed(self.store.timeline(incident.id)) if e.kind in ("opened", "new_items")), None)
+        if last is None or now - last.at < every:
+            return
+        seen = set(last.detail.get("items") or ())
+        new = [t for t in signal.top_items if item_key(t) not in seen]
+        if not new:
+            return
+        keys = list(dict.fromkeys([*seen, *item_keys(signal.top_items)]))[-200:]
+        self.store.add_timeline(incident.id, now, SYSTEM, "new_items", {"count": len(new), "items": keys})
+        first = new[0]
+        excerpt = " ".join((first.title or first.text).split())[:120]
+        more = f" and {len(new) - 1} more" if len(new) > 1 else ""
+        text = f"new matching item from {first.source}: {excerpt}{more}"
+        self._notify(self.store.incident(incident.id), text, now, edit_top=True)
 
     def suggest_resolution(self, incident: Incident, rule: Rule, now: datetime) -> None:
         with self.store.transaction():
@@ -262,6 +316,15 @@ class IncidentService:
             edit_top=edit_top,
             edit_checklist=edit_checklist,
         )
+
+
+def item_key(item: TopItem) -> str:
+    """Identifies an evidence item across evaluations."""
+    return f"{item.source}|{item.published_at.isoformat()}|{item.text[:60]}"
+
+
+def item_keys(items: Sequence[TopItem]) -> list[str]:
+    return [item_key(t) for t in items]
 
 
 def notify(

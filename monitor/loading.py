@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.catalogue import load_catalogue
 from monitor.classify import KeywordClassifier
 from monitor.config import AppConfig, load_config
 from monitor.errors import ConfigError, Problem
@@ -53,6 +54,11 @@ def load_definitions(config: AppConfig, *, check_sources: bool = True) -> Defini
     if config.roster:
         try:
             load_roster(Path(config.roster))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if config.products:
+        try:
+            load_catalogue(Path(config.products))
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:

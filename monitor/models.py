@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from monitor.evidence import Summary
 
 ItemKind = Literal["post", "complaint", "count"]
 
@@ -49,15 +52,20 @@ class Item:
 class ScoredItem:
     """An item with its sentiment (1 = positive, SnowNLP's convention).
 
-    ``sentiment`` is None when the text was not scored (not Chinese, or empty): such an
-    item counts as volume, never as negative or positive. ``category`` is the source's
-    category when it gave one, else the keyword classifier's (None when nothing matched).
+    ``sentiment`` is None when the text was not scored (neither Chinese nor English, or
+    empty): such an item counts as volume, never as negative or positive. ``category`` is
+    the source's category when it gave one, else the keyword classifier's (None when
+    nothing matched). ``lang`` is zh, en or other; ``norm`` and ``tokens`` are the text as
+    matching reads it (``monitor.text.prepare``); ``story`` groups near-duplicates.
     """
 
     item: Item
     sentiment: float | None
     category: str | None
     lang: str = "zh"
+    norm: str = ""
+    tokens: str | None = None  # words of ``norm``, space-separated; None: not prepared at ingest
+    story: int | None = None  # the story (near-duplicate group) the item joined at ingest
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +100,9 @@ class Evidence:
     note: str | None = None
 
     def describe(self) -> str:
+        if self.kind == "immediate":
+            at_least = f", at least {fmt_num(self.threshold or 1)} needed"
+            return f"{fmt_num(self.value)} report(s) in {self.window} that need action at once{at_least}"
         if self.note:
             return f"{self.metric}: {self.note}"
         if self.kind == "spike" and self.baseline is not None:
@@ -111,7 +122,9 @@ def fmt_num(value: float) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TopItem:
-    """A piece of evidence shown in an alert: one of the most negative items."""
+    """A piece of evidence shown in an alert: one story the rule counts (its first item),
+    with the lowest sentiment of its copies, how many copies the window holds
+    (``copies``), through which ``sources``, and its author and reach where known."""
 
     source: str
     title: str
@@ -119,6 +132,11 @@ class TopItem:
     published_at: datetime
     url: str | None
     sentiment: float | None
+    copies: int = 1
+    sources: tuple[str, ...] = ()
+    author: str | None = None
+    reach: int | None = None
+    lang: str = "zh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +151,7 @@ class Signal:
     severity: str
     evidence: tuple[Evidence, ...] = ()
     top_items: tuple[TopItem, ...] = ()
+    summary: Summary | None = None  # what is spreading (monitor.evidence), while firing
     transitioned: bool = False  # state changed at this evaluation
     since: datetime | None = None  # when the current firing episode started
 
@@ -180,6 +199,7 @@ class Incident:
     evidence: tuple[Evidence, ...] = ()
     top_items: tuple[TopItem, ...] = ()
     checklist: tuple[ChecklistEntry, ...] = ()
+    summary: Summary | None = None
 
 
 @dataclass(frozen=True, slots=True)

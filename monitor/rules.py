@@ -18,16 +18,31 @@ from monitor.severity import SeverityName
 from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
 
-Metric = Literal["count", "negative_count", "negative_share", "mean_sentiment"]
+Metric = Literal["count", "negative_count", "negative_share", "mean_sentiment", "stories", "negative_stories"]
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
 
 class Match(Strict):
+    """Which items count. Keywords match words (see ``monitor.text.terms``), in any script
+    variant, width or case; negated mentions ("没有人受伤") do not count."""
+
     categories: tuple[str, ...] = ()
-    keywords_any: tuple[str, ...] = ()
-    keywords_all: tuple[str, ...] = ()
-    keywords_none: tuple[str, ...] = ()
+    keywords_any: tuple[str, ...] = Field(default=(), description="At least one of these")
+    keywords_all: tuple[str | tuple[str, ...], ...] = Field(
+        default=(), description="Every entry; an entry that is a list needs any one of its keywords"
+    )
+    keywords_none: tuple[str, ...] = Field(default=(), description="None of these")
+    substring: bool = Field(default=False, description="Match keywords as plain substrings, not words")
+    negation: bool = Field(default=True, description="Ignore mentions the text negates (没有, 无人, no one ...)")
+    languages: tuple[Literal["zh", "en", "other"], ...] = Field(
+        default=(), description="Only items in these languages; empty = any"
+    )
+
+    def keywords(self) -> list[str]:
+        """Every keyword of the match (for checks and evidence)."""
+        flat = [k for entry in self.keywords_all for k in ((entry,) if isinstance(entry, str) else entry)]
+        return [*self.keywords_any, *flat, *self.keywords_none]
 
 
 class Selection(Strict):
@@ -136,7 +151,20 @@ class Anomaly(Selection):
 
 def is_count_metric(metric: str) -> bool:
     """Counts scale with the number of items; shares and mean sentiment do not."""
-    return metric in ("count", "negative_count")
+    return metric in ("count", "negative_count", "stories", "negative_stories")
+
+
+class Immediate(Selection):
+    """Holds as soon as ``min_items`` selected items were published within its window: for
+    what must be handled at once whatever the volume (harm to people, fire, a regulator's
+    recall). No baseline, so no warm-up; the rule must not wait (``for`` 0)."""
+
+    min_items: int = Field(default=1, ge=1, description="Matching items needed (1: a single report)")
+    window: Duration | None = Field(default=None, description="How long a report keeps it holding; the rule's window")
+
+
+class ImmediateCondition(Strict):
+    immediate: Immediate
 
 
 class AnomalyCondition(Strict):
@@ -163,6 +191,7 @@ _CONDITION_KINDS = {
     "threshold": "Threshold",
     "spike": "Spike",
     "anomaly": "Anomaly",
+    "immediate": "Immediate",
     "all": "All",
     "any": "Any",
 }
@@ -182,12 +211,13 @@ Condition = Annotated[
     Annotated[ThresholdCondition, Tag("Threshold")]
     | Annotated[SpikeCondition, Tag("Spike")]
     | Annotated[AnomalyCondition, Tag("Anomaly")]
+    | Annotated[ImmediateCondition, Tag("Immediate")]
     | Annotated[AllCondition, Tag("All")]
     | Annotated[AnyCondition, Tag("Any")],
     Discriminator(
         _condition_kind,
         custom_error_type="condition_kind",
-        custom_error_message="exactly one of threshold, spike, anomaly, all, any",
+        custom_error_message="exactly one of threshold, spike, anomaly, immediate, all, any",
     ),
 ]
 
@@ -216,6 +246,10 @@ class Rule(Strict):
     sources: tuple[str, ...] = Field(default=(), description="Source names; empty = every source")
     match: Match = Match()
     group_by: tuple[str, ...] = ()
+    group_missing: Literal["skip", "keep"] = Field(
+        default="skip",
+        description="An item without a group_by field: skip it, or keep it in a group without that field",
+    )
     window: Duration = timedelta(hours=1)
     bucket: Duration = timedelta(minutes=5)
     negative_below: float | None = Field(default=None, gt=0, lt=1)
@@ -233,6 +267,11 @@ class Rule(Strict):
 
     @model_validator(mode="after")
     def _windows_fit(self) -> Rule:
+        if self.for_ > timedelta(0) and any(isinstance(leaf, Immediate) for leaf in _walk(self.condition)):
+            raise found_expected(
+                f"for: {format_duration(self.for_)} with an immediate condition",
+                "no for: (an immediate condition fires at once)",
+            )
         if self.bucket <= timedelta(0):
             raise found_expected("bucket 0s", "a bucket longer than 0s")
         for window in _windows(self.condition, self.window):
@@ -265,9 +304,11 @@ def _check_anomaly(leaf: Anomaly, bucket: timedelta) -> None:
         raise found_expected(found, f"settings the detector accepts ({exc})") from None
 
 
-def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly]:
+def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly | Immediate]:
     if isinstance(condition, ThresholdCondition):
         yield condition.threshold
+    elif isinstance(condition, ImmediateCondition):
+        yield condition.immediate
     elif isinstance(condition, SpikeCondition):
         yield condition.spike
     elif isinstance(condition, AnomalyCondition):
@@ -278,7 +319,7 @@ def _walk(condition: Any) -> Iterable[Threshold | Spike | Anomaly]:
             yield from _walk(child)
 
 
-def leaves(condition: Any) -> list[Threshold | Spike | Anomaly]:
+def leaves(condition: Any) -> list[Threshold | Spike | Anomaly | Immediate]:
     return list(_walk(condition))
 
 

@@ -22,7 +22,7 @@ from monitor.durations import Duration
 from monitor.errors import ConfigError
 from monitor.evaluator import Evaluator, SortedItems
 from monitor.incidents import IncidentService
-from monitor.ingest import Ingestor
+from monitor.ingest import Ingestor, assign_stories, score_items
 from monitor.loading import Definitions
 from monitor.metrics import Metrics
 from monitor.models import Item, ScoredItem, Signal
@@ -148,8 +148,9 @@ class RuleTester:
 
     def _run(self, store: Any, test: RuleTest, outcome: Outcome) -> None:
         ingestor = Ingestor(store, self.scorer, KeywordClassifier.default(), Metrics())
-        scored = _scored(test, ingestor)
-        store.add_items(scored, test.start)
+        with store.transaction():  # stories as ingest makes them, in order of publication
+            scored = assign_stories(store, sorted(_scored(test, ingestor), key=lambda s: s.item.published_at))
+            store.add_items(scored, test.start)
         evaluator = Evaluator(store, self.default_cut, history_start=test.start, items=SortedItems(scored))
         incidents = IncidentService(store, self.definitions.playbooks, {"console": TextRenderer()})
         rules = {r.id: r for r in self.definitions.rules.rules}
@@ -235,7 +236,7 @@ def _scored(test: RuleTest, ingestor: Ingestor) -> list[ScoredItem]:
         if spec.sentiment is None:
             to_score.append(item)
         else:
-            scored.append(ScoredItem(item, spec.sentiment, spec.category or ingestor.classifier.classify(spec.text)))
+            scored += score_items([item], ingestor.scorer, ingestor.classifier, ingestor.catalogue, [spec.sentiment])
     return scored + ingestor.score(to_score)
 
 

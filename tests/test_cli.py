@@ -23,7 +23,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_check_accepts_the_shipped_rules_and_playbooks(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
-    assert "ok: 7 rule(s), 5 playbook(s)" in capsys.readouterr().out
+    assert "ok: 14 rule(s), 5 playbook(s)" in capsys.readouterr().out
 
 
 def write_config(tmp_path: Path, rules: str, extra: str = "") -> Path:

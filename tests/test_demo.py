@@ -27,7 +27,8 @@ def test_the_demo_opens_a_product_quality_incident_with_its_checklist(tmp_path: 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     out = result.stdout
-    assert "=== CRISIS ALERT #1 [SEV2 (high)] 产品质量投诉激增" in out
+    # the first report of a smoking heater is handled at once (product-hazard-immediate)
+    assert "=== CRISIS ALERT #1 [SEV2 (high)] 产品起火、冒烟" in out
     assert "--- checklist for incident #1" in out
     assert "demo: incident opened with the product_quality playbook" in out
 
@@ -37,9 +38,10 @@ def test_the_demo_opens_a_product_quality_incident_with_its_checklist(tmp_path: 
     assert len(pq) == 1
     incident = pq[0]
     assert incident.status == IncidentStatus.OPEN
-    assert incident.group == "product=暖居 X3 电暖器"
-    assert incident.evidence and incident.evidence[0].kind == "spike"
-    assert incident.top_items and all(t.sentiment is not None and t.sentiment < 0.43 for t in incident.top_items)
+    assert incident.rule_id == "product-hazard-immediate"
+    assert incident.evidence and incident.evidence[0].kind == "immediate"
+    scores = [t.sentiment for t in incident.top_items if t.sentiment is not None]
+    assert incident.top_items and scores == sorted(scores)  # matched stories, most negative first
     ids = [e.item_id for e in incident.checklist]
     assert "stop-use-advice" in ids and "first-statement" in ids and len(ids) >= 15
     assert all(e.due_at >= incident.opened_at for e in incident.checklist)

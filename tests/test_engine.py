@@ -23,7 +23,7 @@ def complaint(clock: FakeClock, n: int, minutes_ago: float, category: str = "pro
     return Item(
         source="complaints",
         id=f"c-{n}",
-        text=f"电暖器冒烟了，质量太差，要求退款 #{n}",
+        text=f"电暖器用了两天就坏了，质量太差，要求退款 #{n}",
         published_at=clock.now() - timedelta(minutes=minutes_ago),
         kind="complaint",
         category=category,

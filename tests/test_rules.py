@@ -64,10 +64,10 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("condition", "expected"),
     [
-        ("{thresh: 1}", "exactly one of threshold, spike, anomaly, all, any"),
+        ("{thresh: 1}", "exactly one of threshold, spike, anomaly, immediate, all, any"),
         (
             "{threshold: {metric: count, value: 1}, spike: {}}",
-            "exactly one of threshold, spike, anomaly, all, any",
+            "exactly one of threshold, spike, anomaly, immediate, all, any",
         ),
     ],
 )

@@ -18,6 +18,8 @@ from monitor.rules import (
     AnomalyCondition,
     AnyCondition,
     Condition,
+    Immediate,
+    ImmediateCondition,
     Rule,
     Spike,
     SpikeCondition,
@@ -34,7 +36,7 @@ _OPS = {
 }
 
 
-Leaf = Threshold | Spike | Anomaly
+Leaf = Threshold | Spike | Anomaly | Immediate
 Observe = Callable[[Leaf], Sequence[Observation]]
 
 
@@ -71,6 +73,9 @@ def evaluate(
             return Verdict(all(p.holds for p in parts), tuple(e for p in parts for e in p.evidence))
         held = [p for p in parts if p.holds]
         return Verdict(bool(held), tuple(e for p in (held or parts) for e in p.evidence))
+    if isinstance(condition, ImmediateCondition):
+        spec_ = condition.immediate
+        return immediate(spec_, _observe(observations, spec_), now, spec_.window or rule.window, cut)
     if isinstance(condition, AnomalyCondition):
         leaf = condition.anomaly
         key = (rule.id, group, leaf)
@@ -102,6 +107,17 @@ def threshold(
         threshold=spec.value,
     )
     return Verdict(compare(value, spec.op, spec.value), (evidence,))
+
+
+def immediate(
+    spec: Immediate, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float
+) -> Verdict:
+    """Holds while ``min_items`` selected items fall in the window: no baseline, no warm-up."""
+    value = window_metric(observations, "count", now, window, cut)
+    evidence = Evidence(
+        kind="immediate", metric="count", value=value, window=format_duration(window), threshold=spec.min_items
+    )
+    return Verdict(value >= spec.min_items, (evidence,))
 
 
 def spike(spec: Spike, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float) -> Verdict:

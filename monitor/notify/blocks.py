@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.evidence import Summary, author_text
 from monitor.models import ChecklistEntry, Evidence, Incident, IncidentStatus, TopItem
 from monitor.severity import SEV_LABEL
 
@@ -310,11 +311,29 @@ def _sentiment(value: float | None) -> str:
     return "sentiment n/a" if value is None else f"sentiment {value:.2f}"
 
 
+def _spread(item: TopItem) -> str:
+    """``×12 copies via news, weibo`` for a story seen more than once; the author and reach."""
+    parts = []
+    if item.copies > 1:
+        via = f" via {escape(', '.join(item.sources))}" if item.sources else ""
+        parts.append(f"×{item.copies} copies{via}")
+    if item.author:
+        reach = f" ({item.reach:,} followers)" if item.reach is not None else ""
+        parts.append(f"by {truncate_escaped(one_line(item.author), 60)}{reach}")
+    if item.lang == "other":
+        parts.append("other language, not scored")
+    return "".join(f" · {p}" for p in parts)
+
+
 def top_item_text(item: TopItem) -> str:
-    """One evidence item: linked title, then source · time · sentiment, then an excerpt."""
+    """One evidence story: linked title, then source · time · sentiment · copies · author, then
+    an excerpt."""
     title = one_line(item.title) or one_line(item.text)
     first = f"*{link(item.url, truncate(title, 150))}*"
-    meta = f"{escape(one_line(item.source))} · {slack_time(item.published_at)} · {_sentiment(item.sentiment)}"
+    meta = (
+        f"{escape(one_line(item.source))} · {slack_time(item.published_at)} · {_sentiment(item.sentiment)}"
+        f"{_spread(item)}"
+    )
     excerpt = one_line(item.text)
     lines = [first, meta]
     if excerpt and excerpt != title:
@@ -325,11 +344,26 @@ def top_item_text(item: TopItem) -> str:
 def _top_item_blocks(items: Sequence[TopItem]) -> list[Block]:
     if not items:
         return []
-    blocks = [section(f"*Top negative items* ({len(items)})")]
+    blocks = [section(f"*Matched stories, most negative first* ({len(items)})")]
     blocks += [section(top_item_text(item)) for item in items[:TOP_ITEMS_SHOWN]]
     if len(items) > TOP_ITEMS_SHOWN:
         blocks.append(context(f"{ELLIPSIS} {len(items) - TOP_ITEMS_SHOWN} more items"))
     return blocks
+
+
+def _summary_text(summary: Summary) -> str:
+    """*What is spreading*: volume, sources, rising terms, authors, other languages."""
+    lines = ["*What is spreading*", f"{summary.items} item(s) in {summary.stories} story(ies)"]
+    if summary.sources:
+        lines.append("*By source:* " + ", ".join(f"{escape(s)} {n}" for s, n in summary.sources))
+    if summary.terms:
+        lines.append("*Rising terms:* " + ", ".join(f"{escape(t)} ×{lift:.1f} ({n})" for t, lift, n in summary.terms))
+    if summary.authors:
+        shown = [truncate_escaped(author_text(a, r, n), 80) for a, r, n in summary.authors]
+        lines.append("*Top authors:* " + ", ".join(shown))
+    if summary.other_languages:
+        lines.append(f"_{summary.other_languages} item(s) in other languages: counted as volume, not scored_")
+    return fit_lines(lines, noun="lines")
 
 
 def _alert_actions(incident: Incident) -> Block:
@@ -386,6 +420,8 @@ def render_alert(
         section(fit_lines(state, noun="lines")),
         section(_evidence_text(incident.evidence)),
     ]
+    if incident.summary is not None and incident.summary.items:
+        blocks.append(section(_summary_text(incident.summary)))
     blocks += _top_item_blocks(incident.top_items)
     blocks += [context(f"Updated {slack_time(now)} · incident #{incident.id}"), _alert_actions(incident)]
     return {"text": alert_fallback(incident), "blocks": blocks}

@@ -22,13 +22,17 @@ def render_alert(incident: Incident, *, rule_description: str, playbook_title: s
     if incident.group:
         lines.append(f"group: {incident.group}")
     lines += [f"  - {e.describe()}" for e in incident.evidence]
+    if incident.summary is not None and incident.summary.items:
+        lines += [f"  {line}" for line in incident.summary.lines()]
     if incident.top_items:
-        lines.append("most negative items:")
+        lines.append("matched stories, most negative first:")
         for item in incident.top_items:
             score = "" if item.sentiment is None else f" ({item.sentiment:.2f})"
             text = (item.title or item.text).replace("\n", " ")[:80]
             link = f" {item.url}" if item.url else ""
-            lines.append(f"  - [{item.source} {_time(item.published_at)}]{score} {text}{link}")
+            copies = f" ×{item.copies} via {', '.join(item.sources)}" if item.copies > 1 else ""
+            author = f" by {item.author}" if item.author else ""
+            lines.append(f"  - [{item.source} {_time(item.published_at)}]{score}{copies}{author} {text}{link}")
     lines.append(f"playbook: {playbook_title} ({incident.playbook})")
     return {"text": "\n".join(lines)}
 

@@ -128,6 +128,33 @@ MIGRATIONS: list[list[str]] = [
             seen_at DOUBLE PRECISION NOT NULL
         )""",
     ],
+    # 4: text prepared at ingest (matching form and words) and stories: near-duplicate
+    # items (reposts, syndicated copies) grouped under one story, found by SimHash bands
+    [
+        "ALTER TABLE items ADD COLUMN norm TEXT",
+        "ALTER TABLE items ADD COLUMN tokens TEXT",
+        "ALTER TABLE items ADD COLUMN story_id BIGINT",
+        "CREATE INDEX items_story ON items (story_id)",
+        """CREATE TABLE stories (
+            id INTEGER PRIMARY KEY {autoincrement},
+            fingerprint BIGINT NOT NULL,
+            band0 INTEGER NOT NULL,
+            band1 INTEGER NOT NULL,
+            band2 INTEGER NOT NULL,
+            band3 INTEGER NOT NULL,
+            band4 INTEGER NOT NULL,
+            band5 INTEGER NOT NULL,
+            band6 INTEGER NOT NULL,
+            band7 INTEGER NOT NULL,
+            core TEXT NOT NULL,
+            first_at DOUBLE PRECISION NOT NULL,
+            last_at DOUBLE PRECISION NOT NULL,
+            items INTEGER NOT NULL DEFAULT 1
+        )""",
+        *(f"CREATE INDEX stories_band{i} ON stories (band{i})" for i in range(8)),
+        "CREATE INDEX stories_last ON stories (last_at)",
+        "ALTER TABLE incidents ADD COLUMN summary TEXT",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

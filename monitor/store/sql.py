@@ -23,6 +23,7 @@ from typing import Any
 from monitor.clock import monotonic
 from monitor.detect.state import RuleState
 from monitor.errors import InvalidOperation, NotFound
+from monitor.evidence import Summary
 from monitor.models import (
     ChecklistEntry,
     Evidence,
@@ -415,8 +416,8 @@ class SqlStore:
                 it = s.item
                 cur = self._exec(
                     """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url,
-                       category, count, attrs, sentiment, lang)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                       category, count, attrs, sentiment, lang, norm, tokens, story_id)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                     (
                         it.source,
                         it.id,
@@ -431,6 +432,9 @@ class SqlStore:
                         json.dumps(dict(it.attrs), ensure_ascii=False),
                         s.sentiment,
                         s.lang,
+                        s.norm if s.tokens is not None else None,
+                        s.tokens,
+                        s.story,
                     ),
                 )
                 added += max(cur.rowcount, 0)
@@ -445,7 +449,7 @@ class SqlStore:
             params.extend(sources)
         rows = self._rows(
             "SELECT source, id, published_at, kind, title, text, url, category, count, attrs, sentiment, "
-            f"lang FROM items WHERE {where} ORDER BY published_at, source, id",
+            f"lang, norm, tokens, story_id FROM items WHERE {where} ORDER BY published_at, source, id",
             params,
         )
         return [_scored_from_row(r) for r in rows]
@@ -460,6 +464,50 @@ class SqlStore:
     def item_count(self) -> int:
         row = self._one("SELECT COUNT(*) FROM items")
         return int(row[0]) if row else 0
+
+    # -- stories (near-duplicate groups, see monitor.text.stories) ------------------------
+
+    def story_candidates(self, bands: Sequence[int], since: datetime, limit: int = 200) -> list[tuple[int, str]]:
+        """(id, core) of stories active since ``since`` that share a SimHash band, oldest first."""
+        either = " OR ".join(f"band{i} = ?" for i in range(len(bands)))
+        rows = self._rows(
+            f"SELECT id, core FROM stories WHERE last_at >= ? AND ({either}) ORDER BY id LIMIT {int(limit)}",
+            (ts(since), *bands),
+        )
+        return [(int(r[0]), r[1]) for r in rows]
+
+    def new_story(self, fingerprint: int, bands: Sequence[int], core: str, at: datetime) -> int:
+        """Start a story with its first item; its id."""
+        with self.transaction():
+            cur = self._exec(
+                f"""INSERT INTO stories (fingerprint, {", ".join(f"band{i}" for i in range(len(bands)))}, core,
+                   first_at, last_at, items) VALUES (?, {", ".join("?" * len(bands))}, ?, ?, ?, 1) RETURNING id""",
+                (fingerprint, *bands, core, ts(at), ts(at)),
+            )
+            return int(cur.fetchone()[0])
+
+    def join_story(self, story_id: int, at: datetime) -> None:
+        """One more item joined the story (published at ``at``)."""
+        self._exec(
+            "UPDATE stories SET items = items + 1, last_at = CASE WHEN last_at < ? THEN ? ELSE last_at END "
+            "WHERE id = ?",
+            (ts(at), ts(at), story_id),
+        )
+
+    def story_sources(self, story_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """For each story, its stored items per source."""
+        wanted = sorted(set(story_ids))
+        out: dict[int, dict[str, int]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._rows(
+                f"SELECT story_id, source, COUNT(*) FROM items WHERE story_id IN ({','.join('?' * len(chunk))}) "
+                "GROUP BY story_id, source",
+                chunk,
+            )
+            for story, source, count in rows:
+                out.setdefault(int(story), {})[source] = int(count)
+        return out
 
     # -- rule state --------------------------------------------------------------------
 
@@ -514,6 +562,7 @@ class SqlStore:
         evidence: Sequence[Evidence],
         top_items: Sequence[TopItem],
         checklist: Sequence[ChecklistEntry],
+        summary: Summary | None = None,
     ) -> Incident:
         """Open an incident with its checklist; DuplicateIncident if (rule, group) has an active one."""
         with self.transaction():
@@ -521,8 +570,8 @@ class SqlStore:
                 with self._guarded():
                     cur = self._exec(
                         """INSERT INTO incidents (rule_id, group_key, playbook, title, status, severity,
-                           opened_at, updated_at, evidence, top_items)
-                           VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id""",
+                           opened_at, updated_at, evidence, top_items, summary)
+                           VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?) RETURNING id""",
                         (
                             rule_id,
                             group,
@@ -533,6 +582,7 @@ class SqlStore:
                             ts(at),
                             _dump_evidence(evidence),
                             _dump_top(top_items),
+                            _dump_summary(summary),
                         ),
                     )
                     incident_id = int(cur.fetchone()[0])
@@ -551,10 +601,13 @@ class SqlStore:
         severity: str,
         evidence: Sequence[Evidence],
         top_items: Sequence[TopItem],
+        summary: Summary | None = None,
     ) -> None:
+        """Record the latest signal; a None ``summary`` keeps the one recorded before."""
         self._exec(
-            "UPDATE incidents SET severity = ?, updated_at = ?, evidence = ?, top_items = ? WHERE id = ?",
-            (severity, ts(at), _dump_evidence(evidence), _dump_top(top_items), incident_id),
+            "UPDATE incidents SET severity = ?, updated_at = ?, evidence = ?, top_items = ?, "
+            "summary = COALESCE(?, summary) WHERE id = ?",
+            (severity, ts(at), _dump_evidence(evidence), _dump_top(top_items), _dump_summary(summary), incident_id),
         )
 
     def set_status(self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None) -> None:
@@ -603,6 +656,7 @@ class SqlStore:
             acknowledged_by=row[11],
             evidence=tuple(Evidence(**e) for e in json.loads(row[12])),
             top_items=tuple(_top_from(d) for d in json.loads(row[13])),
+            summary=_summary_from(row[14]),
             checklist=tuple(
                 ChecklistEntry(c[0], c[1], c[2], c[3], c[4], c[5], dt_(c[6]), dt(c[7]), c[8]) for c in checklist
             ),
@@ -928,7 +982,7 @@ class SqlStore:
 
 _INCIDENT_COLS = (
     "id, rule_id, group_key, playbook, title, status, severity, opened_at, updated_at, resolved_at, "
-    "closed_at, acknowledged_by, evidence, top_items"
+    "closed_at, acknowledged_by, evidence, top_items, summary"
 )
 _MESSAGE_COLS = "id, destination, kind, payload, incident_id, thread_of, update_of, attempts"
 
@@ -959,7 +1013,15 @@ def _scored_from_row(r: tuple[Any, ...]) -> ScoredItem:
         count=int(r[8]),
         attrs=json.loads(r[9]),
     )
-    return ScoredItem(item=item, sentiment=r[10], category=r[7], lang=r[11])
+    return ScoredItem(
+        item=item,
+        sentiment=r[10],
+        category=r[7],
+        lang=r[11],
+        norm=r[12] or "",
+        tokens=r[13],
+        story=None if r[14] is None else int(r[14]),
+    )
 
 
 def _dump_evidence(evidence: Sequence[Evidence]) -> str:
@@ -971,4 +1033,26 @@ def _dump_top(items: Sequence[TopItem]) -> str:
 
 
 def _top_from(d: dict[str, Any]) -> TopItem:
-    return TopItem(**{**d, "published_at": dt_(d["published_at"])})
+    fields = {**d, "published_at": dt_(d["published_at"])}
+    if "sources" in fields:
+        fields["sources"] = tuple(fields["sources"])
+    return TopItem(**fields)
+
+
+def _dump_summary(summary: Summary | None) -> str | None:
+    return None if summary is None else json.dumps(asdict(summary), ensure_ascii=False)
+
+
+def _summary_from(text: str | None) -> Summary | None:
+    if not text:
+        return None
+    d = json.loads(text)
+    return Summary(
+        items=int(d["items"]),
+        stories=int(d["stories"]),
+        sources=tuple((str(s), int(n)) for s, n in d["sources"]),
+        terms=tuple((str(t), float(lift), int(n)) for t, lift, n in d["terms"]),
+        authors=tuple((str(a), None if r is None else int(r), int(n)) for a, r, n in d["authors"]),
+        other_languages=int(d["other_languages"]),
+        unscored=int(d["unscored"]),
+    )

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # when run as a script
     sys.path.insert(0, str(ROOT))
 
+from monitor.evidence import Summary  # noqa: E402
 from monitor.models import (  # noqa: E402
     ChecklistEntry,
     Evidence,
@@ -123,6 +124,10 @@ def sample_incident(**changes: Any) -> Incident:
                 published_at=datetime(2024, 5, 1, 10, 12, tzinfo=UTC),
                 url="https://weibo.com/1234567890/NxYzAbCdE",
                 sentiment=0.02,
+                copies=37,
+                sources=("news", "weibo"),
+                author="数码博主老李",
+                reach=1_250_000,
             ),
             TopItem(
                 source="news",
@@ -142,6 +147,15 @@ def sample_incident(**changes: Any) -> Incident:
             ),
         ),
         "checklist": tuple(checklist),
+        "summary": Summary(
+            items=262,
+            stories=118,
+            sources=(("weibo", 201), ("news", 34), ("complaints", 27)),
+            terms=(("起火", 9.4, 41), ("鼓包", 7.2, 18), ("冒烟", 6.8, 52), ("召回", 5.1, 12)),
+            authors=(("数码博主老李", 1_250_000, 1), ("消费者报道", 480_000, 2)),
+            other_languages=3,
+            unscored=3,
+        ),
     }
     fields.update(changes)
     return Incident(**fields)

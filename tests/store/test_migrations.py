@@ -36,20 +36,23 @@ def item(id_: str) -> ScoredItem:
 
 
 def add_data(store: SqlStore) -> int:
-    store.add_items([item("a"), item("b")], T0)
-    incident = store.open_incident(
-        rule_id="quality",
-        group="",
-        playbook="product_quality",
-        title="t",
-        severity="high",
-        at=T0,
-        evidence=[],
-        top_items=[],
-        checklist=[],
-    )
-    store.enqueue("slack", "alert", {"text": "告警"}, now=T0, incident_id=incident.id)
-    return incident.id
+    """Rows as the first release wrote them (its items had no prepared text nor story)."""
+    for id_ in ("a", "b"):
+        store._exec(
+            """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url, category, count,
+               attrs, sentiment, lang) VALUES ('weibo', ?, ?, ?, 'post', '', '起火', NULL, NULL, 1, '{}', 0.1, 'zh')""",
+            (id_, T0.timestamp(), T0.timestamp()),
+        )
+    with store.transaction():  # read the id before committing
+        cur = store._exec(
+            """INSERT INTO incidents (rule_id, group_key, playbook, title, status, severity, opened_at, updated_at,
+           evidence, top_items) VALUES ('quality', '', 'product_quality', 't', 'open', 'high', ?, ?, '[]', '[]')
+           RETURNING id""",
+            (T0.timestamp(), T0.timestamp()),
+        )
+        incident_id = int(cur.fetchone()[0])
+    store.enqueue("slack", "alert", {"text": "告警"}, now=T0, incident_id=incident_id)
+    return incident_id
 
 
 def test_upgrade_applies_only_the_new_steps_and_keeps_the_data(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
