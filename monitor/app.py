@@ -23,7 +23,7 @@ from monitor.incidents import ChartMaker, IncidentService
 from monitor.ingest import Ingestor
 from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
 from monitor.loading import CurrentPlaybooks, Definitions
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, alert_latency
 from monitor.models import Incident
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.render import Renderer, SlackRenderer, TextRenderer
@@ -198,8 +198,16 @@ def build_engine(
         clock=clock,
         sources=sources,
         ingestor=Ingestor(store, scorer, KeywordClassifier.default(), metrics),
-        evaluator=Evaluator(store, negative_cut(config), sources_down=health.down_sources_now),
-        incidents=IncidentService(store, definitions.playbooks, renderers, chart_maker(store, negative_cut(config))),
+        evaluator=Evaluator(
+            store, negative_cut(config), sources_down=health.down_sources_now, timed=metrics.observe_evaluation
+        ),
+        incidents=IncidentService(
+            store,
+            definitions.playbooks,
+            renderers,
+            chart_maker(store, negative_cut(config)),
+            opened=alert_latency(store, metrics),
+        ),
         dispatcher=Dispatcher(store, notifiers, metrics, leases),
         definitions=definitions,
         metrics=metrics,
@@ -214,6 +222,7 @@ def build_engine(
         book=PollBook(store, {s.name: s.interval for s in config.sources}),
     )
     health.rules_for = engine.rules_fed_by
+    metrics.declare(sources=sources, destinations=notifiers, rules=[r.id for r in definitions.rules.rules])
     return Wiring(engine, wiring_closers, all_renderers(roster), health)
 
 
@@ -241,6 +250,7 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         return None
     from monitor.api import Api, ApiServer
     from monitor.ops import IncidentOps
+    from monitor.readiness import watch_daemon
 
     token = env.get(config.http.token_env)
     if config.http.listen and not token:
@@ -257,6 +267,7 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         intake_source=config.http.intake_source,
         max_body=config.http.max_body,
     )
+    watch_daemon(api, store, clock, engine.metrics, getattr(wiring, "health", None))
     if app_token:
         start_socket_mode(app_token, api, wiring, env)
     if not config.http.listen:

@@ -350,7 +350,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     wiring = build_engine(config, definitions, store, clock)
     engine = wiring.engine
     try:
-        build_api(config, wiring, store, clock, os.environ)
+        server = build_api(config, wiring, store, clock, os.environ)
         if ns.once:
             engine.cycle()
             return EXIT_OK
@@ -366,6 +366,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
                 **({"source_health": (wiring.health.check_now, HEALTH_CHECK)} if wiring.health else {}),
             },
         )
+        if server is not None and server.api.readiness is not None:
+            server.api.readiness.scheduler_running = lambda: bool(scheduler.running)
         logging.getLogger("crisismon").info(
             "running: %d source(s), %d rule(s)", len(config.sources), len(definitions.rules.rules)
         )

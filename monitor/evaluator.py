@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from monitor.clock import monotonic
 from monitor.detect.conditions import Leaf, Observe, compare, evaluate
 from monitor.detect.matching import group_key, selected_by_any, selects
 from monitor.detect.state import RuleState, step
@@ -53,19 +54,25 @@ class Evaluator:
         sources_down: Callable[[], set[str]] = set,
         history_start: datetime | None = None,
         items: ItemReader | None = None,
+        timed: Callable[[str, float, datetime], None] | None = None,
     ) -> None:
-        """``history_start`` overrides when data begins (rule tests); else the oldest item."""
+        """``history_start`` overrides when data begins (rule tests); else the oldest item.
+        ``timed(rule_id, seconds, now)`` is told how long each rule's evaluation took (metrics)."""
         self.store = store
         self.default_cut = default_cut
         self.sources_down = sources_down
         self.history_start = history_start
         self.items: ItemReader = items or store
+        self.timed = timed
 
     def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
         down = self.sources_down()
         signals: list[Signal] = []
         for rule in rules:
+            started = monotonic()
             signals.extend(self.evaluate_rule(rule, now, down))
+            if self.timed is not None:
+                self.timed(rule.id, monotonic() - started, now)
         return signals
 
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
