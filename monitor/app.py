@@ -268,6 +268,10 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         max_body=config.http.max_body,
     )
     watch_daemon(api, store, clock, engine.metrics, getattr(wiring, "health", None))
+    if config.http.console:
+        from monitor.web import build_console
+
+        api.console = build_console(config, engine, store, clock, api.ops, env)
     if app_token:
         start_socket_mode(app_token, api, wiring, env)
     if not config.http.listen:

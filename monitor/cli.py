@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(func=cmd_sources)
 
+    passwd = sub.add_parser("passwd", help="print the password hash of a console login (for http.auth.users)")
+    passwd.set_defaults(func=cmd_passwd)
+
     _register_optional(sub)
     return parser
 
@@ -178,6 +181,26 @@ def cmd_check(ns: argparse.Namespace) -> int:
     config, definitions = load_all(ns.config)
     rules = definitions.rules.rules
     print(f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(config.sources)} source(s)")
+    return EXIT_OK
+
+
+def cmd_passwd(ns: argparse.Namespace) -> int:
+    """Read a password (twice on a terminal; one line from a pipe) and print its scrypt hash."""
+    import getpass
+
+    from monitor.web.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return EXIT_INVALID
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("error: use a password of at least 8 characters", file=sys.stderr)
+        return EXIT_INVALID
+    print(hash_password(password))
     return EXIT_OK
 
 

@@ -5,15 +5,25 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
 from monitor.paths import default_dir
-from monitor.validation import Strict, validate
+from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
+
+
+def check_timezone(zone: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise found_expected(repr(zone), "an IANA time zone such as Asia/Shanghai or UTC") from None
+
 
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
@@ -145,6 +155,51 @@ class NotifyConfig(Strict):
     slack: SlackConfig = SlackConfig()
 
 
+class ConsoleUser(Strict):
+    """One login of the web console, acting as a person of the roster."""
+
+    login: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$", description="What the person types to log in")
+    password_hash: str = Field(
+        pattern=r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$",
+        description="scrypt hash printed by `crisismon passwd`",
+    )
+    person: str = Field(min_length=1, description="The roster person (name) this login acts as")
+
+
+class AuthConfig(Strict):
+    """Logins for the web console (reading and acting); without it the console is read-only."""
+
+    users: tuple[ConsoleUser, ...] = Field(min_length=1)
+    secret_env: str = Field(
+        default="CRISISMON_SESSION_SECRET",
+        description="Environment variable with the key that signs session cookies; unset: a random key per start",
+    )
+    session_lifetime: Duration = Field(default=timedelta(hours=12), description="How long a login lasts")
+    secure_cookie: bool = Field(default=True, description="Send the cookie over HTTPS only (false: plain-HTTP tests)")
+    act_roles: tuple[str, ...] = Field(
+        default=(), description="Roster roles that may act (ack, tick, note, resolve); empty: any role"
+    )
+
+    @field_validator("act_roles")
+    @classmethod
+    def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        from monitor.playbooks import ROLES
+
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise found_expected(", ".join(unknown), f"roles among {', '.join(ROLES)}")
+        return roles
+
+    @field_validator("users")
+    @classmethod
+    def _unique_logins(cls, users: tuple[ConsoleUser, ...]) -> tuple[ConsoleUser, ...]:
+        logins = [u.login for u in users]
+        dupes = sorted({n for n in logins if logins.count(n) > 1})
+        if dupes:
+            raise found_expected(f"{', '.join(dupes)} more than once", "each login once")
+        return users
+
+
 class HttpConfig(Strict):
     listen: str | None = Field(
         default=None, pattern=r"^[^:]+:\d+$", description="host:port for the HTTP API; None = no HTTP server"
@@ -152,6 +207,8 @@ class HttpConfig(Strict):
     token_env: str = Field(default="CRISISMON_API_TOKEN", description="Environment variable holding the API token")
     intake_source: SourceName = Field(default="intake", description="Source name of complaints posted to the intake")
     max_body: int = Field(default=1_000_000, gt=0)
+    console: bool = Field(default=True, description="Serve the web console on / (docs/console.md)")
+    auth: AuthConfig | None = Field(default=None, description="Console logins; None: the console is read-only")
 
 
 class IncidentsConfig(Strict):
@@ -172,6 +229,13 @@ class AppConfig(Strict):
     http: HttpConfig = HttpConfig()
     evaluate_every: Duration = timedelta(minutes=1)
     deliver_every: Duration = timedelta(seconds=5)
+    timezone: str = Field(default="UTC", description="Time zone of the times shown in the console and charts")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, zone: str) -> str:
+        check_timezone(zone)
+        return zone
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> AppConfig:
@@ -202,7 +266,38 @@ def load_config(path: Path | None) -> AppConfig:
     config, problems = validate(AppConfig, located, _resolve_paths(data, path.parent))
     if config is None:
         raise ConfigError(problems)
+    problems = _console_people(config, located)
+    if problems:
+        raise ConfigError(problems)
     return config
+
+
+def _console_people(config: AppConfig, located: Any) -> list[Problem]:
+    """Every console login acts as a person of the roster (roster problems are reported elsewhere)."""
+    auth = config.http.auth
+    if auth is None:
+        return []
+    where = ("http", "auth", "users")
+    if not config.roster:
+        line = located.line_of(("http", "auth"))
+        return [Problem(located.path, line, "http.auth", "no roster", "a roster file naming the console's people")]
+    from monitor.roster import load_roster
+
+    try:
+        names = {p.name for p in load_roster(Path(config.roster)).people}
+    except ConfigError:
+        return []
+    return [
+        Problem(
+            located.path,
+            located.line_of((*where, i, "person")),
+            f"http.auth.users.{i}.person",
+            repr(user.person),
+            f"a person of the roster ({', '.join(sorted(names)) or 'it has none'})",
+        )
+        for i, user in enumerate(auth.users)
+        if user.person not in names
+    ]
 
 
 def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
