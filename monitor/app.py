@@ -116,7 +116,7 @@ def build_health(
     return SourceMonitor(store, {name: silence.get(name) for name in sources}, clock, renderers)
 
 
-def chart_maker(store: SqlStore, cut: float) -> ChartMaker:
+def chart_maker(store: SqlStore, cut: float, zone: str = "UTC") -> ChartMaker:
     """Draws the alert chart; None when matplotlib is not installed (crisismon[charts])."""
 
     def make(rule: Rule, incident: Incident, now: datetime) -> bytes | None:
@@ -124,7 +124,7 @@ def chart_maker(store: SqlStore, cut: float) -> ChartMaker:
         from monitor.review import metric_chart
 
         try:
-            return metric_chart(store, rule, incident, cut, now)
+            return metric_chart(store, rule, incident, cut, now, zone)
         except ChartsUnavailable:
             return None
 
@@ -205,7 +205,7 @@ def build_engine(
             store,
             definitions.playbooks,
             renderers,
-            chart_maker(store, negative_cut(config)),
+            chart_maker(store, negative_cut(config), config.timezone),
             opened=alert_latency(store, metrics),
         ),
         dispatcher=Dispatcher(store, notifiers, metrics, leases),

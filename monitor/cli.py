@@ -270,6 +270,7 @@ def cmd_test(ns: argparse.Namespace) -> int:
 
 def cmd_backtest(ns: argparse.Namespace) -> int:
     from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
 
     from monitor import backtest
     from monitor.app import build_scorer, negative_cut
@@ -329,11 +330,11 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
     print(f"replayed {len(scored)} item(s) from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
     print("\n".join(backtest.report_lines(results)))
     if ns.out:
-        _write_backtest(ns.out, results, end)
+        _write_backtest(ns.out, results, end, ZoneInfo(config.timezone))
     return EXIT_OK
 
 
-def _write_backtest(out: Path, results: Any, end: Any) -> None:
+def _write_backtest(out: Path, results: Any, end: Any, zone: Any) -> None:
     from monitor import backtest
     from monitor.charts import ChartSeries, ChartsUnavailable, render_png
 
@@ -350,7 +351,7 @@ def _write_backtest(out: Path, results: Any, end: Any) -> None:
             metric=r.metric,
         )
         try:
-            (out / f"{r.rule.id}.png").write_bytes(render_png(series))
+            (out / f"{r.rule.id}.png").write_bytes(render_png(series, zone=zone))
         except ChartsUnavailable as exc:
             print(f"no charts: {exc}", file=sys.stderr)
             break
@@ -524,7 +525,7 @@ def _review_chart(ns: argparse.Namespace, store: Any, incident: Any) -> str | No
         print(f"no chart: rule {incident.rule_id} is no longer defined", file=sys.stderr)
         return None
     try:
-        png = metric_chart(store, rule, incident, negative_cut(config), SystemClock().now())
+        png = metric_chart(store, rule, incident, negative_cut(config), SystemClock().now(), config.timezone)
     except ChartsUnavailable as exc:
         print(f"no chart: {exc}", file=sys.stderr)
         return None
