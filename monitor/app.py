@@ -69,7 +69,7 @@ def build_scorer(config: AppConfig) -> Scorer:
 
 
 def build_sources(configs: tuple[SourceConfig, ...], client: httpx.Client) -> dict[str, Source]:
-    from monitor.sources.feeds import FeedSource, JsonMapping
+    from monitor.sources.feeds import FeedSource
     from monitor.sources.http import FetchPolicy, HttpFetcher
 
     sources: dict[str, Source] = {}
@@ -92,20 +92,16 @@ def build_sources(configs: tuple[SourceConfig, ...], client: httpx.Client) -> di
         if cfg.type == "rsshub":
             sources[cfg.name] = FeedSource.rsshub(cfg.name, cfg.instance, cfg.route, fetcher)
         elif cfg.type == "json":
-            mapping = JsonMapping(**cfg.mapping.model_dump())
-            sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind="json", mapping=mapping)
+            sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind="json", mapping=cfg.mapping)
         else:
             sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind=cfg.type)
     return sources
 
 
 def build_complaints(cfg: ComplaintsApiSource, client: httpx.Client) -> Source:
-    from monitor.sources.complaints import ComplaintsMapping
-
     token = os.environ.get(cfg.token_env) if cfg.token_env else None
-    mapping = ComplaintsMapping(**cfg.mapping.model_dump()) if cfg.mapping else None
     return ComplaintsSource(
-        cfg.name, cfg.url, client, token=token, mode=cfg.mode, mapping=mapping, since_param=cfg.since_param
+        cfg.name, cfg.url, client, token=token, mode=cfg.mode, mapping=cfg.mapping, since_param=cfg.since_param
     )
 
 

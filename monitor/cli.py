@@ -55,7 +55,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"error: the database cannot be used: {first}", file=sys.stderr)
+        return EXIT_FAILED
     return code
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """sqlite3's and psycopg's errors (a database that is unreachable, locked, or not ours)."""
+    return type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg")
+
+
+def open_existing(url: str) -> Any:
+    """Open the database for a read-only command: never create one (a typo would make an empty one)."""
+    from monitor.store import is_postgres_url, open_store
+
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    if not is_postgres_url(url) and path != ":memory:" and not Path(path).exists():
+        raise NotFound(
+            f"no database at {path}: pass --db or --config (or set CRISISMON_DB) to name the daemon's database"
+        )
+    return open_store(url)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,7 +303,6 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
     from monitor.ingest import score_items
     from monitor.loading import load_all
     from monitor.models import ScoredItem
-    from monitor.store import open_store
 
     def when(text: str | None) -> datetime | None:
         if text is None:
@@ -309,7 +331,7 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
         scorer = build_scorer(config.model_copy(update={"scoring": config.scoring.model_copy(update={"workers": 0})}))
         scored = fixed + score_items(unscored, scorer, KeywordClassifier.default())
     else:
-        store = open_store(database_url(config, ns.db))
+        store = open_existing(database_url(config, ns.db))
         scored = store.items_between(None, datetime(1970, 1, 2, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
         store.close()
     if not scored:
@@ -410,9 +432,8 @@ def cmd_demo(ns: argparse.Namespace) -> int:
 
 def _store(ns: argparse.Namespace) -> Any:
     from monitor.config import database_url, load_config
-    from monitor.store import open_store
 
-    return open_store(database_url(load_config(ns.config), ns.db))
+    return open_existing(database_url(load_config(ns.config), ns.db))
 
 
 def cmd_incidents(ns: argparse.Namespace) -> int:
@@ -463,12 +484,11 @@ def cmd_incident_op(ns: argparse.Namespace) -> int:
     from monitor.ops import IncidentOps
     from monitor.playbooks import load_playbooks
     from monitor.roster import load_roster
-    from monitor.store import open_store
 
     config = load_config(ns.config)
     playbooks, _ = load_playbooks(Path(config.playbooks_dir))
     roster = load_roster(Path(config.roster) if config.roster else None)
-    store = open_store(database_url(config, ns.db))
+    store = open_existing(database_url(config, ns.db))
     ops = IncidentOps(store, all_renderers(roster), playbooks)
     now = SystemClock().now()
     action: str = ns.func_name
@@ -543,10 +563,9 @@ def cmd_sources(ns: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.config import database_url, load_config
     from monitor.health import source_lines
-    from monitor.store import open_store
 
     config = load_config(ns.config)
-    store = open_store(database_url(config, ns.db))
+    store = open_existing(database_url(config, ns.db))
     try:
         configured = {s.name: (s.type, s.expected_silence) for s in config.sources}
         lines = source_lines(store, configured, SystemClock().now())

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
 from monitor.paths import default_dir
+from monitor.sources.mappings import ComplaintsMapping, JsonMapping
 from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
 
@@ -38,23 +39,6 @@ class SourceBase(Strict):
     )
 
 
-class JsonMappingConfig(Strict):
-    items_path: str = Field(default="", description="Dotted path to the list of items, e.g. data.items")
-    id: str | None = "id"
-    title: str | None = "title"
-    text: str | None = "text"
-    url: str | None = "url"
-    published: str | None = "published"
-    published_format: str = Field(
-        default="auto", description="auto, iso8601, rfc2822, epoch, epoch_ms or a strptime pattern"
-    )
-    timezone: str = Field(default="UTC", description="Time zone of times given without an offset")
-    url_template: str | None = Field(default=None, description="Builds the link from item fields, e.g. https://x/{id}")
-    html: bool = Field(default=True, description="Strip markup from title and text")
-    category: str | None = None
-    attrs: dict[str, str] = Field(default_factory=dict, description="attr name -> field path")
-
-
 class RssSource(SourceBase):
     type: Literal["rss"]
     url: str
@@ -68,7 +52,7 @@ class JsonFeedSource(SourceBase):
 class JsonSource(SourceBase):
     type: Literal["json"]
     url: str
-    mapping: JsonMappingConfig
+    mapping: JsonMapping
 
 
 class RsshubSource(SourceBase):
@@ -77,37 +61,9 @@ class RsshubSource(SourceBase):
     route: str = Field(pattern=r"^/", description="RSSHub route such as /weibo/keyword/品牌")
 
 
-COMPLAINT_ATTRS = ("product", "region", "brand", "channel", "store")
-
-
-class ComplaintsMappingConfig(Strict):
-    """Where a CRM's JSON keeps its records (or counts) and their fields (dotted paths)."""
-
-    items_path: str = Field(
-        default="", description="Path to the list; empty: the document, or its 'complaints' or 'counts' list"
-    )
-    next: str | None = Field(default="next", description="Path of the next page's URL; None: no paging")
-    id: str | None = Field(default="id", description="Path of the record id; None: a hash of time and text")
-    time: str = Field(default="time", description="Path of the record time")
-    time_format: str = Field(
-        default="auto", description="auto, iso8601, rfc2822, epoch, epoch_ms or a strptime pattern"
-    )
-    timezone: str = Field(default="UTC", description="Time zone of times given without an offset")
-    text: str = Field(default="text", description="Path of the complaint text")
-    category: str | None = Field(default="category", description="Path of the complaint category")
-    attrs: dict[str, str] = Field(
-        default_factory=lambda: {a: a for a in COMPLAINT_ATTRS}, description="attr name -> field path"
-    )
-    count: str = Field(default="count", description="counts mode: path of the count")
-    start: str = Field(default="start", description="counts mode: path of the interval's start")
-    end: str = Field(default="end", description="counts mode: path of the interval's end")
-
-    @model_validator(mode="after")
-    def _known_format_and_zone(self) -> ComplaintsMappingConfig:
-        from monitor.sources.complaints import check_time_settings
-
-        check_time_settings(self.time_format, self.timezone)
-        return self
+# One model per shape: the sources read these very objects (monitor.sources.mappings).
+JsonMappingConfig = JsonMapping
+ComplaintsMappingConfig = ComplaintsMapping
 
 
 class ComplaintsApiSource(SourceBase):
@@ -119,7 +75,7 @@ class ComplaintsApiSource(SourceBase):
         default="records", description="records: one item per complaint; counts: per-category counts per interval"
     )
     since_param: str = Field(default="since", min_length=1, description="Query parameter carrying the cursor")
-    mapping: ComplaintsMappingConfig | None = Field(default=None, description="Field paths; None: the default format")
+    mapping: ComplaintsMapping | None = Field(default=None, description="Field paths; None: the default format")
 
 
 class FileDropSource(SourceBase):
@@ -266,10 +222,39 @@ def load_config(path: Path | None) -> AppConfig:
     config, problems = validate(AppConfig, located, _resolve_paths(data, path.parent))
     if config is None:
         raise ConfigError(problems)
-    problems = _console_people(config, located)
+    problems = _console_people(config, located) + _runtime_problems(config, located)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _runtime_problems(config: AppConfig, located: Any) -> list[Problem]:
+    """What `run` needs beyond the shapes: a readable sentiment model, a usable port, a database driver."""
+    problems: list[Problem] = []
+
+    def problem(loc: tuple[str, ...], found: str, expected: str) -> None:
+        problems.append(Problem(located.path, located.line_of(loc), ".".join(loc), found, expected))
+
+    if config.scoring.model:
+        from monitor.sentiment.bayes import Bayes
+        from monitor.sentiment.errors import SentimentError
+
+        try:
+            Bayes.load(Path(config.scoring.model))
+        except SentimentError as exc:
+            problem(("scoring", "model"), str(exc), "a model written by `crisismon sentiment train`")
+    if config.http.listen:
+        port = int(config.http.listen.rsplit(":", 1)[1])
+        if port > 65535:
+            problem(("http", "listen"), config.http.listen, "a port from 0 to 65535")
+    if config.database.startswith(("postgresql://", "postgres://")):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            problem(
+                ("database",), "a PostgreSQL URL", "PostgreSQL support installed: pip install 'crisismon[postgres]'"
+            )
+    return problems
 
 
 def _console_people(config: AppConfig, located: Any) -> list[Problem]:
@@ -306,6 +291,9 @@ def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
         value = resolved.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
             resolved[key] = str(base / value)
+    scoring = resolved.get("scoring")
+    if isinstance(scoring, dict) and isinstance(scoring.get("model"), str) and not Path(scoring["model"]).is_absolute():
+        resolved["scoring"] = {**scoring, "model": str(base / scoring["model"])}  # as documented: the config's folder
     sources = resolved.get("sources")
     if isinstance(sources, list):  # file_drop folders, like the paths above
         resolved["sources"] = [_resolve_source_path(s, base) for s in sources]

@@ -118,7 +118,9 @@ def test_chinese_is_drawn_with_the_shipped_cjk_font_without_system_fonts() -> No
         pytest.skip("noto-cjk-sans-otc is not installed (the charts extra)")
     families = _font_families(font_manager)
     assert families[0] == "Noto Sans CJK SC"
-    found = font_manager.fontManager.findfont(font_manager.FontProperties(family=families[0]), fallback_to_default=False)
+    found = font_manager.fontManager.findfont(
+        font_manager.FontProperties(family=families[0]), fallback_to_default=False
+    )
     assert found == str(shipped)
     font = FT2Font(found)
     assert all(font.get_char_index(ord(c)) for c in "充电宝质量投诉激增暖居")
