@@ -17,6 +17,10 @@ from monitor import __version__
 from monitor.errors import ConfigError, InvalidOperation, NotFound
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+PATHS_HELP = (
+    "rule and playbook files or folders (default: the config's folders, else ./rules and ./playbooks, "
+    "else the shipped ones)"
+)
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -100,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check", help="validate config, rules and playbooks; exit 2 on any problem")
+    check.add_argument("paths", nargs="*", type=Path, help=PATHS_HELP)
     check.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
     check.set_defaults(func=cmd_check)
 
@@ -108,13 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     test = sub.add_parser("test", help="run rule unit tests (default: the rules folder's tests/)")
-    test.add_argument("files", nargs="*", type=Path, help="test files or folders")
+    test.add_argument("paths", nargs="*", type=Path, help=PATHS_HELP + "; rule test files too")
     test.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
     test.add_argument("--run", metavar="PATTERN", help="only tests whose name matches this regular expression")
     test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML here")
     test.set_defaults(func=cmd_test)
 
     backtest = sub.add_parser("backtest", help="replay history through the current rules")
+    backtest.add_argument("paths", nargs="*", type=Path, help=PATHS_HELP)
     backtest.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
     backtest.add_argument("--db", help="replay the items stored in this database (default: the config's)")
     backtest.add_argument("--items", type=Path, help="replay items from this JSON Lines file instead")
@@ -198,12 +204,38 @@ def _db_args(p: argparse.ArgumentParser) -> None:
 # -- commands --------------------------------------------------------------------------
 
 
-def cmd_check(ns: argparse.Namespace) -> int:
-    from monitor.loading import load_all
+def _definitions(ns: argparse.Namespace, *, with_tests: bool = False) -> tuple[Any, Any, Any]:
+    """(config, definitions, selection) for check, test and backtest; the first line says what is read."""
+    from monitor.config import load_config
+    from monitor.selection import definitions_for
 
-    config, definitions = load_all(ns.config)
+    config = load_config(ns.config)
+    definitions, chosen = definitions_for(
+        ns.paths,
+        config,
+        config_given=ns.config is not None,
+        announce=lambda c: print(c.header(with_tests=with_tests), flush=True),
+    )
+    return config, definitions, chosen
+
+
+def cmd_check(ns: argparse.Namespace) -> int:
+    from monitor.ruletest import load_test_file
+
+    config, definitions, chosen = _definitions(ns, with_tests=True)
+    problems = []
+    for path in chosen.tests:
+        try:
+            load_test_file(path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
     rules = definitions.rules.rules
-    print(f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(config.sources)} source(s)")
+    print(
+        f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(chosen.tests)} rule test file(s), "
+        f"{len(config.sources)} source(s)"
+    )
     return EXIT_OK
 
 
@@ -246,10 +278,9 @@ def cmd_test(ns: argparse.Namespace) -> int:
 
     from monitor.app import build_scorer, negative_cut
     from monitor.errors import ConfigError as Invalid
-    from monitor.loading import load_all
-    from monitor.ruletest import LazyScorer, RuleTester, discover, junit_xml, load_test_file
+    from monitor.ruletest import LazyScorer, RuleTester, junit_xml, load_test_file
 
-    config, definitions = load_all(ns.config)
+    config, definitions, chosen = _definitions(ns, with_tests=True)
     logging.getLogger("monitor.incidents").setLevel(logging.ERROR)  # the tests' own incidents are not news
     tester = RuleTester(
         definitions,
@@ -260,9 +291,10 @@ def cmd_test(ns: argparse.Namespace) -> int:
         ),
         negative_cut(config),
     )
-    files = discover(ns.files, Path(config.rules_dir))
+    files = chosen.tests
     if not files:
-        print(f"no rule test files in {Path(config.rules_dir) / 'tests'}", file=sys.stderr)
+        where = ", ".join(f"{f}/tests" for f in chosen.rules_from)
+        print(f"no rule test files: name some, or put them in {where}", file=sys.stderr)
         return EXIT_INVALID
     outcomes = []
     problems = []
@@ -301,7 +333,6 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
     from monitor.config import database_url
     from monitor.durations import parse_duration
     from monitor.ingest import score_items
-    from monitor.loading import load_all
     from monitor.models import ScoredItem
 
     def when(text: str | None) -> datetime | None:
@@ -313,7 +344,7 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
             raise InvalidOperation(f"--from/--to: found {text!r}, expected an ISO time like 2026-11-01T00:00") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
-    config, definitions = load_all(ns.config)
+    config, definitions, _ = _definitions(ns)
     rules = [r for r in definitions.rules.rules if not ns.rule or r.id in ns.rule]
     if not rules:
         raise InvalidOperation(f"no rule matches {ns.rule}; `crisismon check` lists the rules")
