@@ -32,7 +32,8 @@ def test_the_current_folder_comes_before_the_shipped_copies_for_both_entry_point
         assert done.returncode == 0, done.stderr
         first = done.stdout.splitlines()[0]
         assert first == (
-            f"reading rules from {tmp_path}/rules; playbooks from {tmp_path}/playbooks; tests from {tmp_path}/rules/tests"
+            f"reading rules from {tmp_path}/rules; playbooks from {tmp_path}/playbooks; "
+            f"tests from {tmp_path}/rules/tests"
         )
         assert "ok: 3 rule(s), 5 playbook(s), 1 rule test file(s)" in done.stdout
     assert len({d.stdout for d in outputs}) == 1
@@ -43,7 +44,8 @@ def test_an_edited_rule_in_the_current_folder_is_the_one_tested(
 ) -> None:
     copy_definitions(tmp_path)
     rule = tmp_path / "rules" / "product_quality.yaml"
-    rule.write_text(rule.read_text(encoding="utf-8").replace("ratio: 4, min_current: 6", "ratio: 400, min_current: 6", 1), encoding="utf-8")
+    edited = rule.read_text(encoding="utf-8").replace("ratio: 4, min_current: 6", "ratio: 400, min_current: 6", 1)
+    rule.write_text(edited, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert main(["test"]) == 1  # the shipped rule passes its tests; the edited one does not
     out = capsys.readouterr().out
