@@ -273,7 +273,10 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
     if not config.http.listen:
         return None
     host, port = config.http.listen.rsplit(":", 1)
-    server = ApiServer(api, host, int(port)).start()
+    try:
+        server = ApiServer(api, host, int(port)).start()
+    except OSError as exc:  # one line naming the address, not "[Errno 98] Address already in use"
+        raise OSError(f"cannot listen on {config.http.listen} (http.listen): {exc.strerror or exc}") from None
     log.info("HTTP API on %s", server.url)
     wiring.closers.append(server)
     return server

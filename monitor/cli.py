@@ -31,10 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.insert(0, "demo")
     parser = build_parser()
     ns = parser.parse_args(args)
-    logging.basicConfig(
-        level=getattr(logging, ns.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from monitor.logs import configure
+
+    configure(ns.log_level, ns.log_format)
     if ns.log_level != "debug":  # one line per HTTP request or job run is noise, not news
         for noisy in ("httpx", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -89,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crisismon", description="Crisis monitoring and alerting daemon.")
     parser.add_argument("--version", action="version", version=f"crisismon {__version__}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="json: one object per line (for log shippers)"
+    )
     sub = parser.add_subparsers(metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon")

@@ -46,3 +46,32 @@ def test_a_missing_scoring_model_fails_check_not_run(tmp_path: Path, capsys: pyt
     assert main(["check", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert f"{config}:3: scoring.model: found cannot read model file" in err
+
+
+def test_a_port_in_use_is_one_line_naming_the_address(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "c.yaml"
+        (tmp_path / "rules").mkdir()
+        config.write_text(
+            f"database: x.db\nrules_dir: rules\nscoring: {{workers: 0}}\nhttp: {{listen: '127.0.0.1:{port}'}}\n",
+            "utf-8",
+        )
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "daemon.py"), "run", "--once", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == f"error: cannot listen on 127.0.0.1:{port} (http.listen): Address already in use"
+    assert "Traceback" not in done.stderr
