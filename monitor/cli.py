@@ -433,7 +433,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
         if ns.once:
             engine.cycle()
             return EXIT_OK
-        reloader = Reloader(engine, config, store, wiring.renderers, clock)
+        live = _live_daemon(wiring, server, os.environ)
+        reloader = Reloader(engine, config, store, wiring.renderers, clock, config_path=ns.config, live=live)
         scheduler = build_scheduler(
             engine,
             poll_intervals={s.name: s.interval for s in config.sources},
@@ -445,6 +446,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
                 **({"source_health": (wiring.health.check_now, HEALTH_CHECK)} if wiring.health else {}),
             },
         )
+        live.scheduler = scheduler
         if server is not None and server.api.readiness is not None:
             server.api.readiness.scheduler_running = lambda: bool(scheduler.running)
         logging.getLogger("crisismon").info(
@@ -455,6 +457,25 @@ def cmd_run(ns: argparse.Namespace) -> int:
         wiring.close()
         store.close()
     return EXIT_OK
+
+
+def _live_daemon(wiring: Any, server: Any, env: Any) -> Any:
+    """What a reload changes in the running daemon (sources get their own HTTP client)."""
+    import httpx
+
+    from monitor.app import build_sources
+    from monitor.live import LiveDaemon
+
+    client = httpx.Client(follow_redirects=False)
+    wiring.closers.append(client)
+    return LiveDaemon(
+        engine=wiring.engine,
+        build_sources=lambda configs: build_sources(configs, client),
+        health=wiring.health,
+        renderers=[wiring.renderers],
+        console=server.api.console if server is not None else None,
+        env=env,
+    )
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:

@@ -102,6 +102,10 @@ class PollBook:
         log.debug("source %s: backing off until %s", name, until.isoformat())
         return False
 
+    def forget(self, name: str) -> None:
+        """The source was replaced (a reload): its next poll restores the saved state into the new object."""
+        self._until.pop(name, None)
+
     def after(self, name: str, source: object, added: int, now: datetime) -> None:
         """The poll's items are stored: tell the source, save its state, update markers and backoff."""
         if isinstance(source, StoreAwareSource):
