@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", help="database path (default: a temporary file)")
     demo.add_argument("--speed", type=float, default=240.0, help="simulated seconds per real second")
     demo.add_argument("--timeout", type=float, default=60.0, help="give up after this many real seconds")
+    demo.add_argument("--console", metavar="HOST:PORT", help="serve the web console there (with --keep-running)")
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check", help="validate config, rules and playbooks; exit 2 on any problem")
@@ -481,7 +482,7 @@ def _live_daemon(wiring: Any, server: Any, env: Any) -> Any:
 def cmd_demo(ns: argparse.Namespace) -> int:
     from monitor.demo.runner import run_demo
 
-    return run_demo(keep_running=ns.keep_running, db=ns.db, speed=ns.speed, timeout=ns.timeout)
+    return run_demo(keep_running=ns.keep_running, db=ns.db, speed=ns.speed, timeout=ns.timeout, console=ns.console)
 
 
 def _store(ns: argparse.Namespace) -> Any:
