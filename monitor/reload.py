@@ -96,6 +96,7 @@ class Reloader:
             return False
         notes = plan.apply() if plan else []
         self.engine.swap_definitions(definitions)
+        self.engine.metrics.declare(rules=[r.id for r in definitions.rules.rules])  # a new rule's series from now
         self.config = config
         self._seen = fingerprint(config, self.config_path)
         count = len(definitions.rules.rules)
