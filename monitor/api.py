@@ -43,6 +43,8 @@ class Response:
     def encoded(self) -> bytes:
         if self.content_type == "application/json":
             return json.dumps(self.body, ensure_ascii=False, default=str).encode("utf-8")
+        if isinstance(self.body, bytes):
+            return self.body
         return str(self.body or "").encode("utf-8")
 
 
@@ -76,6 +78,8 @@ class Api:
         self.slack_secret = slack_secret
         self.intake_source = intake_source
         self.max_body = max_body
+        self.readiness: Any = None  # monitor.readiness.Readiness, set by the daemon (watch_daemon)
+        self.console: Any = None  # monitor.web.Console, set when the web console is on
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"^/healthz$"), self._health),
             ("GET", re.compile(r"^/readyz$"), self._ready),
@@ -89,9 +93,13 @@ class Api:
         ]
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
-        path, _, query = path.partition("?")
         if len(body) > self.max_body:
             return error(413, f"body of {len(body)} bytes is over the limit of {self.max_body}")
+        if self.console is not None:  # the web console: GET /, /incidents/..., /static/... (monitor.web)
+            page: Response | None = self.console.handle(method, path, headers, body)
+            if page is not None:
+                return page
+        path, _, query = path.partition("?")
         for verb, pattern, handler in self._routes:
             match = pattern.match(path)
             if match and verb == method:
@@ -119,18 +127,17 @@ class Api:
         return Response(200, {"status": "ok", "time": self.clock.now().isoformat()})
 
     def _ready(self, **_: Any) -> Response:
-        """503 while the database cannot be used (a load balancer or supervisor can act on it)."""
-        problem = self.store.ping()
-        if problem is not None:
-            return Response(503, {"status": "unavailable", "database": problem}, headers={"Retry-After": "5"})
-        return Response(200, {"status": "ready", "database": "ok", "time": self.clock.now().isoformat()})
+        from monitor.readiness import Readiness
+
+        if self.readiness is None:
+            self.readiness = Readiness(self.store, self.clock)
+        ready, report = self.readiness.report()
+        return Response(200 if ready else 503, report)
 
     def _metrics(self, **_: Any) -> Response:
-        lines = self.metrics.exposition()
-        for status, count in sorted(self.store.outbox_counts().items()):
-            lines.append(f'crisismon_outbox_messages{{status="{status}"}} {count}')
-        lines.append(f"crisismon_incidents_active {len(self.store.incidents(active_only=True))}")
-        return Response(200, "\n".join(lines) + "\n", "text/plain; version=0.0.4")
+        from monitor.metrics import CONTENT_TYPE
+
+        return Response(200, self.metrics.render(), CONTENT_TYPE)
 
     def _incidents(self, **_: Any) -> Response:
         return Response(200, [_incident_json(i) for i in self.store.incidents()])

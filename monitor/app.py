@@ -24,7 +24,7 @@ from monitor.incidents import ChartMaker, IncidentService
 from monitor.ingest import Ingestor
 from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
 from monitor.loading import CurrentPlaybooks, Definitions
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, alert_latency
 from monitor.models import Incident
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.render import Renderer, SlackRenderer, TextRenderer
@@ -81,7 +81,7 @@ def build_sources(
 ) -> dict[str, Source]:
     """The sources of the config. Each HTTP source gets its own client from ``outbound``
     (total deadline, address policy); ``client``, when given, serves them all instead (tests)."""
-    from monitor.sources.feeds import FeedSource, JsonMapping, rsshub_url
+    from monitor.sources.feeds import FeedSource, rsshub_url
     from monitor.sources.http import FetchPolicy, HttpFetcher
 
     outbound = outbound or Outbound()
@@ -113,8 +113,7 @@ def build_sources(
         if cfg.type == "rsshub":
             sources[cfg.name] = FeedSource(cfg.name, url, fetcher, "auto")
         elif cfg.type == "json":
-            mapping = JsonMapping(**cfg.mapping.model_dump())
-            sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind="json", mapping=mapping)
+            sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind="json", mapping=cfg.mapping)
         else:
             sources[cfg.name] = FeedSource(cfg.name, cfg.url, fetcher, kind=cfg.type)
     return sources
@@ -128,12 +127,9 @@ def _host(url: str) -> str:
 
 
 def build_complaints(cfg: ComplaintsApiSource, client: httpx.Client) -> Source:
-    from monitor.sources.complaints import ComplaintsMapping
-
     token = os.environ.get(cfg.token_env) if cfg.token_env else None
-    mapping = ComplaintsMapping(**cfg.mapping.model_dump()) if cfg.mapping else None
     return ComplaintsSource(
-        cfg.name, cfg.url, client, token=token, mode=cfg.mode, mapping=mapping, since_param=cfg.since_param
+        cfg.name, cfg.url, client, token=token, mode=cfg.mode, mapping=cfg.mapping, since_param=cfg.since_param
     )
 
 
@@ -144,7 +140,7 @@ def build_health(
     return SourceMonitor(store, {name: silence.get(name) for name in sources}, clock, renderers)
 
 
-def chart_maker(store: SqlStore, cut: float) -> ChartMaker:
+def chart_maker(store: SqlStore, cut: float, zone: str = "UTC") -> ChartMaker:
     """Draws the alert chart; None when matplotlib is not installed (crisismon[charts])."""
 
     def make(rule: Rule, incident: Incident, now: datetime) -> bytes | None:
@@ -152,7 +148,7 @@ def chart_maker(store: SqlStore, cut: float) -> ChartMaker:
         from monitor.review import metric_chart
 
         try:
-            return metric_chart(store, rule, incident, cut, now)
+            return metric_chart(store, rule, incident, cut, now, zone)
         except ChartsUnavailable:
             return None
 
@@ -237,8 +233,16 @@ def build_engine(
             catalogue=load_catalogue(Path(config.products) if config.products else None),
             negative_cut=negative_cut(config),
         ),
-        evaluator=Evaluator(store, negative_cut(config), sources_down=health.down_sources_now),
-        incidents=IncidentService(store, definitions.playbooks, renderers, chart_maker(store, negative_cut(config))),
+        evaluator=Evaluator(
+            store, negative_cut(config), sources_down=health.down_sources_now, timed=metrics.observe_evaluation
+        ),
+        incidents=IncidentService(
+            store,
+            definitions.playbooks,
+            renderers,
+            chart_maker(store, negative_cut(config), config.timezone),
+            opened=alert_latency(store, metrics),
+        ),
         dispatcher=Dispatcher(store, notifiers, metrics, leases, clock=clock),
         definitions=definitions,
         metrics=metrics,
@@ -253,6 +257,7 @@ def build_engine(
         book=PollBook(store, {s.name: s.interval for s in config.sources}),
     )
     health.rules_for = engine.rules_fed_by
+    metrics.declare(sources=sources, destinations=notifiers, rules=[r.id for r in definitions.rules.rules])
     return Wiring(engine, wiring_closers, all_renderers(roster), health, outbound)
 
 
@@ -280,6 +285,7 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         return None
     from monitor.api import Api, ApiServer
     from monitor.ops import IncidentOps
+    from monitor.readiness import watch_daemon
 
     token = env.get(config.http.token_env)
     if config.http.listen and not token:
@@ -296,6 +302,11 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         intake_source=config.http.intake_source,
         max_body=config.http.max_body,
     )
+    watch_daemon(api, store, clock, engine.metrics, getattr(wiring, "health", None))
+    if config.http.console:
+        from monitor.web import build_console
+
+        api.console = build_console(config, engine, store, clock, api.ops, env)
     if app_token:
         start_socket_mode(app_token, api, wiring, env)
     if not config.http.listen:
@@ -310,7 +321,10 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         max_body=config.http.max_body,
         max_connections=config.http.max_connections,
     )
-    server = ApiServer(api, host, int(port), limits).start()
+    try:
+        server = ApiServer(api, host, int(port), limits).start()
+    except OSError as exc:  # one line naming the address, not "[Errno 98] Address already in use"
+        raise OSError(f"cannot listen on {config.http.listen} (http.listen): {exc.strerror or exc}") from None
     log.info("HTTP API on %s", server.url)
     wiring.closers.append(server)
     return server

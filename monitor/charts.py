@@ -8,9 +8,13 @@ Rendering uses matplotlib's object API (``Figure`` + the Agg canvas), never ``py
 global figure registry, no GUI backend, safe to call from worker threads. Chinese titles and
 labels use the first CJK font found on the machine (Noto/Source Han, WenQuanYi, PingFang,
 YaHei, SimHei…) with DejaVu Sans as the fallback; without any CJK font the chart is still
-rendered, with the missing glyphs drawn as boxes.
+rendered, with the missing glyphs drawn as boxes. The Noto Sans CJK font shipped by the
+``noto-cjk-sans-otc`` package (part of the ``charts`` extra) is registered with
+``font_manager.addfont`` at first use, so Chinese renders on a fresh machine with no system
+font and no font-cache rebuild (:mod:`monitor.fonts`).
 
-Times are shown in UTC. Naive datetimes are taken to be UTC.
+Times are shown in the ``zone`` given to :func:`render_png` (the config's ``timezone``;
+default UTC). Naive datetimes are taken to be UTC.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import io
 import math
 import warnings
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 #: CJK fonts tried in order (only the ones installed are used), then DejaVu Sans.
@@ -80,8 +84,10 @@ class ChartSeries:
                 raise ValueError(f"span ends ({end.isoformat()}) before it starts ({start.isoformat()})")
 
 
-def render_png(series: ChartSeries, *, width: float = 8.0, height: float = 3.0, dpi: int = 100) -> bytes:
-    """The chart of ``series`` as PNG bytes (``width`` x ``height`` inches at ``dpi``).
+def render_png(
+    series: ChartSeries, *, width: float = 8.0, height: float = 3.0, dpi: int = 100, zone: tzinfo = UTC
+) -> bytes:
+    """The chart of ``series`` as PNG bytes (``width`` x ``height`` inches at ``dpi``), times in ``zone``.
 
     Raises :class:`ChartsUnavailable` when matplotlib is not installed.
     """
@@ -92,7 +98,7 @@ def render_png(series: ChartSeries, *, width: float = 8.0, height: float = 3.0, 
         figure = mpl["Figure"](figsize=(width, height), dpi=dpi, layout="constrained")
         mpl["FigureCanvasAgg"](figure)
         axes = figure.subplots()
-        _draw(axes, series, mpl["dates"])
+        _draw(axes, series, mpl["dates"], zone)
         buffer = io.BytesIO()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")
@@ -126,12 +132,17 @@ def _font_families(font_manager: Any) -> list[str]:
     """The installed CJK fonts of :data:`CJK_FONTS` followed by DejaVu Sans."""
     global _installed_fonts
     if _installed_fonts is None:
+        from monitor.fonts import cjk_font
+
+        shipped = cjk_font()
+        if shipped is not None:
+            font_manager.fontManager.addfont(str(shipped))
         names = {font.name for font in font_manager.fontManager.ttflist}
         _installed_fonts = [name for name in CJK_FONTS if name in names]
     return [*_installed_fonts, FALLBACK_FONT]
 
 
-def _draw(axes: Any, series: ChartSeries, dates: Any) -> None:
+def _draw(axes: Any, series: ChartSeries, dates: Any, zone: tzinfo) -> None:
     times = [_utc(t) for t in series.timestamps]
     for start, end in series.spans:
         axes.axvspan(_utc(start), _utc(end), color=SPAN_COLOR, alpha=0.25, linewidth=0, label=None)
@@ -156,19 +167,19 @@ def _draw(axes: Any, series: ChartSeries, dates: Any) -> None:
         axes.axhline(series.threshold, color=THRESHOLD_COLOR, linestyle=":", linewidth=1.2, label="threshold")
     if series.spans:
         axes.plot([], [], color=SPAN_COLOR, alpha=0.5, linewidth=6, label="firing")
-    _style(axes, series, dates, bool(times) or bool(series.spans))
+    _style(axes, series, dates, bool(times) or bool(series.spans), zone)
 
 
-def _style(axes: Any, series: ChartSeries, dates: Any, has_time: bool) -> None:
+def _style(axes: Any, series: ChartSeries, dates: Any, has_time: bool, zone: tzinfo) -> None:
     axes.set_title(series.title, loc="left", fontsize=11)
     axes.set_ylabel(series.metric)
     axes.grid(True, axis="y", alpha=0.3)
     axes.spines[["top", "right"]].set_visible(False)
     if has_time:
-        locator = dates.AutoDateLocator(tz=UTC)
+        locator = dates.AutoDateLocator(tz=zone)
         axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz=UTC))
-        axes.set_xlabel("UTC")
+        axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator, tz=zone))
+        axes.set_xlabel(str(zone))
     else:
         axes.set_xticks([])
     handles, _ = axes.get_legend_handles_labels()

@@ -18,6 +18,10 @@ from monitor.errors import ConfigError, InvalidOperation, NotFound
 from monitor.store.sql import DatabaseUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+PATHS_HELP = (
+    "rule and playbook files or folders (default: the config's folders, else ./rules and ./playbooks, "
+    "else the shipped ones)"
+)
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -28,10 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.insert(0, "demo")
     parser = build_parser()
     ns = parser.parse_args(args)
-    logging.basicConfig(
-        level=getattr(logging, ns.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from monitor.logs import configure
+
+    configure(ns.log_level, ns.log_format)
     if ns.log_level != "debug":  # one line per HTTP request or job run is noise, not news
         for noisy in ("httpx", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -59,7 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_FAILED
-    except Exception as exc:  # a bug: one line for the user, the traceback in the debug log
+    except Exception as exc:
+        if _is_database_error(exc):
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"error: the database cannot be used: {first}", file=sys.stderr)
+            return EXIT_FAILED
+        # a bug: one line for the user, the traceback in the debug log
         logging.getLogger("crisismon").debug("unexpected error", exc_info=True)
         print(
             f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
@@ -70,10 +78,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _is_database_error(exc: BaseException) -> bool:
+    """sqlite3's and psycopg's errors (a database that is unreachable, locked, or not ours)."""
+    return type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg")
+
+
+def open_existing(url: str) -> Any:
+    """Open the database for a read-only command: never create one (a typo would make an empty one)."""
+    from monitor.store import is_postgres_url, open_store
+
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    if not is_postgres_url(url) and path != ":memory:" and not Path(path).exists():
+        raise NotFound(
+            f"no database at {path}: pass --db or --config (or set CRISISMON_DB) to name the daemon's database"
+        )
+    return open_store(url)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crisismon", description="Crisis monitoring and alerting daemon.")
     parser.add_argument("--version", action="version", version=f"crisismon {__version__}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-format", default="text", choices=["text", "json"], help="json: one object per line (for log shippers)"
+    )
     sub = parser.add_subparsers(metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon")
@@ -86,9 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", help="database path (default: a temporary file)")
     demo.add_argument("--speed", type=float, default=240.0, help="simulated seconds per real second")
     demo.add_argument("--timeout", type=float, default=60.0, help="give up after this many real seconds")
+    demo.add_argument("--console", metavar="HOST:PORT", help="serve the web console there (with --keep-running)")
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check", help="validate config, rules and playbooks; exit 2 on any problem")
+    check.add_argument("paths", nargs="*", type=Path, help=PATHS_HELP)
     check.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
     check.set_defaults(func=cmd_check)
 
@@ -97,13 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     test = sub.add_parser("test", help="run rule unit tests (default: the rules folder's tests/)")
-    test.add_argument("files", nargs="*", type=Path, help="test files or folders")
+    test.add_argument("paths", nargs="*", type=Path, help=PATHS_HELP + "; rule test files too")
     test.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
     test.add_argument("--run", metavar="PATTERN", help="only tests whose name matches this regular expression")
     test.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML here")
     test.set_defaults(func=cmd_test)
 
     backtest = sub.add_parser("backtest", help="replay history through the current rules")
+    backtest.add_argument("paths", nargs="*", type=Path, help=PATHS_HELP)
     backtest.add_argument("--config", type=Path, help="config file (default: embedded defaults)")
     backtest.add_argument("--db", help="replay the items stored in this database (default: the config's)")
     backtest.add_argument("--items", type=Path, help="replay items from this JSON Lines file instead")
@@ -134,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     _db_args(sources)
     sources.add_argument("--json", action="store_true")
     sources.set_defaults(func=cmd_sources)
+
+    passwd = sub.add_parser("passwd", help="print the password hash of a console login (for http.auth.users)")
+    passwd.set_defaults(func=cmd_passwd)
 
     _register_optional(sub)
     return parser
@@ -184,15 +218,61 @@ def _db_args(p: argparse.ArgumentParser) -> None:
 # -- commands --------------------------------------------------------------------------
 
 
+def _definitions(ns: argparse.Namespace, *, with_tests: bool = False) -> tuple[Any, Any, Any]:
+    """(config, definitions, selection) for check, test and backtest; the first line says what is read."""
+    from monitor.config import load_config
+    from monitor.selection import definitions_for
+
+    config = load_config(ns.config)
+    definitions, chosen = definitions_for(
+        ns.paths,
+        config,
+        config_given=ns.config is not None,
+        announce=lambda c: print(c.header(with_tests=with_tests), flush=True),
+    )
+    return config, definitions, chosen
+
+
 def cmd_check(ns: argparse.Namespace) -> int:
-    from monitor.loading import load_all
+    from monitor.ruletest import load_test_file
     from monitor.text.checks import rule_warnings
 
-    config, definitions = load_all(ns.config)
+    config, definitions, chosen = _definitions(ns, with_tests=True)
+    problems = []
+    for path in chosen.tests:
+        try:
+            load_test_file(path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
     rules = definitions.rules.rules
     for warning in rule_warnings(definitions.rules.entries):
         print(f"warning: {warning}", file=sys.stderr)
-    print(f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(config.sources)} source(s)")
+    print(
+        f"ok: {len(rules)} rule(s), {len(definitions.playbooks)} playbook(s), {len(chosen.tests)} rule test file(s), "
+        f"{len(config.sources)} source(s)"
+    )
+    return EXIT_OK
+
+
+def cmd_passwd(ns: argparse.Namespace) -> int:
+    """Read a password (twice on a terminal; one line from a pipe) and print its scrypt hash."""
+    import getpass
+
+    from monitor.web.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return EXIT_INVALID
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("error: use a password of at least 8 characters", file=sys.stderr)
+        return EXIT_INVALID
+    print(hash_password(password))
     return EXIT_OK
 
 
@@ -215,10 +295,9 @@ def cmd_test(ns: argparse.Namespace) -> int:
 
     from monitor.app import build_scorer, negative_cut
     from monitor.errors import ConfigError as Invalid
-    from monitor.loading import load_all
-    from monitor.ruletest import LazyScorer, RuleTester, discover, junit_xml, load_test_file
+    from monitor.ruletest import LazyScorer, RuleTester, junit_xml, load_test_file
 
-    config, definitions = load_all(ns.config)
+    config, definitions, chosen = _definitions(ns, with_tests=True)
     logging.getLogger("monitor.incidents").setLevel(logging.ERROR)  # the tests' own incidents are not news
     tester = RuleTester(
         definitions,
@@ -229,9 +308,10 @@ def cmd_test(ns: argparse.Namespace) -> int:
         ),
         negative_cut(config),
     )
-    files = discover(ns.files, Path(config.rules_dir))
+    files = chosen.tests
     if not files:
-        print(f"no rule test files in {Path(config.rules_dir) / 'tests'}", file=sys.stderr)
+        where = ", ".join(f"{f}/tests" for f in chosen.rules_from)
+        print(f"no rule test files: name some, or put them in {where}", file=sys.stderr)
         return EXIT_INVALID
     outcomes = []
     problems = []
@@ -262,6 +342,7 @@ def cmd_test(ns: argparse.Namespace) -> int:
 
 def cmd_backtest(ns: argparse.Namespace) -> int:
     from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
 
     from monitor import backtest
     from monitor.app import build_scorer, negative_cut
@@ -270,7 +351,6 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
     from monitor.config import database_url
     from monitor.durations import parse_duration
     from monitor.ingest import Ingestor
-    from monitor.loading import load_all
     from monitor.metrics import Metrics
     from monitor.models import ScoredItem
     from monitor.store import open_store
@@ -284,7 +364,7 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
             raise InvalidOperation(f"--from/--to: found {text!r}, expected an ISO time like 2026-11-01T00:00") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
-    config, definitions = load_all(ns.config)
+    config, definitions, _ = _definitions(ns)
     rules = [r for r in definitions.rules.rules if not ns.rule or r.id in ns.rule]
     if not rules:
         raise InvalidOperation(f"no rule matches {ns.rule}; `crisismon check` lists the rules")
@@ -310,7 +390,7 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
         scored = backtest.ingest_items(loaded, ingestor)
         memory.close()
     else:
-        store = open_store(database_url(config, ns.db))
+        store = open_existing(database_url(config, ns.db))
         scored = store.items_between(None, datetime(1970, 1, 2, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
         store.close()
     if not scored:
@@ -331,11 +411,11 @@ def cmd_backtest(ns: argparse.Namespace) -> int:
     print(f"replayed {len(scored)} item(s) from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
     print("\n".join(backtest.report_lines(results)))
     if ns.out:
-        _write_backtest(ns.out, results, end)
+        _write_backtest(ns.out, results, end, ZoneInfo(config.timezone))
     return EXIT_OK
 
 
-def _write_backtest(out: Path, results: Any, end: Any) -> None:
+def _write_backtest(out: Path, results: Any, end: Any, zone: Any) -> None:
     from monitor import backtest
     from monitor.charts import ChartSeries, ChartsUnavailable, render_png
 
@@ -352,7 +432,7 @@ def _write_backtest(out: Path, results: Any, end: Any) -> None:
             metric=r.metric,
         )
         try:
-            (out / f"{r.rule.id}.png").write_bytes(render_png(series))
+            (out / f"{r.rule.id}.png").write_bytes(render_png(series, zone=zone))
         except ChartsUnavailable as exc:
             print(f"no charts: {exc}", file=sys.stderr)
             break
@@ -376,11 +456,12 @@ def cmd_run(ns: argparse.Namespace) -> int:
     engine = wiring.engine
     clean = True
     try:
-        build_api(config, wiring, store, clock, os.environ)
+        server = build_api(config, wiring, store, clock, os.environ)
         if ns.once:
             engine.cycle()
             return EXIT_OK
-        reloader = Reloader(engine, config, store, wiring.renderers, clock)
+        live = _live_daemon(wiring, server, os.environ)
+        reloader = Reloader(engine, config, store, wiring.renderers, clock, config_path=ns.config, live=live)
         running = Running()
         scheduler = build_scheduler(
             engine,
@@ -394,6 +475,9 @@ def cmd_run(ns: argparse.Namespace) -> int:
             },
             running=running,
         )
+        live.scheduler, live.running = scheduler, running
+        if server is not None and server.api.readiness is not None:
+            server.api.readiness.scheduler_running = lambda: bool(scheduler.running)
         log = logging.getLogger("crisismon")
         log.info("running: %d source(s), %d rule(s)", len(config.sources), len(definitions.rules.rules))
         stopped = run_until_stopped(
@@ -421,17 +505,32 @@ def cmd_run(ns: argparse.Namespace) -> int:
             store.close()
 
 
+def _live_daemon(wiring: Any, server: Any, env: Any) -> Any:
+    """What a reload changes in the running daemon (new sources get clients from the daemon's
+    outbound pool: total deadline and address policy, aborted on stop)."""
+    from monitor.app import build_sources
+    from monitor.live import LiveDaemon
+
+    return LiveDaemon(
+        engine=wiring.engine,
+        build_sources=lambda configs: build_sources(configs, outbound=wiring.outbound),
+        health=wiring.health,
+        renderers=[wiring.renderers],
+        console=server.api.console if server is not None else None,
+        env=env,
+    )
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
     from monitor.demo.runner import run_demo
 
-    return run_demo(keep_running=ns.keep_running, db=ns.db, speed=ns.speed, timeout=ns.timeout)
+    return run_demo(keep_running=ns.keep_running, db=ns.db, speed=ns.speed, timeout=ns.timeout, console=ns.console)
 
 
 def _store(ns: argparse.Namespace) -> Any:
     from monitor.config import database_url, load_config
-    from monitor.store import open_store
 
-    return open_store(database_url(load_config(ns.config), ns.db))
+    return open_existing(database_url(load_config(ns.config), ns.db))
 
 
 def cmd_incidents(ns: argparse.Namespace) -> int:
@@ -482,12 +581,11 @@ def cmd_incident_op(ns: argparse.Namespace) -> int:
     from monitor.ops import IncidentOps
     from monitor.playbooks import load_playbooks
     from monitor.roster import load_roster
-    from monitor.store import open_store
 
     config = load_config(ns.config)
     playbooks, _ = load_playbooks(Path(config.playbooks_dir))
     roster = load_roster(Path(config.roster) if config.roster else None)
-    store = open_store(database_url(config, ns.db))
+    store = open_existing(database_url(config, ns.db))
     ops = IncidentOps(store, all_renderers(roster), playbooks)
     now = SystemClock().now()
     action: str = ns.func_name
@@ -544,7 +642,7 @@ def _review_chart(ns: argparse.Namespace, store: Any, incident: Any) -> str | No
         print(f"no chart: rule {incident.rule_id} is no longer defined", file=sys.stderr)
         return None
     try:
-        png = metric_chart(store, rule, incident, negative_cut(config), SystemClock().now())
+        png = metric_chart(store, rule, incident, negative_cut(config), SystemClock().now(), config.timezone)
     except ChartsUnavailable as exc:
         print(f"no chart: {exc}", file=sys.stderr)
         return None
@@ -562,10 +660,9 @@ def cmd_sources(ns: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
     from monitor.config import database_url, load_config
     from monitor.health import source_lines
-    from monitor.store import open_store
 
     config = load_config(ns.config)
-    store = open_store(database_url(config, ns.db))
+    store = open_existing(database_url(config, ns.db))
     try:
         configured = {s.name: (s.type, s.expected_silence) for s in config.sources}
         lines = source_lines(store, configured, SystemClock().now())

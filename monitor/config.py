@@ -6,15 +6,26 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
 from monitor.paths import default_dir
+from monitor.sources.mappings import ComplaintsMapping, JsonMapping
 from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
+
+
+def check_timezone(zone: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise found_expected(repr(zone), "an IANA time zone such as Asia/Shanghai or UTC") from None
+
 
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 _HOST_OR_NETWORK = re.compile(r"^[A-Za-z0-9_.:\-\[\]]+(/\d{1,3})?$")
@@ -45,23 +56,6 @@ class SourceBase(Strict):
         return value
 
 
-class JsonMappingConfig(Strict):
-    items_path: str = Field(default="", description="Dotted path to the list of items, e.g. data.items")
-    id: str | None = "id"
-    title: str | None = "title"
-    text: str | None = "text"
-    url: str | None = "url"
-    published: str | None = "published"
-    published_format: str = Field(
-        default="auto", description="auto, iso8601, rfc2822, epoch, epoch_ms or a strptime pattern"
-    )
-    timezone: str = Field(default="UTC", description="Time zone of times given without an offset")
-    url_template: str | None = Field(default=None, description="Builds the link from item fields, e.g. https://x/{id}")
-    html: bool = Field(default=True, description="Strip markup from title and text")
-    category: str | None = None
-    attrs: dict[str, str] = Field(default_factory=dict, description="attr name -> field path")
-
-
 class RssSource(SourceBase):
     type: Literal["rss"]
     url: str
@@ -75,7 +69,7 @@ class JsonFeedSource(SourceBase):
 class JsonSource(SourceBase):
     type: Literal["json"]
     url: str
-    mapping: JsonMappingConfig
+    mapping: JsonMapping
 
 
 class RsshubSource(SourceBase):
@@ -84,37 +78,9 @@ class RsshubSource(SourceBase):
     route: str = Field(pattern=r"^/", description="RSSHub route such as /weibo/keyword/品牌")
 
 
-COMPLAINT_ATTRS = ("product", "region", "brand", "channel", "store")
-
-
-class ComplaintsMappingConfig(Strict):
-    """Where a CRM's JSON keeps its records (or counts) and their fields (dotted paths)."""
-
-    items_path: str = Field(
-        default="", description="Path to the list; empty: the document, or its 'complaints' or 'counts' list"
-    )
-    next: str | None = Field(default="next", description="Path of the next page's URL; None: no paging")
-    id: str | None = Field(default="id", description="Path of the record id; None: a hash of time and text")
-    time: str = Field(default="time", description="Path of the record time")
-    time_format: str = Field(
-        default="auto", description="auto, iso8601, rfc2822, epoch, epoch_ms or a strptime pattern"
-    )
-    timezone: str = Field(default="UTC", description="Time zone of times given without an offset")
-    text: str = Field(default="text", description="Path of the complaint text")
-    category: str | None = Field(default="category", description="Path of the complaint category")
-    attrs: dict[str, str] = Field(
-        default_factory=lambda: {a: a for a in COMPLAINT_ATTRS}, description="attr name -> field path"
-    )
-    count: str = Field(default="count", description="counts mode: path of the count")
-    start: str = Field(default="start", description="counts mode: path of the interval's start")
-    end: str = Field(default="end", description="counts mode: path of the interval's end")
-
-    @model_validator(mode="after")
-    def _known_format_and_zone(self) -> ComplaintsMappingConfig:
-        from monitor.sources.complaints import check_time_settings
-
-        check_time_settings(self.time_format, self.timezone)
-        return self
+# One model per shape: the sources read these very objects (monitor.sources.mappings).
+JsonMappingConfig = JsonMapping
+ComplaintsMappingConfig = ComplaintsMapping
 
 
 class ComplaintsApiSource(SourceBase):
@@ -126,7 +92,7 @@ class ComplaintsApiSource(SourceBase):
         default="records", description="records: one item per complaint; counts: per-category counts per interval"
     )
     since_param: str = Field(default="since", min_length=1, description="Query parameter carrying the cursor")
-    mapping: ComplaintsMappingConfig | None = Field(default=None, description="Field paths; None: the default format")
+    mapping: ComplaintsMapping | None = Field(default=None, description="Field paths; None: the default format")
 
 
 class FileDropSource(SourceBase):
@@ -183,6 +149,51 @@ class NotifyConfig(Strict):
     slack: SlackConfig = SlackConfig()
 
 
+class ConsoleUser(Strict):
+    """One login of the web console, acting as a person of the roster."""
+
+    login: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,64}$", description="What the person types to log in")
+    password_hash: str = Field(
+        pattern=r"^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$",
+        description="scrypt hash printed by `crisismon passwd`",
+    )
+    person: str = Field(min_length=1, description="The roster person (name) this login acts as")
+
+
+class AuthConfig(Strict):
+    """Logins for the web console (reading and acting); without it the console is read-only."""
+
+    users: tuple[ConsoleUser, ...] = Field(min_length=1)
+    secret_env: str = Field(
+        default="CRISISMON_SESSION_SECRET",
+        description="Environment variable with the key that signs session cookies; unset: a random key per start",
+    )
+    session_lifetime: Duration = Field(default=timedelta(hours=12), description="How long a login lasts")
+    secure_cookie: bool = Field(default=True, description="Send the cookie over HTTPS only (false: plain-HTTP tests)")
+    act_roles: tuple[str, ...] = Field(
+        default=(), description="Roster roles that may act (ack, tick, note, resolve); empty: any role"
+    )
+
+    @field_validator("act_roles")
+    @classmethod
+    def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        from monitor.playbooks import ROLES
+
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise found_expected(", ".join(unknown), f"roles among {', '.join(ROLES)}")
+        return roles
+
+    @field_validator("users")
+    @classmethod
+    def _unique_logins(cls, users: tuple[ConsoleUser, ...]) -> tuple[ConsoleUser, ...]:
+        logins = [u.login for u in users]
+        dupes = sorted({n for n in logins if logins.count(n) > 1})
+        if dupes:
+            raise found_expected(f"{', '.join(dupes)} more than once", "each login once")
+        return users
+
+
 class HttpConfig(Strict):
     listen: str | None = Field(
         default=None, pattern=r"^[^:]+:\d+$", description="host:port for the HTTP API; None = no HTTP server"
@@ -194,6 +205,8 @@ class HttpConfig(Strict):
     read_timeout: Duration = Field(
         default=timedelta(seconds=10), description="Time a client has to send its headers, and again its body"
     )
+    console: bool = Field(default=True, description="Serve the web console on / (docs/console.md)")
+    auth: AuthConfig | None = Field(default=None, description="Console logins; None: the console is read-only")
 
 
 class IncidentsConfig(Strict):
@@ -219,6 +232,13 @@ class AppConfig(Strict):
     http: HttpConfig = HttpConfig()
     evaluate_every: Duration = timedelta(minutes=1)
     deliver_every: Duration = timedelta(seconds=5)
+    timezone: str = Field(default="UTC", description="Time zone of the times shown in the console and charts")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, zone: str) -> str:
+        check_timezone(zone)
+        return zone
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> AppConfig:
@@ -249,7 +269,60 @@ def load_config(path: Path | None) -> AppConfig:
     config, problems = validate(AppConfig, located, _resolve_paths(data, path.parent))
     if config is None:
         raise ConfigError(problems)
+    problems = _console_people(config, located) + _runtime_problems(config, located)
+    if problems:
+        raise ConfigError(problems)
     return config
+
+
+def _runtime_problems(config: AppConfig, located: Any) -> list[Problem]:
+    """What `run` needs beyond the shapes: a usable port, a database driver (the sentiment model is
+    checked where ``scoring.model`` is validated)."""
+    problems: list[Problem] = []
+
+    def problem(loc: tuple[str, ...], found: str, expected: str) -> None:
+        problems.append(Problem(located.path, located.line_of(loc), ".".join(loc), found, expected))
+
+    if config.http.listen:
+        port = int(config.http.listen.rsplit(":", 1)[1])
+        if port > 65535:
+            problem(("http", "listen"), config.http.listen, "a port from 0 to 65535")
+    if config.database.startswith(("postgresql://", "postgres://")):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            problem(
+                ("database",), "a PostgreSQL URL", "PostgreSQL support installed: pip install 'crisismon[postgres]'"
+            )
+    return problems
+
+
+def _console_people(config: AppConfig, located: Any) -> list[Problem]:
+    """Every console login acts as a person of the roster (roster problems are reported elsewhere)."""
+    auth = config.http.auth
+    if auth is None:
+        return []
+    where = ("http", "auth", "users")
+    if not config.roster:
+        line = located.line_of(("http", "auth"))
+        return [Problem(located.path, line, "http.auth", "no roster", "a roster file naming the console's people")]
+    from monitor.roster import load_roster
+
+    try:
+        names = {p.name for p in load_roster(Path(config.roster)).people}
+    except ConfigError:
+        return []
+    return [
+        Problem(
+            located.path,
+            located.line_of((*where, i, "person")),
+            f"http.auth.users.{i}.person",
+            repr(user.person),
+            f"a person of the roster ({', '.join(sorted(names)) or 'it has none'})",
+        )
+        for i, user in enumerate(auth.users)
+        if user.person not in names
+    ]
 
 
 def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:

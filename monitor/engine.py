@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from datetime import datetime
 
-from monitor.clock import Clock
+from monitor.clock import Clock, monotonic
 from monitor.evaluator import Evaluator
 from monitor.health import PollBook
 from monitor.incidents import IncidentService
@@ -89,11 +89,14 @@ class Engine:
         source = self.sources[name]
         if self.book is not None and not self.book.before(name, source, now, force=force):
             return 0
+        started = monotonic()
         try:
             result = source.fetch(now)
         except Exception as exc:  # a source bug must not stop the daemon
             log.exception("source %s failed unexpectedly", name)
             result = FetchResult(errors=[f"unexpected {type(exc).__name__}: {exc}"])
+        failed = bool(result.errors) and not result.items and not result.not_modified
+        self.metrics.observe_poll(name, monotonic() - started, failed=failed)
         try:
             added = self.ingestor.ingest(name, result, now)
             if self.book is not None:
@@ -114,10 +117,11 @@ class Engine:
             signals: list[Signal] = []
             for rule in rules:
                 with self.evaluator.store.transaction():
-                    found = self.evaluator.evaluate_rule(rule, now, down)
+                    found = self.evaluator.evaluate_timed(rule, now, down)
                     for signal in found:
                         self.incidents.handle(signal, rule, now)
                 signals.extend(found)
+            self.evaluator.finish(now)
             return signals
 
     def check_sla(self) -> int:

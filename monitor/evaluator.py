@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from monitor.clock import monotonic
 from monitor.detect.conditions import Leaf, Observe, compare, evaluate
 from monitor.detect.matching import group_key, selected_by_any, selects
 from monitor.detect.running import DetectorMemo
@@ -56,14 +57,17 @@ class Evaluator:
         sources_down: Callable[[], set[str]] = set,
         history_start: datetime | None = None,
         items: ItemReader | None = None,
+        timed: Callable[[str, float, datetime], None] | None = None,
     ) -> None:
-        """``history_start`` overrides when data begins (rule tests); else the oldest item."""
+        """``history_start`` overrides when data begins (rule tests); else the oldest item.
+        ``timed(rule_id, seconds, now)`` is told how long each rule's evaluation took (metrics)."""
         self.store = store
         self.default_cut = default_cut
         self.sources_down = sources_down
         self.history_start = history_start
         self.items: ItemReader = items or store
         self.detectors = DetectorMemo()
+        self.timed = timed
 
     def summary(self, rule: Rule, items: Sequence[ScoredItem], now: datetime) -> Summary:
         """What is spreading in the rule's window, terms against the ``TERM_BASELINE`` before it."""
@@ -77,9 +81,22 @@ class Evaluator:
         down = self.sources_down()
         signals: list[Signal] = []
         for rule in rules:
-            signals.extend(self.evaluate_rule(rule, now, down))
-        self.detectors.forget_stale(now)
+            signals.extend(self.evaluate_timed(rule, now, down))
+        self.finish(now)
         return signals
+
+    def evaluate_timed(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
+        """``evaluate_rule``, telling ``timed`` how long it took."""
+        started = monotonic()
+        try:
+            return self.evaluate_rule(rule, now, down)
+        finally:
+            if self.timed is not None:
+                self.timed(rule.id, monotonic() - started, now)
+
+    def finish(self, now: datetime) -> None:
+        """After a round of evaluations: forget the running detectors of rules no longer evaluated."""
+        self.detectors.forget_stale(now)
 
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
         cut = rule.negative_below or self.default_cut

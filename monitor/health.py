@@ -103,7 +103,8 @@ class PollBook:
         return False
 
     def forget(self, name: str) -> None:
-        """Restore the source's saved state before its next poll (its last poll's was not saved)."""
+        """Restore the source's saved state before its next poll: its last poll's state was not
+        saved, or the source was replaced by a reload."""
         self._until.pop(name, None)
 
     def after(self, name: str, source: object, added: int, now: datetime) -> None:

@@ -31,12 +31,15 @@ class IncidentService:
         playbooks: Mapping[str, Playbook],
         renderers: Mapping[str, Renderer],
         chart: ChartMaker | None = None,
+        opened: Callable[[Rule, Incident, datetime], None] | None = None,
     ) -> None:
-        """``chart(rule, incident, now)`` draws the PNG posted with an alert (None: no charts)."""
+        """``chart(rule, incident, now)`` draws the PNG posted with an alert (None: no charts).
+        ``opened(rule, incident, now)`` is told of each new incident (metrics)."""
         self.store = store
         self.playbooks = playbooks
         self.renderers = renderers
         self.chart = chart
+        self.opened = opened
 
     def handle(self, signal: Signal, rule: Rule, now: datetime) -> Incident | None:
         if signal.state == SignalState.FIRING:
@@ -159,7 +162,10 @@ class IncidentService:
 
     def open(self, signal: Signal, rule: Rule, now: datetime) -> Incident:
         try:
-            return self._open(signal, rule, now)
+            incident = self._open(signal, rule, now)
+            if self.opened is not None:
+                self.opened(rule, incident, now)
+            return incident
         except DuplicateIncident:
             # Another daemon opened it first (its transaction committed between our check
             # and our insert; ours was rolled back): update the winner instead.

@@ -8,7 +8,11 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def default_dir(name: str) -> Path:
-    """``rules`` or ``playbooks``: the copy bundled in the wheel, else the checkout's."""
+    """``rules`` or ``playbooks``: the current folder's when it has one (what an admin edits),
+    else the copy bundled in the wheel, else the checkout's."""
+    here = Path.cwd() / name
+    if here.is_dir():
+        return here
     bundled = _PACKAGE / "bundled" / name
     if bundled.is_dir():
         return bundled

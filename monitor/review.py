@@ -131,7 +131,7 @@ def review_markdown(incident: Incident, timeline: list[TimelineEntry], chart: st
     return "\n".join(lines)
 
 
-def metric_chart(store: Any, rule: Any, incident: Incident, cut: float, now: datetime) -> bytes:
+def metric_chart(store: Any, rule: Any, incident: Incident, cut: float, now: datetime, zone: str = "UTC") -> bytes:
     """PNG of the rule's metric for the incident's group, 6 h before it opened until it ended.
 
     Raises ``monitor.charts.ChartsUnavailable`` when matplotlib is not installed.
@@ -161,4 +161,6 @@ def metric_chart(store: Any, rule: Any, incident: Incident, cut: float, now: dat
         spans=spans(replayed, end),
         metric=replayed.metric,
     )
-    return render_png(series)
+    from zoneinfo import ZoneInfo
+
+    return render_png(series, zone=ZoneInfo(zone))

@@ -54,7 +54,7 @@ class Running:
             return self._idle.wait_for(lambda: not self._names, timeout=seconds)
 
 
-def _guarded(name: str, job: Callable[[], Any], running: Running | None = None) -> Callable[[], None]:
+def guarded(name: str, job: Callable[[], Any], running: Running | None = None) -> Callable[[], None]:
     def run() -> None:
         if running is not None:
             running.begin(name)
@@ -95,7 +95,7 @@ def build_scheduler(
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
 
     def _guard(name: str, job: Callable[[], Any]) -> Callable[[], None]:
-        return _guarded(name, job, running)
+        return guarded(name, job, running)
 
     for name, interval in poll_intervals.items():
         seconds = interval.total_seconds()
@@ -145,21 +145,21 @@ def run_until_stopped(
     hangup = threading.Event()
     install_signal_handlers(stop, hangup)
     scheduler.start()
-    scheduler.add_job(_guarded("first cycle", first_poll, running), id="first-cycle")  # no trigger: now, once
+    scheduler.add_job(guarded("first cycle", first_poll, running), id="first-cycle")  # no trigger: now, once
     failure: str | None = None
     try:
         while not stop.wait(0.5):
             if hangup.is_set():
                 hangup.clear()
                 if on_hangup is not None:
-                    _guarded("reload", on_hangup)()
+                    guarded("reload", on_hangup)()
             if give_up is not None and (failure := give_up()) is not None:
                 log.error("%s", failure)
                 break
     finally:
         log.info("shutting down: waiting up to %gs for running jobs", grace)
         if on_stop is not None:
-            _guarded("stop", on_stop)()
+            guarded("stop", on_stop)()
         scheduler.shutdown(wait=False)
     clean = running.wait_idle(grace) if running is not None else True
     return Stopped(clean, failure, tuple(running.now()) if running is not None else ())

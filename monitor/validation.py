@@ -30,12 +30,31 @@ def validate(model: type[M], located: Located, data: Any, prefix: Loc = ()) -> t
 
 def _problem(located: Located, prefix: Loc, err: Any) -> Problem:
     loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
-    full = (*prefix, *loc)
+    if kind_of(err) in ("union_tag_invalid", "union_tag_not_found"):  # name the key that picks the member
+        loc = (*loc, str((err.get("ctx") or {}).get("discriminator", "")).strip("'\"") or "type")
+    full = _without_tags(located, (*prefix, *loc))
     field = ".".join(str(p) for p in full) or "(document)"
     kind = err["type"]
     found = _found(err, kind)
     expected = _expected(err, kind)
     return Problem(located.path, located.line_of(full), field, found, expected)
+
+
+def kind_of(err: Any) -> str:
+    return str(err["type"])
+
+
+def _without_tags(located: Located, full: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop a discriminated union's tag (``sources.0.rss.name`` -> ``sources.0.name``): a part
+    that is no key of the file, between two that are."""
+    kept: list[Any] = []
+    for index, part in enumerate(full):
+        inner = index < len(full) - 1
+        known = tuple(kept) in located.lines and (*kept, part) not in located.lines
+        if inner and isinstance(part, str) and known and (*kept, full[index + 1]) in located.lines:
+            continue
+        kept.append(part)
+    return tuple(kept)
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -19,6 +19,7 @@ from monitor.notify.blocks import render_alert
 from monitor.notify.render import TextRenderer
 from monitor.notify.signature import sign
 from monitor.ops import IncidentOps
+from monitor.readiness import watch_daemon
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
 
@@ -39,7 +40,7 @@ class World:
         definitions = load_definitions(config, check_sources=False)
         self.clock, self.source, self.notifier = FakeClock(), FakeSource("complaints"), RecordingNotifier()
         self.store = store
-        self.engine: Engine = build_engine(
+        self.wiring = build_engine(
             config,
             definitions,
             store,
@@ -48,7 +49,8 @@ class World:
             sources={"complaints": self.source},
             notifiers={"console": self.notifier},
             renderers={"console": TextRenderer()},
-        ).engine
+        )
+        self.engine: Engine = self.wiring.engine
         ops = IncidentOps(store, {"console": TextRenderer()}, definitions.playbooks)
         self.api = Api(
             store=store,
@@ -60,6 +62,7 @@ class World:
             slack_secret=SECRET,
             max_body=20_000,
         )
+        self.readiness = watch_daemon(self.api, store, self.clock, self.engine.metrics, self.wiring.health)
         self.server = ApiServer(self.api).start()
         self.http = httpx.Client(base_url=self.server.url, timeout=10)
         self.auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -84,7 +87,7 @@ def test_health_and_metrics_need_no_token(world: World) -> None:
     assert world.http.get("/healthz").json()["status"] == "ok"
     world.open_incident()
     metrics = world.http.get("/metrics").text
-    assert 'crisismon_items_total{source="complaints"} 13' in metrics
+    assert 'crisismon_items_total{source="complaints"} 13.0' in metrics
     assert "crisismon_incidents_active 1" in metrics
 
 

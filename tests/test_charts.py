@@ -104,3 +104,31 @@ def test_without_matplotlib_the_error_says_what_to_install(monkeypatch: pytest.M
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ChartsUnavailable, match=r"install crisismon\[charts\]"):
         render_png(surge())
+
+
+def test_chinese_is_drawn_with_the_shipped_cjk_font_without_system_fonts() -> None:
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    from monitor.charts import _font_families
+    from monitor.fonts import cjk_font
+
+    shipped = cjk_font()
+    if shipped is None:
+        pytest.skip("noto-cjk-sans-otc is not installed (the charts extra)")
+    families = _font_families(font_manager)
+    assert families[0] == "Noto Sans CJK SC"
+    found = font_manager.fontManager.findfont(
+        font_manager.FontProperties(family=families[0]), fallback_to_default=False
+    )
+    assert found == str(shipped)
+    font = FT2Font(found)
+    assert all(font.get_char_index(ord(c)) for c in "充电宝质量投诉激增暖居")
+
+
+def test_times_are_drawn_in_the_configured_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    utc = render_png(surge())
+    shanghai = render_png(surge(), zone=ZoneInfo("Asia/Shanghai"))
+    assert utc != shanghai  # other tick labels and axis name

@@ -42,6 +42,8 @@ DOCUMENTED = [
     ("configuration.md", config.SlackConfig),
     ("configuration.md", config.IncidentsConfig),
     ("configuration.md", config.HttpConfig),
+    ("configuration.md", config.AuthConfig),
+    ("configuration.md", config.ConsoleUser),
     ("incidents.md", roster.Roster),
     ("incidents.md", roster.Person),
 ]

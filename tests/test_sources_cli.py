@@ -90,5 +90,8 @@ def test_json_has_one_object_per_source(setup: tuple[Path, str], capsys: pytest.
 
 
 def test_nothing_configured_nor_polled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.store import open_store
+
+    open_store(str(tmp_path / "empty.db")).close()  # a daemon's database that has seen nothing yet
     assert main(["sources", "--db", str(tmp_path / "empty.db")]) == 0
     assert "no sources" in capsys.readouterr().out

@@ -9,9 +9,9 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.app import Wiring, build_engine
+from monitor.app import Wiring, build_api, build_engine
 from monitor.clock import AcceleratedClock, monotonic
-from monitor.config import AppConfig, ComplaintsApiSource, RsshubSource, RssSource, ScoringConfig
+from monitor.config import AppConfig, ComplaintsApiSource, HttpConfig, RsshubSource, RssSource, ScoringConfig
 from monitor.demo.scenario import build_timeline
 from monitor.demo.server import WEIBO_ROUTE, ScenarioServer
 from monitor.loading import load_definitions
@@ -39,15 +39,21 @@ def demo_config(base_url: str, database: str) -> AppConfig:
     )
 
 
-def run_demo(*, keep_running: bool, db: str | None, speed: float, timeout: float) -> int:
+def run_demo(*, keep_running: bool, db: str | None, speed: float, timeout: float, console: str | None = None) -> int:
+    """``console``: host:port to serve the web console (read-only) on while the demo runs."""
     with tempfile.TemporaryDirectory(prefix="crisismon-demo-") as tmp:
         database = db or str(Path(tmp) / "demo.db")
         clock = AcceleratedClock(speed)
         with ScenarioServer(build_timeline(clock.now()), clock) as server:
             config = demo_config(server.base_url, database)
+            if console:
+                config = config.model_copy(update={"http": HttpConfig(listen=console)})
             definitions = load_definitions(config)
             store = open_store(database)
             wiring = build_engine(config, definitions, store, clock)
+            if console:
+                api = build_api(config, wiring, store, clock, {})
+                print(f"demo: the console is on {api.url}/", flush=True)
             print(
                 f"demo: replaying 3 calm days and a product-quality surge at {speed:g}x "
                 f"from {server.base_url} (database {database})",

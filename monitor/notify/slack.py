@@ -177,6 +177,13 @@ class SlackNotifier:
         self._pace_lock = threading.Lock()
         self._channel_id: str | None = channel if _looks_like_id(channel) else None
 
+    def set_channel(self, channel: str, min_interval: float) -> None:
+        """A reloaded config's channel and pacing (later messages go there)."""
+        if channel != self.channel:
+            self.channel = channel
+            self._channel_id = channel if _looks_like_id(channel) else None
+        self.min_interval = min_interval
+
     def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:
         if FILE_KEY in message.payload:
             return self._upload(message, thread_ref, update_ref)

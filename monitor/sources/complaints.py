@@ -24,62 +24,23 @@ so a restart neither refetches everything nor skips what was never stored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urljoin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from monitor.models import FetchResult, Item, stable_id
-from monitor.sources.feeds import PUBLISHED_FORMATS, get_path, parse_time
+from monitor.sources.feeds import get_path, parse_time
 from monitor.sources.http import parse_retry_after
+from monitor.sources.mappings import ComplaintsMapping
 
 MAX_PAGES = 50
 ATTR_FIELDS = ("product", "region", "brand", "channel", "store")
 ISO_EXAMPLE = "e.g. 2026-11-20T08:15:00+08:00"
 
 Mode = Literal["records", "counts"]
-
-
-def check_time_settings(time_format: str, timezone: str) -> None:
-    """Raise ValueError naming the problem when a time format or zone is unknown."""
-    if time_format not in PUBLISHED_FORMATS and "%" not in time_format:
-        raise ValueError(
-            f"time_format: found {time_format!r}, expected one of {', '.join(PUBLISHED_FORMATS)} "
-            "or a strptime pattern such as %Y-%m-%d %H:%M:%S"
-        )
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"timezone: found {timezone!r}, expected an IANA name such as Asia/Shanghai") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class ComplaintsMapping:
-    """Where the records and their fields are, as dotted paths (``data.items``, ``a.0.b``).
-
-    ``items_path`` empty: the document is the list, or its ``complaints`` (or ``counts``)
-    list. ``next``: path of the next page's URL (relative URLs are resolved). ``id`` None:
-    a hash of time and text. Counts mode reads ``category``, ``count``, ``start``, ``end``.
-    """
-
-    items_path: str = ""
-    next: str | None = "next"
-    id: str | None = "id"
-    time: str = "time"
-    time_format: str = "auto"
-    timezone: str = "UTC"
-    text: str = "text"
-    category: str | None = "category"
-    attrs: Mapping[str, str] = field(default_factory=lambda: {a: a for a in ATTR_FIELDS})
-    count: str = "count"
-    start: str = "start"
-    end: str = "end"
-
-    def __post_init__(self) -> None:
-        check_time_settings(self.time_format, self.timezone)
 
 
 # The documented default format: ISO 8601 times, fields named as in the module docstring.

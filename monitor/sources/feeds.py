@@ -15,19 +15,19 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import feedparser
 
 from monitor.models import FetchResult, Item, stable_id
 from monitor.protocols import Source
 from monitor.sources.http import ConditionalState, FetchError, FetchPolicy, HttpFetcher
+from monitor.sources.mappings import JsonMapping
 
 log = logging.getLogger(__name__)
 
@@ -442,7 +442,6 @@ _TIME_FORMATS = (
     "%Y年%m月%d日 %H:%M",
     "%Y年%m月%d日",
 )
-PUBLISHED_FORMATS = ("auto", "iso8601", "rfc2822", "epoch", "epoch_ms")
 
 
 def parse_time(value: Any, fmt: str, tz: Any) -> datetime | None:
@@ -516,46 +515,6 @@ def _from_pattern(text: str, patterns: Iterable[str]) -> datetime | None:
         except ValueError:
             continue
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class JsonMapping:
-    """Where a generic JSON API keeps its items and their fields (dotted paths).
-
-    ``items_path`` leads to the list of items (``""``: the document is the list). Field
-    paths are relative to one item; ``a.b.0.c`` indexes lists. ``text`` may name several
-    paths joined with ``+`` (``"title+description"``). ``url_template`` builds the link
-    when the API gives none: ``"https://m.weibo.cn/detail/{mblog.id}"``. Times without an
-    offset are in ``timezone``. ``html``: strip markup from title and text. ``category``:
-    path of a complaint category. ``attrs``: item attribute name -> path (grouping fields
-    such as brand or region).
-    """
-
-    items_path: str = ""
-    id: str | None = "id"
-    title: str | None = "title"
-    text: str | None = "text"
-    url: str | None = "url"
-    published: str | None = "published"
-    published_format: str = "auto"
-    timezone: str = "UTC"
-    url_template: str | None = None
-    html: bool = True
-    category: str | None = None
-    attrs: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.published_format not in PUBLISHED_FORMATS and "%" not in self.published_format:
-            raise ValueError(
-                f"published_format: found {self.published_format!r}, expected one of "
-                f"{', '.join(PUBLISHED_FORMATS)} or a strptime pattern such as %Y-%m-%d %H:%M:%S"
-            )
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"timezone: found {self.timezone!r}, expected an IANA name such as Asia/Shanghai") from exc
-        if not (self.text or self.title):
-            raise ValueError("a JSON mapping needs a text or a title path")
 
 
 def get_path(doc: Any, path: str) -> Any:

@@ -2,8 +2,8 @@
 
 One JSON line per item (``source``, ``id``, ``title``, ``text``, ``link``, ``published``)
 and one line with an ``error`` field per problem (a URL that failed, or a feed that was
-only partly readable: then ``items`` says how many were kept). Exit 0 when every URL was
-handled, whatever the feeds said; 2 for a usage error.
+only partly readable: then ``items`` says how many were kept). Exit 0 when at least one URL
+was read, 1 when every URL failed (nothing fetched or parsed), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ DESCRIPTION = """\
 Fetch and parse each feed URL once and print what the daemon sees: one JSON line per item
 (source, id, title, text, link, published) and one line with an "error" field per problem
 (a URL that failed, or a feed only partly readable: "items" then says how many were kept).
-Exit 0 when every URL was handled, whatever the feeds said; 2 for a usage error."""
+Exit 0 when at least one URL was read, 1 when every URL failed, 2 for a usage error."""
 MAX_PARALLEL = 8
 
 
@@ -96,7 +96,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 _write(stream, line)
     except BrokenPipeError:  # `crisismon fetch URL | head`: the reader has seen enough
         _silence_stdout(stream)
-    return 0
+    return 1 if all(failed(results[source.name]) for source in sources) else 0
+
+
+def failed(result: FetchResult) -> bool:
+    """Nothing came of the URL: an error and no item (a 304 is not a failure)."""
+    return bool(result.errors) and not result.items and not result.not_modified
 
 
 def result_lines(url: str, result: FetchResult) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from monitor.config import database_url, load_config
 from monitor.errors import ConfigError
 from monitor.store import SqlStore, open_store, redact_url
 from monitor.store.schema import LATEST
+from monitor.store.sql import DatabaseUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -94,7 +95,7 @@ def _open(args: argparse.Namespace) -> tuple[SqlStore, str] | int:
     shown = redact_url(url)
     try:
         return open_store(url, upgrade=False), shown
-    except ImportError as exc:
+    except (ImportError, DatabaseUnavailable) as exc:  # these name the database and what to do
         print(f"error: {exc}", file=sys.stderr)
     except Exception as exc:  # connection refused, bad credentials, unreadable file...
         print(f"error: cannot open {shown}: {exc}", file=sys.stderr)

@@ -844,6 +844,11 @@ class SqlStore:
     def outbox_counts(self) -> dict[str, int]:
         return {r[0]: int(r[1]) for r in self._rows("SELECT status, COUNT(*) FROM outbox GROUP BY status")}
 
+    def oldest_pending_message(self) -> datetime | None:
+        """When the oldest message still waiting in the outbox was queued (None: none waits)."""
+        row = self._one("SELECT MIN(created_at) FROM outbox WHERE status = 'pending'")
+        return dt(row[0]) if row else None
+
     def messages(self, incident_id: int | None = None) -> list[tuple[Message, str]]:
         where, params = ("WHERE incident_id = ?", (incident_id,)) if incident_id is not None else ("", ())
         rows = self._rows(f"SELECT {_MESSAGE_COLS}, status FROM outbox {where} ORDER BY id", params)

@@ -37,7 +37,7 @@ def test_a_damaged_sqlite_file(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 
 
 def test_a_database_that_cannot_be_created(capsys: pytest.CaptureFixture[str]) -> None:
-    code, lines = run(capsys, "incidents", "--db", "/proc/crisismon-test.db")  # a read-only file system
+    code, lines = run(capsys, "db", "upgrade", "--db", "/proc/crisismon-test.db")  # a read-only file system
     assert code == 1 and len(lines) == 1
     assert lines[0].startswith("error: cannot open SQLite database /proc/crisismon-test.db: unable to open")
     assert "writable by the user running crisismon" in lines[0]
@@ -73,6 +73,8 @@ def test_a_config_path_that_is_a_folder_is_exit_2(capsys: pytest.CaptureFixture[
 
 
 def test_a_23_digit_incident_id(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["db", "upgrade", "--db", str(tmp_path / "d.db")]) == 0
+    capsys.readouterr()
     code, lines = run(capsys, "incident", "show", "99999999999999999999999", "--db", str(tmp_path / "d.db"))
     assert code == 2 and lines == ["error: no incident 99999999999999999999999; `crisismon incidents` lists them"]
 

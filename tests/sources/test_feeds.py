@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -322,7 +321,7 @@ def test_mapping_with_local_times_and_pattern() -> None:
     (item,) = parse_json(body, {}, "x", NOW, mapping).items
     assert item.published_at == datetime(2024, 5, 6, 8, 30, tzinfo=UTC)
     assert item.id == "1" and item.category is None
-    (item,) = parse_json(body, {}, "x", NOW, replace(mapping, category="cat")).items
+    (item,) = parse_json(body, {}, "x", NOW, mapping.model_copy(update={"category": "cat"})).items
     assert item.category == "售后"
 
 

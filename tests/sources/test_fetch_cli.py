@@ -66,7 +66,7 @@ def test_empty_feed_says_so(server: MisbehavingServer) -> None:
 def test_max_bytes_and_bad_urls(server: MisbehavingServer) -> None:
     url = server.add("/rss", Route(body=FEED))
     code, lines = run_cli(url, "ftp://127.0.0.1/x", "--max-bytes", "100")
-    assert code == 0
+    assert code == 1  # every URL failed
     assert "too large" in lines[0]["error"]
     assert "unsupported URL scheme" in lines[1]["error"]
 
@@ -96,3 +96,12 @@ def test_module_entry_point_never_tracebacks(server: MisbehavingServer) -> None:
     assert lines[0]["title"] == "某品牌 召回"
     assert {line["source"] for line in lines[1:]} == set(urls[1:])
     assert all("error" in line for line in lines[1:])
+
+
+def test_exit_1_only_when_every_url_failed(server: MisbehavingServer) -> None:
+    good = server.add("/rss", Route(body=FEED))
+    bad = server.add("/down", Route(status=503))
+    assert run_cli(bad, "--timeout", "1")[0] == 1
+    assert run_cli(bad, good, "--timeout", "1")[0] == 0
+    empty = server.add("/empty", Route(body=b'<rss version="2.0"><channel></channel></rss>'))
+    assert run_cli(empty)[0] == 0  # read, and empty: not a failure

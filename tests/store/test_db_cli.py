@@ -72,7 +72,7 @@ def test_an_unreachable_server_is_an_error_message_without_the_password(
     pytest.importorskip("psycopg")
     assert main(["upgrade", "--db", url]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot open postgresql://crisismon:***@127.0.0.1:1/crisismon")
+    assert err.startswith("error: cannot open PostgreSQL database postgresql://crisismon:***@127.0.0.1:1/crisismon")
     assert "s3cret" not in err
 
 
