@@ -17,7 +17,7 @@ With libyaml (PyYAML's C extension) a file at the size limit loads in about a se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,13 +165,24 @@ def _read(name: str) -> str:
         raise _error(name, line, "file", f"invalid UTF-8 ({exc.reason})", "UTF-8 text") from None
 
 
+def _events(name: str, text: str) -> Iterator[yaml.Event]:
+    """The parser's events; libyaml's own nesting limit (newer releases) reads as ours."""
+    try:
+        yield from yaml.parse(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        if "nesting depth" not in str(exc.problem or ""):
+            raise
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise _error(name, line, "yaml", f"nesting deeper than {MAX_DEPTH} levels", f"at most {MAX_DEPTH}") from None
+
+
 def _shape(name: str, text: str) -> int:
     """Walk the parser's events (no tree, no recursion): refuse deep nesting, recursive aliases
     and aliases that expand too much (at the line that uses them); return the node count."""
     depth = nodes = 0
     sizes: dict[str, int] = {}  # anchor -> how many values it expands to
     stack: list[tuple[str | None, int]] = [(None, 0)]  # per open collection: its anchor, values so far
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in _events(name, text):
         line = event.start_mark.line + 1 if event.start_mark else 1
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
