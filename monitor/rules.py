@@ -9,18 +9,44 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from monitor.detect.anomaly import AnomalyParams
 from monitor.durations import Duration, format_duration
 from monitor.errors import ConfigError, Problem
 from monitor.severity import SeverityName
+from monitor.text.normalise import keyword_form
 from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
 
 Metric = Literal["count", "negative_count", "negative_share", "mean_sentiment", "stories", "negative_stories"]
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+def _flat(value: Any) -> Any:
+    """A list whose entries may be lists (YAML aliases of shared word lists), flattened."""
+    if isinstance(value, list | tuple) and any(isinstance(v, list | tuple) for v in value):
+        return [w for v in value for w in (v if isinstance(v, list | tuple) else [v])]
+    return value
+
+
+class Sense(Strict):
+    """When some keywords of a match count: only near other words, or not near them. A list
+    may hold lists (YAML aliases of shared word lists): they are flattened."""
+
+    keywords: tuple[str, ...] = Field(default=(), description="Which of the match's keywords; empty = all of them")
+    with_: tuple[str, ...] = Field(default=(), alias="with", description="Counts only with one of these nearby")
+    without: tuple[str, ...] = Field(default=(), description="Does not count with one of these nearby")
+    within: Literal["clause", "sentence", "text"] = Field(default="sentence", description="What nearby means")
+
+    _flatten = field_validator("keywords", "with_", "without", mode="before")(_flat)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> Sense:
+        if not (self.with_ or self.without):
+            raise found_expected("a sense without with: or without:", "with:, without: or both")
+        return self
 
 
 class Match(Strict):
@@ -38,11 +64,34 @@ class Match(Strict):
     languages: tuple[Literal["zh", "en", "other"], ...] = Field(
         default=(), description="Only items in these languages; empty = any"
     )
+    senses: tuple[Sense, ...] = Field(default=(), description="When keywords count: with or without other words near")
+
+    _flatten = field_validator("keywords_any", "keywords_none", mode="before")(_flat)
+
+    @field_validator("senses")
+    @classmethod
+    def _senses_name_keywords(cls, senses: tuple[Sense, ...], info: ValidationInfo) -> tuple[Sense, ...]:
+        entries = info.data.get("keywords_all", ())
+        flat = [k for e in entries for k in ((e,) if isinstance(e, str) else e)]
+        known = {keyword_form(k) for k in (*info.data.get("keywords_any", ()), *flat)}
+        for index, sense in enumerate(senses):
+            unknown = [k for k in sense.keywords if keyword_form(k) not in known]
+            if unknown:
+                raise found_expected(
+                    f"senses {index}: keyword(s) {', '.join(map(repr, unknown))}",
+                    "keywords of keywords_any or keywords_all",
+                )
+        return senses
+
+    def positive_keywords(self) -> list[str]:
+        """The keywords an item must mention (keywords_any and keywords_all)."""
+        flat = [k for entry in self.keywords_all for k in ((entry,) if isinstance(entry, str) else entry)]
+        return [*self.keywords_any, *flat]
 
     def keywords(self) -> list[str]:
         """Every keyword of the match (for checks and evidence)."""
-        flat = [k for entry in self.keywords_all for k in ((entry,) if isinstance(entry, str) else entry)]
-        return [*self.keywords_any, *flat, *self.keywords_none]
+        context = [k for sense in self.senses for k in (*sense.with_, *sense.without)]
+        return [*self.positive_keywords(), *self.keywords_none, *context]
 
 
 class Selection(Strict):

@@ -19,6 +19,7 @@ def fields(model: type[BaseModel]) -> list[str]:
 DOCUMENTED = [
     ("rules.md", rules.Rule),
     ("rules.md", rules.Match),
+    ("rules.md", rules.Sense),
     ("rules.md", rules.Threshold),
     ("rules.md", rules.Spike),
     ("rules.md", rules.Anomaly),

@@ -135,3 +135,24 @@ def test_replaced_anomaly_fields_fail_check_with_what_replaced_them(
     assert (problem.line, problem.field.split(".")[-1] if field != "rules.0" else problem.field) == (line, field)
     assert found in problem.found and expected in problem.expected
     assert str(problem).startswith(f"{tmp_path / 'r.yaml'}:{line}: ")
+
+
+def test_a_bad_sense_names_file_line_field_found_and_expected(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n  - id: r\n    description: d\n    playbook: p\n    match:\n      keywords_any: [起火]\n"
+        "      senses:\n        - keywords: [爆炸]\n          without: [销量]\n"
+        "        - {keywords: [起火], whith: [x]}\n"
+        "    condition: {immediate: {}}\n",
+        encoding="utf-8",
+    )
+    _, problems = load_rules(tmp_path, playbooks=["p"], sources=None, categories=[])
+    assert [(p.line, p.field) for p in problems] == [(10, "rules.0.match.senses.1.whith")]
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n  - id: r\n    description: d\n    playbook: p\n    match:\n      keywords_any: [起火]\n"
+        "      senses:\n        - keywords: [爆炸]\n          without: [销量]\n    condition: {immediate: {}}\n",
+        encoding="utf-8",
+    )
+    _, problems = load_rules(tmp_path, playbooks=["p"], sources=None, categories=[])
+    assert [(p.line, p.field, p.found, p.expected) for p in problems] == [
+        (7, "rules.0.match.senses", "senses 0: keyword(s) '爆炸'", "keywords of keywords_any or keywords_all")
+    ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from monitor.models import ScoredItem
 from monitor.rules import Anomaly, Immediate, Match, Rule, Spike, Threshold, leaves
 from monitor.text import prepare_cached
-from monitor.text.terms import Keyword, TextIndex, compile_keywords, found_in, index_of
+from monitor.text.terms import Keyword, Sense, TextIndex, compile_keywords, compile_sense, found_in, index_of
 
 Leaf = Threshold | Spike | Anomaly | Immediate
 
@@ -32,6 +32,7 @@ class _Compiled:
     any: tuple[Keyword, ...]
     all: tuple[tuple[Keyword, ...], ...]
     none: tuple[Keyword, ...]
+    senses: tuple[Sense, ...] = ()
 
 
 _COMPILED: dict[int, tuple[Match, _Compiled]] = {}
@@ -46,6 +47,7 @@ def _compiled(match: Match) -> _Compiled:
         compile_keywords(match.keywords_any),
         tuple(compile_keywords((e,) if isinstance(e, str) else e) for e in match.keywords_all),
         compile_keywords(match.keywords_none),
+        tuple(compile_sense(s.keywords, s.with_, s.without, s.within) for s in match.senses),
     )
     if len(_COMPILED) > 10_000:
         _COMPILED.clear()
@@ -64,12 +66,12 @@ def matches(match: Match, scored: ScoredItem) -> bool:
     substring, negation = match.substring, match.negation
     compiled = _compiled(match)
 
-    def any_of(keywords: tuple[Keyword, ...]) -> bool:
-        return any(found_in(k, index, norm, substring=substring, negation=negation) for k in keywords)
+    def any_of(keywords: tuple[Keyword, ...], senses: tuple[Sense, ...] = ()) -> bool:
+        return any(found_in(k, index, norm, substring=substring, negation=negation, senses=senses) for k in keywords)
 
-    if compiled.any and not any_of(compiled.any):
+    if compiled.any and not any_of(compiled.any, compiled.senses):
         return False
-    if not all(any_of(entry) for entry in compiled.all):
+    if not all(any_of(entry, compiled.senses) for entry in compiled.all):
         return False
     return not (compiled.none and any_of(compiled.none))
 
@@ -77,11 +79,11 @@ def matches(match: Match, scored: ScoredItem) -> bool:
 def matched_terms(match: Match, scored: ScoredItem) -> list[str]:
     """The keywords of ``match`` (as written in the rule) that the item mentions."""
     norm, index = text_of(scored)
-    wanted = [*match.keywords_any, *(k for e in match.keywords_all for k in ((e,) if isinstance(e, str) else e))]
+    senses = _compiled(match).senses
     return [
         k.raw
-        for k in compile_keywords(tuple(wanted))
-        if found_in(k, index, norm, substring=match.substring, negation=match.negation)
+        for k in compile_keywords(tuple(match.positive_keywords()))
+        if found_in(k, index, norm, substring=match.substring, negation=match.negation, senses=senses)
     ]
 
 

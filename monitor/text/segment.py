@@ -1,9 +1,12 @@
 """Words of a normalised text: jieba for Chinese, letters-and-digits runs for the rest.
 
-``tokens(text)`` returns the words in order, with ``BREAK`` ("|") between clauses (at
-punctuation and line ends), so that a keyword is never matched across a sentence and a
-negation ("没有人受伤") only reaches the words after it in the same clause. Mentions
-(``@name``) are dropped. The text should be ``monitor.text.normalise.for_matching``'s.
+``tokens(text)`` returns the words in order, with a mark between clauses: ``BREAK`` ("|")
+after a comma, colon or the like, ``END`` (".") after a full stop, exclamation mark or line
+end, ``QUESTION`` ("?") after a question mark. So a keyword is never matched across a
+clause, a negation ("没有人受伤") only reaches the words after it in the same clause, and
+rules can look at the clause or sentence around a mention (a question, its context).
+Mentions (``@name``) are dropped. Texts prepared before sentence marks existed have only
+``BREAK``: their sentences are their clauses. The text should be ``monitor.text.normalise.for_matching``'s.
 
 jieba (MIT) is loaded once, lazily, in a tokenizer of our own (the module-level one is
 left alone); ``is_word`` answers from its dictionary.
@@ -17,6 +20,10 @@ import threading
 from typing import Any
 
 BREAK = "|"
+END = "."
+QUESTION = "?"
+BREAKS = frozenset((BREAK, END, QUESTION))
+_STRENGTH = {BREAK: 0, END: 1, QUESTION: 2}
 
 _RUN = re.compile(
     r"(?P<han>[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+)"
@@ -55,8 +62,18 @@ def word_frequencies() -> dict[str, int]:
     return freq
 
 
+def mark(stop: str) -> str:
+    """The mark for a run of punctuation: a question, the end of a sentence, or a clause break
+    (an ellipsis, "..." or "…", only pauses)."""
+    if "?" in stop or "？" in stop:
+        return QUESTION
+    if any(c in stop for c in "。!！\n\r") or stop.strip() == ".":
+        return END
+    return BREAK
+
+
 def tokens(text: str) -> list[str]:
-    """The words of ``text`` with ``BREAK`` between clauses."""
+    """The words of ``text`` with ``BREAK``, ``END`` or ``QUESTION`` between clauses."""
     out: list[str] = []
     for match in _RUN.finditer(text):
         kind = match.lastgroup
@@ -64,8 +81,14 @@ def tokens(text: str) -> list[str]:
             out.extend(han_words(match.group()))
         elif kind == "word":
             out.append(match.group())
-        elif kind == "stop" and out and out[-1] != BREAK:
-            out.append(BREAK)
-    while out and out[-1] == BREAK:
+        elif kind == "stop" and out:
+            sign = mark(match.group())
+            if out[-1] not in BREAKS:
+                out.append(sign)
+            elif _STRENGTH[sign] > _STRENGTH[out[-1]]:
+                out[-1] = sign
+    while out and out[-1] in (BREAK, END):
+        out.pop()
+    if out == [QUESTION]:
         out.pop()
     return out

@@ -14,23 +14,40 @@ full- or half-width, any case, all compare equal. Then:
 - With ``substring=True`` (a rule's ``match.substring``) a keyword matches anywhere in the
   normalised text, as a plain substring.
 
-**Negation.** An occurrence does not count when the same clause says it did not happen, is
-feared, hypothetical or prevented: "没有人受伤", "无人员伤亡", "不会停电", "差点起火",
-"防止触电", "no one was injured", "nobody hurt", "didn't catch fire". A one-character
-negator (不, 没, 无, 未 ...) reaches two words ahead, a longer one (没有, 并未, 差点 ...)
-three; a clause break ends both. ``negation=False`` turns this off.
+**What does not count** (``negation=True``, the default). An occurrence does not count
+when the text says it did not happen, is only feared, asked about, possible, or a rumour:
+
+- *negated, feared or prevented* in its clause: "没有人受伤", "无人员伤亡", "不会停电",
+  "差点起火", "防止触电", "no one was injured", "nobody hurt", "didn't catch fire". A
+  one-character negator (不, 没, 无, 未 ...) reaches two words ahead, a longer one (没有,
+  并未, 差点 ...) three; a clause break ends both;
+- *possible*: a modal just before it ("会起火", "容易引发火灾", "可能导致烫伤", "can catch
+  fire", "may cause burns"), unless the clause goes on with 了 or 过 ("会不会" is negation
+  above; "怎么会冒烟" asks why it happened, so it counts);
+- *asked about*: in a question ("会触电吗？", "容易烫伤吗", "Can this heater catch fire?"),
+  unless the question says it happened: 了 or 过 after it ("插头冒烟了，正常吗？"), or it asks
+  why (为什么, 怎么, "why did ..."). An English question counts as asking about it when the
+  sentence opens with an auxiliary (is, can, does, will ...);
+- *denied as a rumour* anywhere in its sentence: 谣言, 辟谣, 不实, "rumors", "hoax", "is false".
+
+**Senses** (``Sense``): a rule may say that some keywords count only with certain other
+words in the same clause, sentence or text (``with``: 住院 only with a cause of harm), or not
+with them (``without``: 爆炸 not with 销量 or 价格; any keyword not in a sentence about a
+film or a drill).
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from monitor.text.normalise import keyword_form
-from monitor.text.segment import BREAK, is_word
+from monitor.text.segment import BREAKS, END, QUESTION, is_word
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_KEYWORD = re.compile(r"^[0-9a-z\u00c0-\u024f'.\- ]+\*?$")
@@ -82,6 +99,8 @@ NEGATORS_LONG = frozenset(
         "倘若",
         "担心",
         "害怕",
+        "最怕",
+        "就怕",
         "生怕",
         "恐怕",
         "差点",
@@ -146,8 +165,83 @@ NEGATORS_EN = frozenset(
         "hoax",
     ]
 )
+MODALS_SHORT = frozenset(["会", "易", "将", "恐"])
+"""Modals that make what follows (one or two words on) only possible: 会起火, 易燃."""
+MODALS_LONG = frozenset(["可能", "可能会", "容易", "很容易", "极易", "易于", "或将", "可能导致", "有可能"])
+"""Longer modals, reaching three words on: 容易引发火灾, 可能导致低温烫伤."""
+MODALS_EN = frozenset(["can", "may", "will", "should", "shall", "risk", "risks", "danger", "prone", "potential"])
+"""English modals and words of risk before a mention (could, might, would are negators)."""
+REALISED = frozenset(["了", "过", "过了"])
+"""After a mention, in its clause or question: it happened ("冒烟了，正常吗？")."""
+PERCEIVED = frozenset(["看到", "看见", "闻到", "听到", "发现", "感到", "感觉到", "see", "smell", "hear", "feel"])
+"""Between a modal and a mention, the modal is about perceiving it ("还会看到火花"), not the event."""
+WHY = frozenset(["为什么", "为啥", "怎么", "怎么会", "咋", "咋会", "竟然", "居然", "why", "how come"])
+"""Before a modal or in a question: asks why something that happened did (it counts)."""
+QUESTION_PARTICLES = frozenset(["吗", "么", "嘛"])
+"""At the end of a clause, a yes-no question even without a question mark."""
+AUXILIARIES_EN = frozenset(
+    [
+        "is",
+        "are",
+        "am",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "has",
+        "have",
+        "had",
+        "isnt",
+        "doesnt",
+        "dont",
+        "wont",
+        "cant",
+        "what",
+        "how",
+    ]
+)
+"""An English question opening with one of these asks whether something happens."""
+DENIALS = frozenset(
+    [
+        "谣言",
+        "辟谣",
+        "不实",
+        "造谣",
+        "谣传",
+        "假消息",
+        "假新闻",
+        "rumor",
+        "rumors",
+        "rumour",
+        "rumours",
+        "hoax",
+        "debunked",
+    ]
+)
+"""Anywhere in a sentence: what the sentence mentions is denied."""
+DENIAL_PHRASES = (
+    ("不", "实"),
+    ("is", "false"),
+    ("are", "false"),
+    ("was", "false"),
+    ("false", "alarm"),
+    ("not", "true"),
+    ("fake", "news"),
+)
 DERIVED_SUFFIXES = frozenset("性式般化感")
 """A keyword followed by one of these inside one word means something else (爆炸性 = sensational)."""
+
+
+Scope = Literal["clause", "sentence", "text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +253,37 @@ class Keyword:
     latin: bool
     words: tuple[str, ...] = ()
     prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sense:
+    """When a mention of ``keywords`` (their forms; empty: every keyword) counts: only with
+    one of ``with_`` in the same ``within`` (clause, sentence or text), and never with one
+    of ``without`` there (a negated ``without`` word does not exclude)."""
+
+    keywords: frozenset[str]
+    with_: tuple[Keyword, ...] = ()
+    without: tuple[Keyword, ...] = ()
+    within: Scope = "sentence"
+
+    def covers(self, keyword: Keyword) -> bool:
+        return not self.keywords or keyword.form in self.keywords or f"{keyword.form}*" in self.keywords
+
+
+def compile_sense(
+    keywords: Sequence[str], with_: Sequence[str], without: Sequence[str], within: Scope = "sentence"
+) -> Sense:
+    return Sense(
+        frozenset(keyword_form(k) for k in keywords),
+        compile_keywords(tuple(with_)),
+        compile_keywords(tuple(without)),
+        within,
+    )
+
+
+def _bare(token: str) -> str:
+    """An English word without its possessive: "kettle's" -> "kettle" (a keyword matches both)."""
+    return token[:-2] if token.endswith("'s") and len(token) > 2 else token
 
 
 def compile_keyword(raw: str) -> Keyword:
@@ -178,7 +303,7 @@ def compile_keywords(raws: tuple[str, ...]) -> tuple[Keyword, ...]:
 class TextIndex:
     """The words of one text, indexed for matching many keywords (built once per text)."""
 
-    __slots__ = ("_first", "ends", "joined", "starts", "tokens")
+    __slots__ = ("_first", "_spans", "ends", "joined", "starts", "tokens")
 
     def __init__(self, tokens: Sequence[str]) -> None:
         self.tokens = list(tokens)
@@ -191,6 +316,7 @@ class TextIndex:
             self.ends.add(pos)
         self.joined = "".join(self.tokens)
         self._first: dict[str, list[int]] | None = None
+        self._spans: tuple[list[tuple[int, int]], list[tuple[int, int]]] | None = None
 
     def _positions(self, word: str) -> list[int]:
         if self._first is None:
@@ -200,14 +326,14 @@ class TextIndex:
             self._first = first
         return self._first.get(word, [])
 
-    def occurrences(self, keyword: Keyword) -> Iterable[int]:
-        """Token indexes where ``keyword`` occurs (as words), negated or not."""
+    def occurrences(self, keyword: Keyword) -> Iterable[tuple[int, int]]:
+        """Token spans ``(first, after last)`` where ``keyword`` occurs as words, negated or not."""
         if keyword.latin:
             yield from self._latin(keyword)
         else:
             yield from self._han(keyword)
 
-    def _latin(self, keyword: Keyword) -> Iterable[int]:
+    def _latin(self, keyword: Keyword) -> Iterable[tuple[int, int]]:
         words = keyword.words
         if not words:
             return
@@ -215,26 +341,34 @@ class TextIndex:
         if n == 1 and keyword.prefix:
             for i, token in enumerate(self.tokens):
                 if token.startswith(words[0]):
-                    yield i
+                    yield i, i + 1
             return
-        for i in self._positions(words[0]) if not (keyword.prefix and n == 1) else ():
-            tail = self.tokens[i : i + n]
+        for i in sorted({*self._positions(words[0]), *self._positions(f"{words[0]}'s")}):
+            tail = [_bare(t) for t in self.tokens[i : i + n]]
             if len(tail) < n:
                 continue
             if tail[:-1] == list(words[:-1]) and (
                 tail[-1] == words[-1] or (keyword.prefix and tail[-1].startswith(words[-1]))
             ):
-                yield i
+                yield i, i + n
 
-    def _han(self, keyword: Keyword) -> Iterable[int]:
+    def _han(self, keyword: Keyword) -> Iterable[tuple[int, int]]:
         form = keyword.form
         start = self.joined.find(form)
         while start >= 0:
             index = bisect.bisect_right(self.starts, start) - 1
             end = start + len(form)
-            if (self.starts[index] == start and end in self.ends) or self._inside_word(index, start, end, form):
-                yield index
+            last = bisect.bisect_right(self.starts, end - 1) - 1
+            if self._bounded(index, start, last, end) or self._inside_word(index, start, end, form):
+                yield index, last + 1
             start = self.joined.find(form, start + 1)
+
+    def _bounded(self, first: int, start: int, last: int, end: int) -> bool:
+        """Whether ``start``/``end`` fall on word boundaries, or inside words jieba only
+        guessed (not in its dictionary: "发热片烧红了" is cut 发热/片烧/红, so 烧红 is there)."""
+        at_start = self.starts[first] == start or not is_word(self.tokens[first])
+        at_end = end in self.ends or not is_word(self.tokens[last])
+        return at_start and at_end
 
     def _inside_word(self, index: int, start: int, end: int, form: str) -> bool:
         token = self.tokens[index]
@@ -244,11 +378,37 @@ class TextIndex:
         after = token[offset + len(form) : offset + len(form) + 1]
         return after not in DERIVED_SUFFIXES or not after
 
+    # -- where a mention stands -------------------------------------------------------
+
+    def _all_spans(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """For each token, the token range of its clause and of its sentence."""
+        if self._spans is None:
+            clause: list[tuple[int, int]] = [(0, 0)] * len(self.tokens)
+            sentence: list[tuple[int, int]] = [(0, 0)] * len(self.tokens)
+            for marks, out in ((BREAKS, clause), (frozenset((END, QUESTION)), sentence)):
+                lo = 0
+                for i in range(len(self.tokens) + 1):
+                    if i == len(self.tokens) or self.tokens[i] in marks:
+                        for j in range(lo, i):
+                            out[j] = (lo, i)
+                        if i < len(self.tokens):
+                            out[i] = (lo, i)
+                        lo = i + 1
+            self._spans = (clause, sentence)
+        return self._spans
+
+    def scope(self, index: int, within: Scope) -> tuple[int, int]:
+        """The token range ``[lo, hi)`` of the clause, sentence or text around ``index``."""
+        if within == "text" or not self.tokens:
+            return 0, len(self.tokens)
+        clause, sentence = self._all_spans()
+        return (clause if within == "clause" else sentence)[index]
+
     def negated(self, index: int) -> bool:
         """Whether the clause says that what starts at token ``index`` did not happen."""
         for distance in (1, 2, 3):
             j = index - distance
-            if j < 0 or self.tokens[j] == BREAK:
+            if j < 0 or self.tokens[j] in BREAKS:
                 return False
             token = self.tokens[j]
             if token in NEGATORS_LONG or token in NEGATORS_EN or token.endswith("n't"):
@@ -257,21 +417,106 @@ class TextIndex:
                 return True
         return False
 
-    def count(self, keyword: Keyword, *, negation: bool = True) -> int:
-        """How many times ``keyword`` occurs, not counting negated occurrences."""
-        return sum(1 for i in self.occurrences(keyword) if not (negation and self.negated(i)))
+    def _realised_after(self, end: int, hi: int) -> bool:
+        """Whether 了 or 过 follows (alone or ending a word: 熏黑了)."""
+        return any(self.tokens[j] in REALISED or self.tokens[j].endswith("了") for j in range(end, hi))
 
-    def has(self, keyword: Keyword, *, negation: bool = True) -> bool:
+    def possible(self, start: int, end: int) -> bool:
+        """Whether a modal before the mention makes it only possible ("容易起火", "can catch fire")."""
+        lo, hi = self.scope(start, "clause")
+        for distance in (1, 2, 3):
+            j = start - distance
+            if j < lo:
+                return False
+            token = self.tokens[j]
+            if token in PERCEIVED:
+                return False
+            short = distance <= 2 and (token in MODALS_SHORT or token in MODALS_EN)
+            if short or token in MODALS_LONG:
+                if j > lo and self.tokens[j - 1] in WHY:
+                    return False  # 怎么会冒烟: asks why it did
+                return not self._realised_after(end, hi)
+        return False
+
+    def asked(self, start: int, end: int, latin: bool) -> bool:
+        """Whether the mention is asked about, not reported: "会触电吗？", "Can it catch fire?"."""
+        lo, hi = self.scope(start, "sentence")
+        _, clause_hi = self.scope(start, "clause")
+        question = hi < len(self.tokens) and self.tokens[hi] == QUESTION
+        particle = self.tokens[clause_hi - 1] in QUESTION_PARTICLES if clause_hi > start else False
+        if not (question or particle):
+            return False
+        if any(self.tokens[j] in WHY for j in range(lo, start)):
+            return False
+        if latin:
+            return question and self.tokens[lo] in AUXILIARIES_EN
+        return not self._realised_after(end, hi)
+
+    def denied(self, start: int) -> bool:
+        """Whether the sentence calls what it says a rumour ("网传门店起火系谣言")."""
+        lo, hi = self.scope(start, "sentence")
+        words = self.tokens[lo:hi]
+        if any(w in DENIALS for w in words):
+            return True
+        return any((a, b) in DENIAL_PHRASES for a, b in itertools.pairwise(words))
+
+    def discounted(self, start: int, end: int, latin: bool = False) -> bool:
+        """Whether a mention at ``[start, end)`` does not count: negated, possible, asked about or denied."""
+        return self.negated(start) or self.possible(start, end) or self.asked(start, end, latin) or self.denied(start)
+
+    # -- matching ---------------------------------------------------------------------
+
+    def within(self, keyword: Keyword, lo: int, hi: int, *, negation: bool) -> bool:
+        """Whether ``keyword`` occurs in tokens ``[lo, hi)`` (not negated, with ``negation``)."""
+        if (keyword.words[0] if keyword.latin and keyword.words else keyword.form) not in self.joined:
+            return False
+        return any(lo <= a < hi and not (negation and self.negated(a)) for a, _ in self.occurrences(keyword))
+
+    def _sensible(self, keyword: Keyword, start: int, senses: Sequence[Sense]) -> bool:
+        for sense in senses:
+            if not sense.covers(keyword):
+                continue
+            lo, hi = self.scope(start, sense.within)
+            if sense.with_ and not any(self.within(k, lo, hi, negation=False) for k in sense.with_):
+                return False
+            if any(self.within(k, lo, hi, negation=True) for k in sense.without):
+                return False
+        return True
+
+    def mentions(self, keyword: Keyword, *, negation: bool = True, senses: Sequence[Sense] = ()) -> Iterable[int]:
+        """Token indexes of the mentions of ``keyword`` that count."""
+        for start, end in self.occurrences(keyword):
+            if negation and self.discounted(start, end, keyword.latin):
+                continue
+            if senses and not self._sensible(keyword, start, senses):
+                continue
+            yield start
+
+    def count(self, keyword: Keyword, *, negation: bool = True) -> int:
+        """How many times ``keyword`` occurs, not counting mentions that do not count."""
+        return sum(1 for _ in self.mentions(keyword, negation=negation))
+
+    def has(self, keyword: Keyword, *, negation: bool = True, senses: Sequence[Sense] = ()) -> bool:
         if (keyword.words[0] if keyword.latin and keyword.words else keyword.form) not in self.joined:
             return False  # the common case, decided without walking the words
-        return any(not (negation and self.negated(i)) for i in self.occurrences(keyword))
+        return any(True for _ in self.mentions(keyword, negation=negation, senses=senses))
 
 
-def found_in(keyword: Keyword, index: TextIndex, norm: str, *, substring: bool, negation: bool) -> bool:
-    """Whether ``keyword`` occurs in a text (``index`` its words, ``norm`` its matching form)."""
+def found_in(
+    keyword: Keyword, index: TextIndex, norm: str, *, substring: bool, negation: bool, senses: Sequence[Sense] = ()
+) -> bool:
+    """Whether ``keyword`` occurs in a text (``index`` its words, ``norm`` its matching form),
+    in a sense that counts. With ``substring``, senses look at the whole text."""
     if substring:
-        return keyword.form in norm
-    return index.has(keyword, negation=negation)
+        if keyword.form not in norm:
+            return False
+        for sense in (s for s in senses if s.covers(keyword)):
+            if sense.with_ and not any(k.form in norm for k in sense.with_):
+                return False
+            if any(k.form in norm for k in sense.without):
+                return False
+        return True
+    return index.has(keyword, negation=negation, senses=senses)
 
 
 @functools.lru_cache(maxsize=20_000)

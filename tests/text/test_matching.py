@@ -144,3 +144,99 @@ def test_any_text_is_matched_without_an_exception(text: str) -> None:
 )
 def test_english_and_traditional_texts_get_a_category(text: str, category: str) -> None:
     assert scored(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text", "expected"),
+    [
+        # asked about, not reported
+        ("触电", "小孩摸了电暖器外壳会触电吗？", False),
+        ("烫伤", "电热毯开一夜容易烫伤吗", False),
+        ("起火", "买电暖器最怕的就是起火，这款有保护吗？", False),
+        ("冒烟", "暖居电暖器插头发烫冒烟，插座都熏黑了，这正常吗？", True),
+        ("冒烟", "插头冒烟了，正常吗？", True),
+        ("冒烟", "电暖器为什么会冒烟啊？", True),
+        ("catch fire", "Can this heater catch fire if it tips over?", False),
+        ("caught fire", "Why did my heater catch fire? It caught fire twice", True),
+        ("smoking", "My heater is smoking, is this normal?", True),
+        # only possible
+        ("火灾", "专家提醒：取暖器使用不当容易引发火灾", False),
+        ("烫伤", "长时间高温可能导致低温烫伤", False),
+        ("起火", "这种插线板会起火", False),
+        ("火花", "还会看到电火花", True),
+        ("冒烟", "电暖器怎么会冒烟", True),
+        ("burns", "Touching the grille may cause burns", False),
+        # denied as a rumour
+        ("爆炸", "网传暖居电暖器爆炸是谣言，官方已辟谣", False),
+        ("起火", "暖居回应：网传门店起火消息不实", False),
+        ("caught fire", "Rumors that a store caught fire are false", False),
+        ("起火", "网传门店起火消息不实。今天仓库真的起火了", True),
+    ],
+)
+def test_questions_modals_and_rumours_do_not_count(keyword: str, text: str, expected: bool) -> None:
+    assert hit(Match(keywords_any=(keyword,)), text) is expected
+
+
+def test_an_english_keyword_matches_its_possessive() -> None:
+    assert hit(Match(keywords_any=("kettle",)), "The kettle's base was smoking")
+    assert not hit(Match(keywords_any=("kettle",)), "The kettles were fine")
+
+
+def test_a_keyword_may_start_inside_a_word_jieba_only_guessed() -> None:
+    # jieba cuts 发热片烧红了 as 发热/片烧/红/了 ("片烧" is not in its dictionary)
+    assert hit(Match(keywords_any=("烧红",)), "电暖器的发热片烧红了")
+    assert not hit(Match(keywords_any=("被困",)), "这个问题让我被困扰了很久")  # 困扰 is a dictionary word
+
+
+def sensed(**fields: object) -> Match:
+    return Match.model_validate(fields)
+
+
+def test_a_sense_without_words_excludes_only_its_sentence() -> None:
+    match = sensed(keywords_any=["爆炸"], senses=[{"keywords": ["爆炸"], "without": ["销量", "价格"]}])
+    assert not hit(match, "暖居电暖器销量爆炸，双十一卖断货")
+    assert not hit(match, "这次双十一价格杀疯了，简直爆炸")
+    assert hit(match, "销量再高也没用。昨晚电暖器突然爆炸了")
+    assert hit(match, "不是价格的问题，电暖器爆炸了")  # a negated exclusion does not exclude
+
+
+def test_a_sense_with_words_needs_them_near() -> None:
+    match = sensed(keywords_any=["住院", "烫伤"], senses=[{"keywords": ["住院"], "with": ["烫", "漏电", "起火"]}])
+    assert not hit(match, "我妈住院了，电暖器能不能晚点送")
+    assert hit(match, "电暖器漏电，我爸被电晕住院了")
+    assert hit(match, "孩子烫伤了")  # the sense is about 住院 only
+    clause = sensed(keywords_any=["短路"], senses=[{"keywords": ["短路"], "with": ["插座"], "within": "clause"}])
+    assert hit(clause, "插座短路跳闸了")
+    assert not hit(clause, "插座没问题，脑子短路了")
+
+
+def test_a_sense_without_keywords_covers_every_keyword() -> None:
+    match = sensed(keywords_any=["起火", "fire"], senses=[{"without": ["演练", "drill"]}])
+    assert not hit(match, "门店今天组织了消防演练，模拟电器起火")
+    assert not hit(match, "Fire drill at the store this morning")
+    assert hit(match, "上周刚演练过。今天门店真的起火了")
+
+
+def test_senses_apply_to_keywords_all_entries_and_in_substring_mode() -> None:
+    match = sensed(keywords_all=[["受伤"], ["电暖器"]], senses=[{"keywords": ["受伤"], "without": ["心"]}])
+    assert not hit(match, "买了电暖器，心受伤了")
+    assert hit(match, "电暖器倒了，孩子受伤了")
+    plain = sensed(keywords_any=["爆炸"], substring=True, senses=[{"without": ["销量"]}])
+    assert not hit(plain, "暖居电暖器销量爆炸")
+    assert hit(plain, "电暖器爆炸了")
+
+
+def test_sense_lists_may_hold_lists_from_yaml_aliases() -> None:
+    match = sensed(keywords_any=["hurt"], senses=[{"with": [["son", "daughter"], "hand"]}])
+    assert match.senses[0].with_ == ("son", "daughter", "hand")
+    assert hit(match, "My son got hurt by the heater")
+    assert not hit(match, "I was hurt by how rude the agent was")
+
+
+def test_a_sense_must_name_keywords_of_the_match_and_say_something() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="keywords of keywords_any or keywords_all"):
+        sensed(keywords_any=["起火"], senses=[{"keywords": ["爆炸"], "without": ["销量"]}])
+    with pytest.raises(ValidationError, match="with:, without: or both"):
+        sensed(keywords_any=["起火"], senses=[{"keywords": ["起火"]}])

@@ -66,5 +66,26 @@ def test_language_scorer_routes_by_language() -> None:
 
 
 def test_prepare_keeps_words_and_clause_breaks() -> None:
-    view = prepare("标题", "电暖器起火，孩子被烫伤")
-    assert view.tokens.split(" ") == ["标题", "|", "电暖器", "起火", "|", "孩子", "被", "烫伤"]
+    view = prepare("标题", "电暖器起火，孩子被烫伤")  # the title is a sentence of its own
+    assert view.tokens.split(" ") == ["标题", ".", "电暖器", "起火", "|", "孩子", "被", "烫伤"]
+
+
+def test_sentences_and_questions_are_marked() -> None:
+    view = prepare("", "冒烟了！！吓死。会漏电吗？好的，谢谢... ok")
+    assert view.tokens.split(" ") == [
+        "冒烟",
+        "了",
+        ".",
+        "吓死",
+        ".",
+        "会",
+        "漏电",
+        "吗",
+        "?",
+        "好",
+        "的",
+        "|",
+        "谢谢",
+        "|",
+        "ok",
+    ]
