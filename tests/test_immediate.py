@@ -118,6 +118,26 @@ def test_check_warns_about_substring_keywords_inside_common_words(
     assert "'停电'" in err
 
 
+def test_check_warns_about_english_prefixes_in_rules_that_fire_on_one_item(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(
+        "rules:\n  - id: harm\n    description: d\n    playbook: product_quality\n"
+        "    match: {keywords_any: [hospital*, burned]}\n    condition:\n      immediate: {}\n"
+        "  - id: posts\n    description: d\n    playbook: product_quality\n"
+        "    match: {keywords_any: [smok*]}\n    condition:\n      threshold: {metric: count, value: 5}\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(f"rules_dir: {rules}\nplaybooks_dir: {ROOT / 'playbooks'}\n", encoding="utf-8")
+    assert main(["check", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert f"{rules / 'r.yaml'}:2: rule harm: match: 'hospital*' matches every word starting with 'hospital'" in err
+    assert "burned" not in err and "smok" not in err  # exact forms, and a volume rule, are not warned about
+
+
 def test_a_new_injury_after_the_incident_was_resolved_opens_a_new_incident(store: SqlStore) -> None:
     from monitor.models import IncidentStatus
 

@@ -9,6 +9,10 @@ A keyword is compared with jieba's dictionary (about 350,000 words with frequenc
   when jieba keeps them whole and the keyword is not itself a dictionary word (then it is not
   found inside them): those are listed so the author can add them.
 
+- in a rule that fires on a single item (an ``immediate`` condition), an English keyword with
+  a trailing ``*`` matches every word that starts with it (``hospital*``: hospitality,
+  ``fire*``: fireplace, firewall): the author is asked to list the word forms meant.
+
 Warnings never stop the daemon: ``check`` prints them and still succeeds.
 """
 
@@ -19,9 +23,10 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from monitor.rules import leaves
+from monitor.rules import Immediate, leaves
 from monitor.text.normalise import keyword_form
 from monitor.text.segment import is_word, word_frequencies
+from monitor.text.terms import compile_keyword
 
 COMMON = 100
 """A dictionary word at least this frequent counts as common."""
@@ -89,6 +94,17 @@ def keyword_warning(keyword: str, *, substring: bool) -> str | None:
     )
 
 
+def prefix_warning(keyword: str) -> str | None:
+    """What to tell the author of a rule that fires on one item about an English ``word*``."""
+    compiled = compile_keyword(keyword)
+    if not (compiled.latin and compiled.prefix):
+        return None
+    return (
+        f"{keyword!r} matches every word starting with {compiled.words[-1]!r} (hospital* also matches hospitality), "
+        "and this rule fires on a single item: list the word forms you mean instead"
+    )
+
+
 def rule_warnings(entries: list[tuple[Any, str, int]]) -> list[str]:
     """``path:line: rule ID: match: warning`` for every keyword of every rule worth a warning."""
     out: list[str] = []
@@ -99,8 +115,13 @@ def rule_warnings(entries: list[tuple[Any, str, int]]) -> list[str]:
             if leaf.match
         ]
         for where, match in matches:
+            immediate = any(isinstance(leaf, Immediate) for leaf in leaves(rule.condition))
             for keyword in dict.fromkeys(match.keywords()):
                 warning = keyword_warning(keyword, substring=match.substring)
                 if warning:
                     out.append(f"{path}:{line}: rule {rule.id}: {where}: {warning}")
+                if immediate and keyword in match.positive_keywords():
+                    warning = prefix_warning(keyword)
+                    if warning:
+                        out.append(f"{path}:{line}: rule {rule.id}: {where}: {warning}")
     return out
