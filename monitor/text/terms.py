@@ -24,9 +24,10 @@ when the text says it did not happen, is only feared, asked about, possible, or 
 - *possible*: a modal just before it ("会起火", "容易引发火灾", "可能导致烫伤", "can catch
   fire", "may cause burns"), unless the clause goes on with 了 or 过 ("会不会" is negation
   above; "怎么会冒烟" asks why it happened, so it counts);
-- *asked about*: in a question ("会触电吗？", "容易烫伤吗", "Can this heater catch fire?"),
-  unless the question says it happened: 了 or 过 after it ("插头冒烟了，正常吗？"), or it asks
-  why (为什么, 怎么, "why did ..."). An English question counts as asking about it when the
+- *asked about*: in the clause that asks a question ("会触电吗？", "容易烫伤吗", "Can this
+  heater catch fire?"), unless it says it happened: 了 or 过 after it ("冒烟了吗？"), or it
+  asks why (为什么, 怎么, "why did ..."); a statement before the question counts
+  ("孩子被烫伤，你们怎么赔？"). An English question counts as asking about it when the
   sentence opens with an auxiliary (is, can, does, will ...);
 - *denied as a rumour* anywhere in its sentence: 谣言, 辟谣, 不实, "rumors", "hoax", "is false".
 
@@ -441,7 +442,7 @@ class TextIndex:
     def asked(self, start: int, end: int, latin: bool) -> bool:
         """Whether the mention is asked about, not reported: "会触电吗？", "Can it catch fire?"."""
         lo, hi = self.scope(start, "sentence")
-        _, clause_hi = self.scope(start, "clause")
+        clause_lo, clause_hi = self.scope(start, "clause")
         question = hi < len(self.tokens) and self.tokens[hi] == QUESTION
         particle = self.tokens[clause_hi - 1] in QUESTION_PARTICLES if clause_hi > start else False
         if not (question or particle):
@@ -450,7 +451,9 @@ class TextIndex:
             return False
         if latin:
             return question and self.tokens[lo] in AUXILIARIES_EN
-        return not self._realised_after(end, hi)
+        if not particle and clause_hi != hi:
+            return False  # a statement before the question: "被烫成二度烫伤，你们怎么赔？"
+        return not self._realised_after(end, clause_hi)
 
     def denied(self, start: int) -> bool:
         """Whether the sentence calls what it says a rumour ("网传门店起火系谣言")."""
