@@ -442,7 +442,7 @@ class TextIndex:
     def asked(self, start: int, end: int, latin: bool) -> bool:
         """Whether the mention is asked about, not reported: "会触电吗？", "Can it catch fire?"."""
         lo, hi = self.scope(start, "sentence")
-        clause_lo, clause_hi = self.scope(start, "clause")
+        _, clause_hi = self.scope(start, "clause")
         question = hi < len(self.tokens) and self.tokens[hi] == QUESTION
         particle = self.tokens[clause_hi - 1] in QUESTION_PARTICLES if clause_hi > start else False
         if not (question or particle):
