@@ -24,7 +24,8 @@ class TextView:
     """An item's text as the pipeline reads it.
 
     ``norm``: title and text for matching (simplified, half-width, case-folded, no links);
-    ``tokens``: its words, space-separated, "|" between clauses; ``scoring``: the text the
+    ``tokens``: its words, space-separated, with "|" between clauses, "." after a sentence and
+    "?" after a question (``monitor.text.segment``); ``scoring``: the text the
     sentiment model reads; ``lang``: zh, en or other.
     """
 

@@ -496,8 +496,9 @@ class TextIndex:
             yield start
 
     def count(self, keyword: Keyword, *, negation: bool = True) -> int:
-        """How many times ``keyword`` occurs, not counting mentions that do not count."""
-        return sum(1 for _ in self.mentions(keyword, negation=negation))
+        """How many times the text talks about ``keyword`` (for the category classifier): only
+        negated mentions are left out, since a question or a fear about it is still about it."""
+        return sum(1 for start, _ in self.occurrences(keyword) if not (negation and self.negated(start)))
 
     def has(self, keyword: Keyword, *, negation: bool = True, senses: Sequence[Sense] = ()) -> bool:
         if (keyword.words[0] if keyword.latin and keyword.words else keyword.form) not in self.joined:

@@ -177,6 +177,15 @@ def test_questions_modals_and_rumours_do_not_count(keyword: str, text: str, expe
     assert hit(Match(keywords_any=(keyword,)), text) is expected
 
 
+def test_a_statement_before_a_question_is_a_report() -> None:
+    assert hit(Match(keywords_any=("烫伤",)), "家里老人被电热毯烫成二度烫伤，你们怎么赔？")
+    assert not hit(Match(keywords_any=("烫伤",)), "孩子摸了，会烫伤吗")  # a yes-no particle, no question mark
+
+
+def test_the_classifier_still_counts_what_a_question_is_about() -> None:
+    assert scored("这个电暖器会漏电吗？").category == "product_quality"
+
+
 def test_an_english_keyword_matches_its_possessive() -> None:
     assert hit(Match(keywords_any=("kettle",)), "The kettle's base was smoking")
     assert not hit(Match(keywords_any=("kettle",)), "The kettles were fine")
