@@ -24,6 +24,9 @@ when the text says it did not happen, is only feared, asked about, possible, or 
 - *possible*: a modal just before it ("会起火", "容易引发火灾", "可能导致烫伤", "can catch
   fire", "may cause burns"), unless the clause goes on with 了 or 过 ("会不会" is negation
   above; "怎么会冒烟" asks why it happened, so it counts);
+- *carried*: a negation or modal before a verb of happening or causing (出现, 造成, 引发,
+  "had", "caused") reaches what it governs: "从来没有出现过冒烟起火", "未造成人员受伤";
+- *a risk*: a word of risk right after it ("起火风险", "漏电隐患", "fire hazard");
 - *asked about*: in the clause that asks a question ("会触电吗？", "容易烫伤吗", "Can this
   heater catch fire?"), unless it says it happened: 了 or 过 after it ("冒烟了吗？"), or it
   asks why (为什么, 怎么, "why did ..."); a statement before the question counts
@@ -172,6 +175,35 @@ MODALS_LONG = frozenset(["可能", "可能会", "容易", "很容易", "极易",
 """Longer modals, reaching three words on: 容易引发火灾, 可能导致低温烫伤."""
 MODALS_EN = frozenset(["can", "may", "will", "should", "shall", "risk", "risks", "danger", "prone", "potential"])
 """English modals and words of risk before a mention (could, might, would are negators)."""
+CARRIERS = frozenset(
+    [
+        "出现",
+        "发生",
+        "造成",
+        "导致",
+        "引发",
+        "引起",
+        "酿成",
+        "有过",
+        "出过",
+        "遇到",
+        "遇过",
+        "发现",
+        "had",
+        "has",
+        "have",
+        "caused",
+        "cause",
+        "causing",
+        "causes",
+        "experienced",
+        "seen",
+    ]
+)
+"""Verbs of happening or causing: a negation or modal before one reaches what it governs,
+however far in the clause ("从来没有出现过冒烟起火的情况", "容易引发火灾和烫伤事故")."""
+RISK_AFTER = frozenset(["风险", "隐患", "危险", "危害", "risk", "risks", "hazard", "hazards"])
+"""Right after a mention: only a risk of it ("存在起火风险", "a fire hazard")."""
 REALISED = frozenset(["了", "过", "过了"])
 """After a mention, in its clause or question: it happened ("冒烟了，正常吗？")."""
 PERCEIVED = frozenset(["看到", "看见", "闻到", "听到", "发现", "感到", "感觉到", "see", "smell", "hear", "feel"])
@@ -422,9 +454,22 @@ class TextIndex:
         """Whether 了 or 过 follows (alone or ending a word: 熏黑了)."""
         return any(self.tokens[j] in REALISED or self.tokens[j].endswith("了") for j in range(end, hi))
 
+    def carried(self, start: int, end: int) -> bool:
+        """Whether a verb of happening or causing before the mention, in its clause, is
+        itself negated or only possible: then so is the mention."""
+        lo, _ = self.scope(start, "clause")
+        for j in range(start - 1, lo - 1, -1):
+            if self.tokens[j] in CARRIERS:
+                return self.negated(j) or self.possible(j, j + 1)
+        return False
+
     def possible(self, start: int, end: int) -> bool:
-        """Whether a modal before the mention makes it only possible ("容易起火", "can catch fire")."""
+        """Whether a modal before the mention makes it only possible ("容易起火", "can catch
+        fire"), or a word of risk right after it ("起火风险", "fire hazard")."""
         lo, hi = self.scope(start, "clause")
+        after = [t for t in self.tokens[end : end + 2] if t != "的"]
+        if after and after[0] in RISK_AFTER:
+            return True
         for distance in (1, 2, 3):
             j = start - distance
             if j < lo:
@@ -447,8 +492,8 @@ class TextIndex:
         particle = self.tokens[clause_hi - 1] in QUESTION_PARTICLES if clause_hi > start else False
         if not (question or particle):
             return False
-        if any(self.tokens[j] in WHY for j in range(lo, start)):
-            return False
+        if any(self.tokens[j] in WHY for j in range(lo, hi)):
+            return False  # "电暖器为什么会冒烟？" asks why it did
         if latin:
             return question and self.tokens[lo] in AUXILIARIES_EN
         if not particle and clause_hi != hi:
@@ -465,7 +510,13 @@ class TextIndex:
 
     def discounted(self, start: int, end: int, latin: bool = False) -> bool:
         """Whether a mention at ``[start, end)`` does not count: negated, possible, asked about or denied."""
-        return self.negated(start) or self.possible(start, end) or self.asked(start, end, latin) or self.denied(start)
+        return (
+            self.negated(start)
+            or self.possible(start, end)
+            or self.carried(start, end)
+            or self.asked(start, end, latin)
+            or self.denied(start)
+        )
 
     # -- matching ---------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ def hit(match: Match, text: str) -> bool:
         ("停电", "今天不停电，放心", False),
         ("停电", "通知说明天不会停电", False),
         ("火灾", "门店发生火灾事故", True),
-        ("火灾", "消防部门排查火灾隐患", True),
+        ("火灾", "消防部门排查火灾隐患", False),  # a fire hazard is no fire (a word of risk after it)
         ("爆炸", "仓库突然发生爆炸", True),
         ("爆炸", "这是一条爆炸性新闻", False),
         ("中毒", "多名顾客食物中毒送医", True),
@@ -174,6 +174,27 @@ def test_english_and_traditional_texts_get_a_category(text: str, category: str) 
     ],
 )
 def test_questions_modals_and_rumours_do_not_count(keyword: str, text: str, expected: bool) -> None:
+    assert hit(Match(keywords_any=(keyword,)), text) is expected
+
+
+@pytest.mark.parametrize(
+    ("keyword", "text", "expected"),
+    [
+        # a negation or a modal before a verb of happening or causing reaches what it governs
+        ("起火", "用了一冬天，从来没有出现过冒烟起火的情况", False),
+        ("受伤", "此次停电未造成人员受伤和财产损失", False),
+        ("烫伤", "专家提醒：取暖器使用不当容易引发火灾和烫伤事故", False),
+        ("火灾", "消协提醒：谨防劣质产品引发火灾", False),
+        ("火灾", "电热毯短路引发火灾", True),
+        ("fire", "Never had it overheat or catch fire in three winters", False),
+        # a word of risk right after it
+        ("起火", "暖居T1暖风机存在起火风险", False),
+        ("漏电", "存在漏电的隐患", False),
+        ("fire", "This heater is a fire hazard", False),
+        ("起火", "起火了，风险太大了", True),
+    ],
+)
+def test_what_is_caused_or_risked_follows_its_verb(keyword: str, text: str, expected: bool) -> None:
     assert hit(Match(keywords_any=(keyword,)), text) is expected
 
 
