@@ -202,6 +202,8 @@ CARRIERS = frozenset(
 )
 """Verbs of happening or causing: a negation or modal before one reaches what it governs,
 however far in the clause ("从来没有出现过冒烟起火的情况", "容易引发火灾和烫伤事故")."""
+CONJUNCTIONS = frozenset(["or", "nor", "或", "或者", "和", "及"])
+"""Between two mentions: a negation of the first reaches the second."""
 RISK_AFTER = frozenset(["风险", "隐患", "危险", "危害", "risk", "risks", "hazard", "hazards"])
 """Right after a mention: only a risk of it ("存在起火风险", "a fire hazard")."""
 REALISED = frozenset(["了", "过", "过了"])
@@ -438,7 +440,11 @@ class TextIndex:
         return (clause if within == "clause" else sentence)[index]
 
     def negated(self, index: int) -> bool:
-        """Whether the clause says that what starts at token ``index`` did not happen."""
+        """Whether the clause says that what starts at token ``index`` did not happen; a
+        mention joined by "or" to a negated one is negated too ("never smoked or sparked")."""
+        joined = index >= 2 and self.tokens[index - 1] in CONJUNCTIONS and self.tokens[index - 2] not in BREAKS
+        if joined and self.negated(index - 2):
+            return True
         for distance in (1, 2, 3):
             j = index - distance
             if j < 0 or self.tokens[j] in BREAKS:
@@ -477,7 +483,8 @@ class TextIndex:
             token = self.tokens[j]
             if token in PERCEIVED:
                 return False
-            short = distance <= 2 and (token in MODALS_SHORT or token in MODALS_EN)
+            modal_en = token in MODALS_EN or token.endswith(("'ll", "'d"))  # she'll, it'd
+            short = distance <= 2 and (token in MODALS_SHORT or modal_en)
             if short or token in MODALS_LONG:
                 if j > lo and self.tokens[j - 1] in WHY:
                     return False  # 怎么会冒烟: asks why it did

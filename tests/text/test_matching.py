@@ -192,6 +192,11 @@ def test_questions_modals_and_rumours_do_not_count(keyword: str, text: str, expe
         ("漏电", "存在漏电的隐患", False),
         ("fire", "This heater is a fire hazard", False),
         ("起火", "起火了，风险太大了", True),
+        # a mention joined by "or" to a negated one; an English modal in a contraction
+        ("sparked", "Never once smoked or sparked, great heater", False),
+        ("起火", "没有冒烟或起火", False),
+        ("catch fire", "I swear she'll catch fire one day", False),
+        ("sparked", "It smoked and then sparked", True),
     ],
 )
 def test_what_is_caused_or_risked_follows_its_verb(keyword: str, text: str, expected: bool) -> None:
