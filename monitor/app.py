@@ -17,13 +17,14 @@ from monitor.catalogue import load_catalogue
 from monitor.classify import KeywordClassifier
 from monitor.clock import Clock
 from monitor.config import AppConfig, ComplaintsApiSource, FileDropSource, SourceConfig
+from monitor.current import CurrentDefinitions
 from monitor.engine import Engine
 from monitor.evaluator import Evaluator
 from monitor.health import PollBook, SourceMonitor
 from monitor.incidents import ChartMaker, IncidentService
 from monitor.ingest import Ingestor
 from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
-from monitor.loading import CurrentPlaybooks, Definitions
+from monitor.loading import Definitions
 from monitor.metrics import Metrics, alert_latency
 from monitor.models import Incident
 from monitor.notify.console import ConsoleNotifier
@@ -222,6 +223,7 @@ def build_engine(
     wiring_closers.insert(0, leases)  # closed last: gives the leases up on a clean stop
     health = build_health(config, store, clock, sources, renderers)
     health.gate = functools.partial(leases.acquire, "health")
+    current = CurrentDefinitions(definitions, roster, config)
     engine = Engine(
         clock=clock,
         sources=sources,
@@ -238,19 +240,19 @@ def build_engine(
         ),
         incidents=IncidentService(
             store,
-            definitions.playbooks,
+            current.playbooks,
             renderers,
             chart_maker(store, negative_cut(config), config.timezone),
             opened=alert_latency(store, metrics),
         ),
         dispatcher=Dispatcher(store, notifiers, metrics, leases, clock=clock),
-        definitions=definitions,
+        definitions=current,
         metrics=metrics,
         sla=SlaWatch(
             store,
             renderers,
-            definitions.playbooks,
-            roster,
+            current.playbooks,
+            lambda: current.roster,
             SlaPolicy(config.incidents.ack_timeout, config.incidents.reminder_every),
         ),
         leases=leases,
@@ -293,7 +295,7 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
     engine = wiring.engine
     api = Api(
         store=store,
-        ops=IncidentOps(store, wiring.renderers, CurrentPlaybooks(lambda: engine.definitions.playbooks)),
+        ops=IncidentOps(store, wiring.renderers, engine.current.playbooks),
         ingestor=engine.ingestor,
         metrics=engine.metrics,
         clock=clock,

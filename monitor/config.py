@@ -78,11 +78,6 @@ class RsshubSource(SourceBase):
     route: str = Field(pattern=r"^/", description="RSSHub route such as /weibo/keyword/品牌")
 
 
-# One model per shape: the sources read these very objects (monitor.sources.mappings).
-JsonMappingConfig = JsonMapping
-ComplaintsMappingConfig = ComplaintsMapping
-
-
 class ComplaintsApiSource(SourceBase):
     type: Literal["complaints_api"]
     url: str

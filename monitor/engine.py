@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from monitor.clock import Clock, monotonic
+from monitor.config import AppConfig
+from monitor.current import CurrentDefinitions
 from monitor.evaluator import Evaluator
 from monitor.health import PollBook
 from monitor.incidents import IncidentService
@@ -27,6 +29,7 @@ from monitor.metrics import Metrics
 from monitor.models import FetchResult, Signal
 from monitor.outbox import Dispatcher
 from monitor.protocols import Source
+from monitor.roster import Roster
 from monitor.sla import SlaWatch
 from monitor.store import DatabaseUnavailable
 
@@ -43,7 +46,7 @@ class Engine:
         evaluator: Evaluator,
         incidents: IncidentService,
         dispatcher: Dispatcher,
-        definitions: Definitions,
+        definitions: CurrentDefinitions | Definitions,
         metrics: Metrics,
         sla: SlaWatch,
         leases: LeaseKeeper | None = None,
@@ -55,7 +58,8 @@ class Engine:
         self.evaluator = evaluator
         self.incidents = incidents
         self.dispatcher = dispatcher
-        self.definitions = definitions
+        # the one view of the definitions in force; a reload swaps it (swap_definitions)
+        self.current = definitions if isinstance(definitions, CurrentDefinitions) else CurrentDefinitions(definitions)
         self.metrics = metrics
         self.sla = sla
         self.leases = leases
@@ -155,8 +159,13 @@ class Engine:
         rules = self.definitions.rules.rules
         return [r.id for r in rules if not r.all_sources() or source in r.all_sources()]
 
-    def swap_definitions(self, definitions: Definitions) -> None:
+    @property
+    def definitions(self) -> Definitions:
+        return self.current.definitions
+
+    def swap_definitions(
+        self, definitions: Definitions, *, roster: Roster | None = None, config: AppConfig | None = None
+    ) -> None:
+        """Swap the current view (between two evaluations): every component reads it."""
         with self._eval_lock:
-            self.definitions = definitions
-            self.incidents.playbooks = definitions.playbooks
-            self.sla.playbooks = definitions.playbooks
+            self.current.swap(definitions, roster=roster, config=config)

@@ -7,17 +7,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
+from monitor import incident_core as core
+from monitor.announce import Announcer, OutboxWriter
 from monitor.models import Incident, Signal, SignalState, TopItem
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
-from monitor.rules import Immediate, Rule, leaves
-from monitor.severity import label, rank
+from monitor.rules import Rule
+from monitor.severity import label
 from monitor.store import DuplicateIncident, SqlStore
 
 log = logging.getLogger(__name__)
 
 SYSTEM = "crisismon"
-NO_GROUP = ""
+NO_GROUP = core.NO_GROUP
 BUCKET = timedelta(minutes=5)
 ChartMaker = Callable[[Rule, Incident, datetime], bytes | None]
 
@@ -40,44 +42,44 @@ class IncidentService:
         self.renderers = renderers
         self.chart = chart
         self.opened = opened
+        self.announce = Announcer(store, renderers, playbooks)
 
     def handle(self, signal: Signal, rule: Rule, now: datetime) -> Incident | None:
-        if signal.state == SignalState.FIRING:
-            active = self.store.active_incident(rule.id, signal.group)
-            if active is not None:
-                return self.update(active, signal, now, every=rule.bucket)
-            if self._episode_handled(signal) and not self._new_report_after_resolution(signal, rule):
-                return None  # a person resolved this episode's incident while the rule still fires
-            related = self._related_incident(signal, rule)
-            if related is not None:
-                return self.attach(related, signal, rule, now)
-            recent = self._recently_resolved(signal, rule, now)
-            if recent is not None and not self._new_report_after_resolution(signal, rule):
-                return self.fired_again(recent, signal, now)
+        """Load what the core needs, let it decide (``monitor.incident_core``), apply the decision."""
+        decision = core.decide(signal, rule, self.history(signal, rule, now), now)
+        incident = decision.incident
+        if decision.kind == "open":
             return self.open(signal, rule, now)
-        if signal.state == SignalState.RESOLVED and signal.transitioned:
-            active = self.store.active_incident(rule.id, signal.group)
-            if active is not None:
-                self.suggest_resolution(active, rule, now)
-            return active
-        return None
+        if incident is None:
+            return None
+        if decision.kind == "update":
+            return self.update(incident, signal, now, every=rule.bucket)
+        if decision.kind == "attach":
+            return self.attach(incident, signal, rule, now)
+        if decision.kind == "fired_again":
+            return self.fired_again(incident, signal, now)
+        self.suggest_resolution(incident, rule, now)
+        return incident
 
-    def _related_incident(self, signal: Signal, rule: Rule) -> Incident | None:
-        """An active incident of the same group from a related rule (or one with the same playbook);
-        else one with no group (brand-wide, e.g. opened by reports naming no product)."""
-        groups = [signal.group, NO_GROUP] if signal.group else [signal.group]
-        for group in groups:
-            for incident in self.store.active_incidents_for_group(group):
-                if incident.rule_id in rule.related or incident.playbook == rule.playbook:
-                    return incident
-        return None
+    def history(self, signal: Signal, rule: Rule, now: datetime) -> core.History:
+        """The incidents a signal's decision reads; bounded by the rule's realert window."""
+        active = self.store.active_incident(rule.id, signal.group)
+        if signal.state != SignalState.FIRING or active is not None:
+            return core.History(active=active)
+        related = [i for g in core.related_groups(signal.group) for i in self.store.active_incidents_for_group(g)]
+        return core.History(
+            active=None,
+            related=related,
+            latest=self.store.latest_incident(rule.id, signal.group),
+            episode_handled=self._episode_handled(signal, core.handled_cutoff(rule, now)),
+        )
 
     def attach(self, incident: Incident, signal: Signal, rule: Rule, now: datetime) -> Incident:
         """Record a related rule's signal on an open incident instead of opening another."""
         attached = any(
             e.kind == "related_signal" and e.detail.get("rule") == rule.id for e in self.store.timeline(incident.id)
         )
-        raised = rank(signal.severity) > rank(incident.severity)
+        raised = core.raises(signal, incident)
         if attached and not raised:
             return incident
         evidence = "; ".join(e.describe() for e in signal.evidence)
@@ -109,13 +111,6 @@ class IncidentService:
         self.store.add_checklist_items(incident.id, new)
         return [e.item_id for e in new]
 
-    def _recently_resolved(self, signal: Signal, rule: Rule, now: datetime) -> Incident | None:
-        latest = self.store.latest_incident(rule.id, signal.group)
-        ended = latest and (latest.resolved_at or latest.closed_at)
-        if latest is None or not ended or now - ended >= rule.realert:
-            return None
-        return latest
-
     def fired_again(self, incident: Incident, signal: Signal, now: datetime) -> Incident:
         """Note a new firing episode on the recently resolved incident (once per episode)."""
         since = signal.since.isoformat() if signal.since else None
@@ -132,26 +127,15 @@ class IncidentService:
             )
         return incident
 
-    def _new_report_after_resolution(self, signal: Signal, rule: Rule) -> bool:
-        """An immediate rule's new report, published after its incident was resolved, is a new
-        case (another person hurt): it opens a new incident rather than being swallowed."""
-        if not any(isinstance(leaf, Immediate) for leaf in leaves(rule.condition)):
-            return False
-        latest = self.store.latest_incident(rule.id, signal.group)
-        ended = None if latest is None else latest.resolved_at or latest.closed_at
-        return ended is not None and any(t.published_at > ended for t in signal.top_items)
-
-    def _episode_handled(self, signal: Signal) -> bool:
+    def _episode_handled(self, signal: Signal, cutoff: datetime) -> bool:
+        """A person ended an incident of this firing episode (or the rule joined one), looking
+        back only as far as ``cutoff`` (the realert window): the cost does not grow with history."""
         if signal.since is None:
             return False
         since = signal.since
         return any(
-            i.group == signal.group
-            and (
-                (i.rule_id == signal.rule_id and i.opened_at >= since)
-                or self._joined_since(i, signal.rule_id, since)  # its signals joined that incident
-            )
-            for i in self.store.incidents()
+            (i.rule_id == signal.rule_id and i.opened_at >= since) or self._joined_since(i, signal.rule_id, since)
+            for i in self.store.incidents_live_since(signal.group, max(since, cutoff))
         )
 
     def _joined_since(self, incident: Incident, rule_id: str, since: datetime) -> bool:
@@ -202,25 +186,14 @@ class IncidentService:
                     "items": item_keys(signal.top_items),
                 },
             )
-            for destination, renderer in self.renderers.items():
-                alert = renderer.alert(
-                    incident, rule_description=rule.description, playbook_title=playbook.title, now=now
-                )
-                alert_id = self.store.enqueue(destination, "alert", alert, now=now, incident_id=incident.id)
-                checklist = renderer.checklist(incident, playbook_title=playbook.title, now=now)
-                self.store.enqueue(
-                    destination, "checklist", checklist, now=now, incident_id=incident.id, thread_of=alert_id
-                )
+            self.announce.opened(incident, rule.description, playbook, now)
         log.warning("incident %d opened: %s [%s]", incident.id, title, signal.severity)
         self._queue_chart(incident, rule, now)
         return incident
 
     def _queue_chart(self, incident: Incident, rule: Rule, now: datetime) -> None:
         """A chart of the rule's metric in the alert's thread, where the destination shows images."""
-        if self.chart is None:
-            return
-        wanted = {d: r for d, r in self.renderers.items() if getattr(r, "shows_images", False)}
-        if not wanted:
+        if self.chart is None or not self.announce.shows_images():
             return
         try:
             png = self.chart(rule, incident, now)
@@ -230,16 +203,13 @@ class IncidentService:
         if png is None:
             return
         with self.store.transaction():
-            for destination, renderer in wanted.items():
-                alert_id = self.store.first_message(incident.id, destination, "alert")
-                payload = renderer.chart(incident, png)
-                self.store.enqueue(destination, "chart", payload, now=now, incident_id=incident.id, thread_of=alert_id)
+            self.announce.chart(incident, png, now)
 
     def update(self, incident: Incident, signal: Signal, now: datetime, *, every: timedelta = BUCKET) -> Incident:
         """Record the latest signal; raise the severity when it grew. A changed signal is written
         to the timeline at most once per ``every`` (the rule's bucket), so a busy crisis cannot
         flood it."""
-        raised = rank(signal.severity) > rank(incident.severity)
+        raised = core.raises(signal, incident)
         severity = signal.severity if raised else incident.severity
         with self.store.transaction():
             self.store.update_signal(
@@ -312,16 +282,7 @@ class IncidentService:
     def _notify(
         self, incident: Incident, text: str, now: datetime, *, edit_top: bool, edit_checklist: bool = False
     ) -> None:
-        notify(
-            self.store,
-            self.renderers,
-            self.playbooks,
-            incident,
-            text,
-            now,
-            edit_top=edit_top,
-            edit_checklist=edit_checklist,
-        )
+        self.announce.update(incident, text, now, edit_top=edit_top, edit_checklist=edit_checklist)
 
 
 def item_key(item: TopItem) -> str:
@@ -334,7 +295,7 @@ def item_keys(items: Sequence[TopItem]) -> list[str]:
 
 
 def notify(
-    store: SqlStore,
+    store: OutboxWriter,
     renderers: Mapping[str, Renderer],
     playbooks: Mapping[str, Playbook],
     incident: Incident,
@@ -345,25 +306,7 @@ def notify(
     notify_roles: Sequence[str] = (),
     edit_checklist: bool = False,
 ) -> None:
-    """Post ``text`` in the incident's thread wherever its alert went; optionally edit the
-    alert and the checklist message in place."""
-    playbook = playbooks.get(incident.playbook)
-    for destination, renderer in renderers.items():
-        alert_id = store.first_message(incident.id, destination, "alert")
-        if alert_id is None:
-            continue
-        store.enqueue(
-            destination,
-            "update",
-            renderer.update(incident, text, notify=notify_roles),
-            now=now,
-            incident_id=incident.id,
-            thread_of=alert_id,
-        )
-        if edit_top and playbook is not None:
-            payload = renderer.alert(incident, rule_description=incident.title, playbook_title=playbook.title, now=now)
-            store.enqueue(destination, "alert", payload, now=now, incident_id=incident.id, update_of=alert_id)
-        checklist_id = store.first_message(incident.id, destination, "checklist")
-        if edit_checklist and playbook is not None and checklist_id is not None:
-            payload = renderer.checklist(incident, playbook_title=playbook.title, now=now)
-            store.enqueue(destination, "checklist", payload, now=now, incident_id=incident.id, update_of=checklist_id)
+    """Post ``text`` in the incident's thread wherever its alert went (``Announcer.update``)."""
+    Announcer(store, renderers, playbooks).update(
+        incident, text, now, edit_top=edit_top, notify_roles=notify_roles, edit_checklist=edit_checklist
+    )

@@ -126,8 +126,7 @@ class Plan:
             )
 
     def _roster(self) -> None:
-        engine = self.live.engine
-        engine.sla.roster = self.roster
+        engine = self.live.engine  # the roster itself is swapped with the definitions (monitor.current)
         mentions = self.roster.mentions()
         holders = [engine.incidents.renderers, engine.sla.renderers, *self.live.renderers]
         if self.live.health is not None:

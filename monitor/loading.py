@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,22 +20,6 @@ class Definitions:
 
     rules: RuleSet
     playbooks: dict[str, Playbook]
-
-
-class CurrentPlaybooks(Mapping[str, Playbook]):
-    """A read-only view of whichever playbooks are current (they are swapped whole on reload)."""
-
-    def __init__(self, current: Callable[[], Mapping[str, Playbook]]) -> None:
-        self._current = current
-
-    def __getitem__(self, key: str) -> Playbook:
-        return self._current()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._current())
-
-    def __len__(self) -> int:
-        return len(self._current())
 
 
 def load_definitions(config: AppConfig, *, check_sources: bool = True) -> Definitions:

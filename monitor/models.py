@@ -164,7 +164,9 @@ class IncidentStatus(StrEnum):
     CLOSED = "closed"
 
 
+# "Active": what people still work on. The one definition; the store's SQL reads ACTIVE_SQL.
 ACTIVE_STATUSES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.STABLE)
+ACTIVE_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in ACTIVE_STATUSES) + ")"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """What people do to an incident: acknowledge, tick, note, resolve, close.
 
-Every operation checks the lifecycle (open -> acknowledged -> stable -> resolved -> closed),
+Every operation checks the lifecycle (open -> acknowledged -> stable -> resolved -> closed,
+the table ``monitor.incident_core.LIFECYCLE``),
 records who and when in the timeline, and posts to the incident's thread. The CLI, the HTTP
 API and Slack's buttons all call these.
 """
@@ -10,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from monitor.announce import Announcer
 from monitor.errors import InvalidOperation
-from monitor.incidents import notify
-from monitor.models import Incident, IncidentStatus
+from monitor.incident_core import Action, is_active, transition
+from monitor.models import Incident
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
 from monitor.store import SqlStore
-
-ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.STABLE)
 
 
 class IncidentOps:
@@ -25,45 +25,21 @@ class IncidentOps:
         self.store = store
         self.renderers = renderers
         self.playbooks = playbooks
+        self.announce = Announcer(store, renderers, playbooks)
 
     def acknowledge(self, incident_id: int, by: str, now: datetime) -> Incident:
-        incident = self.store.incident(incident_id)
-        if incident.status != IncidentStatus.OPEN:
-            who = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
-            raise InvalidOperation(
-                f"incident {incident_id} is {incident.status.value}{who}; only an open incident can be acknowledged"
-            )
-        return self._transition(incident, IncidentStatus.ACKNOWLEDGED, by, now, f"acknowledged by {by}")
+        return self._transition(self.store.incident(incident_id), "acknowledge", by, now, f"acknowledged by {by}")
 
     def mark_stable(self, incident_id: int, by: str, now: datetime) -> Incident:
-        incident = self.store.incident(incident_id)
-        if incident.status != IncidentStatus.ACKNOWLEDGED:
-            raise InvalidOperation(
-                f"incident {incident_id} is {incident.status.value}; acknowledge it before marking it stable"
-            )
-        return self._transition(incident, IncidentStatus.STABLE, by, now, f"marked stable by {by}")
+        return self._transition(self.store.incident(incident_id), "stable", by, now, f"marked stable by {by}")
 
     def resolve(self, incident_id: int, by: str, now: datetime) -> Incident:
-        incident = self.store.incident(incident_id)
-        if incident.status not in ACTIVE:
-            raise InvalidOperation(f"incident {incident_id} is already {incident.status.value}")
-        return self._transition(incident, IncidentStatus.RESOLVED, by, now, f"resolved by {by}")
+        return self._transition(self.store.incident(incident_id), "resolve", by, now, f"resolved by {by}")
 
     def close(self, incident_id: int, by: str, now: datetime, *, force: bool = False) -> Incident:
         incident = self.store.incident(incident_id)
-        if incident.status == IncidentStatus.CLOSED:
-            raise InvalidOperation(f"incident {incident_id} is already closed")
-        if incident.status == IncidentStatus.OPEN and not force:
-            raise InvalidOperation(
-                f"incident {incident_id} was never acknowledged; acknowledge and resolve it first, or pass --force"
-            )
-        if incident.status != IncidentStatus.RESOLVED and not force:
-            raise InvalidOperation(
-                f"incident {incident_id} is {incident.status.value}; resolve it first, or pass --force"
-            )
-        return self._transition(
-            incident, IncidentStatus.CLOSED, by, now, f"closed by {by}" + (" (forced)" if force else "")
-        )
+        text = f"closed by {by}" + (" (forced)" if force else "")
+        return self._transition(incident, "close_forced" if force else "close", by, now, text)
 
     def tick(self, incident_id: int, item_id: str, by: str, now: datetime, *, done: bool = True) -> Incident:
         incident = self._active(incident_id)
@@ -83,15 +59,8 @@ class IncidentOps:
             updated = self.store.incident(incident_id)
             mark = "☑" if done else "☐"
             late = " (late)" if done and now > entry.due_at else ""
-            notify(
-                self.store,
-                self.renderers,
-                self.playbooks,
-                updated,
-                f"{mark} {entry.text} / {entry.text_en} — {by}{late}",
-                now,
-                edit_top=False,
-                edit_checklist=True,
+            self.announce.update(
+                updated, f"{mark} {entry.text} / {entry.text_en} — {by}{late}", now, edit_top=False, edit_checklist=True
             )
         return updated
 
@@ -101,15 +70,7 @@ class IncidentOps:
             raise InvalidOperation("a note needs some text")
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "note", {"text": text})
-            notify(
-                self.store,
-                self.renderers,
-                self.playbooks,
-                incident,
-                f"note from {by}: {text}",
-                now,
-                edit_top=False,
-            )
+            self.announce.update(incident, f"note from {by}: {text}", now, edit_top=False)
         return incident
 
     def mute(self, incident_id: int, hours: int, by: str, now: datetime) -> Incident:
@@ -118,46 +79,32 @@ class IncidentOps:
         until = now + timedelta(hours=hours)
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "muted", {"until": until.isoformat(), "hours": hours})
-            notify(
-                self.store,
-                self.renderers,
-                self.playbooks,
-                incident,
-                f"reminders muted for {hours} h by {by} (until {until:%H:%M} UTC)",
-                now,
-                edit_top=False,
+            self.announce.update(
+                incident, f"reminders muted for {hours} h by {by} (until {until:%H:%M} UTC)", now, edit_top=False
             )
         return incident
 
     def show_checklist(self, incident_id: int, by: str, now: datetime) -> Incident:
         """Post the current checklist again at the bottom of the thread."""
         incident = self.store.incident(incident_id)
-        playbook = self.playbooks.get(incident.playbook)
-        title = playbook.title if playbook else incident.playbook
         with self.store.transaction():
-            for destination, renderer in self.renderers.items():
-                alert_id = self.store.first_message(incident_id, destination, "alert")
-                if alert_id is None:
-                    continue
-                payload = renderer.checklist(incident, playbook_title=title, now=now)
-                self.store.enqueue(
-                    destination, "checklist", payload, now=now, incident_id=incident_id, thread_of=alert_id
-                )
+            self.announce.checklist_again(incident, now)
             self.store.add_timeline(incident_id, now, by, "checklist_shown", {})
         return incident
 
     def _active(self, incident_id: int) -> Incident:
         incident = self.store.incident(incident_id)
-        if incident.status not in ACTIVE:
+        if not is_active(incident):
             raise InvalidOperation(
                 f"incident {incident_id} is {incident.status.value}; its checklist can no longer change"
             )
         return incident
 
-    def _transition(self, incident: Incident, status: IncidentStatus, by: str, now: datetime, text: str) -> Incident:
+    def _transition(self, incident: Incident, action: Action, by: str, now: datetime, text: str) -> Incident:
+        status = transition(incident, action)  # the lifecycle table says whether, and to what
         with self.store.transaction():
             self.store.set_status(incident.id, status, now, by)
             self.store.add_timeline(incident.id, now, by, status.value, {"from": incident.status.value})
             updated = self.store.incident(incident.id)
-            notify(self.store, self.renderers, self.playbooks, updated, text, now, edit_top=True)
+            self.announce.update(updated, text, now, edit_top=True)
         return updated

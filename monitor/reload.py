@@ -95,7 +95,7 @@ class Reloader:
             self._tell_admins(f"reload refused: {type(exc).__name__}: {exc}; the previous set keeps running")
             return False
         notes = plan.apply() if plan else []
-        self.engine.swap_definitions(definitions)
+        self.engine.swap_definitions(definitions, roster=roster, config=config)
         self.engine.metrics.declare(rules=[r.id for r in definitions.rules.rules])  # a new rule's series from now
         self.config = config
         self._seen = fingerprint(config, self.config_path)

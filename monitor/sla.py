@@ -6,11 +6,12 @@ Runs as a scheduler job. All its memory is the incident timeline (``escalated`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.incidents import SYSTEM, notify
+from monitor.announce import Announcer
+from monitor.incidents import SYSTEM
 from monitor.models import Incident, IncidentStatus, TimelineEntry
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
@@ -30,14 +31,19 @@ class SlaWatch:
         store: SqlStore,
         renderers: Mapping[str, Renderer],
         playbooks: Mapping[str, Playbook],
-        roster: Roster,
+        roster: Roster | Callable[[], Roster],
         policy: SlaPolicy,
     ) -> None:
         self.store = store
         self.renderers = renderers
         self.playbooks = playbooks
-        self.roster = roster
+        self._roster = roster  # a callable: the current view's (monitor.current)
         self.policy = policy
+        self.announce = Announcer(store, renderers, playbooks)
+
+    @property
+    def roster(self) -> Roster:
+        return self._roster() if callable(self._roster) else self._roster
 
     def run(self, now: datetime) -> int:
         """Check every active incident; return how many messages were queued."""
@@ -100,17 +106,7 @@ class SlaWatch:
         self, incident: Incident, text: str, now: datetime, *, roles: list[str], edit_checklist: bool = False
     ) -> None:
         """A thread message mentioning ``roles`` (the checklist message edited too, if asked)."""
-        notify(
-            self.store,
-            self.renderers,
-            self.playbooks,
-            incident,
-            text,
-            now,
-            edit_top=False,
-            notify_roles=roles,
-            edit_checklist=edit_checklist,
-        )
+        self.announce.update(incident, text, now, edit_top=False, notify_roles=roles, edit_checklist=edit_checklist)
 
 
 def muted(timeline: list[TimelineEntry], now: datetime) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from monitor import config, playbooks, roster, rules
+from monitor.sources import mappings
 
 from .conftest import ROOT
 
@@ -34,10 +35,10 @@ DOCUMENTED = [
     ("configuration.md", config.RsshubSource),
     ("configuration.md", config.JsonSource),
     ("configuration.md", config.ComplaintsApiSource),
-    ("configuration.md", config.ComplaintsMappingConfig),
+    ("configuration.md", mappings.ComplaintsMapping),
     ("configuration.md", config.FileDropSource),
     ("configuration.md", config.JsonFeedSource),
-    ("configuration.md", config.JsonMappingConfig),
+    ("configuration.md", mappings.JsonMapping),
     ("configuration.md", config.ScoringConfig),
     ("configuration.md", config.NotifyConfig),
     ("configuration.md", config.SlackConfig),

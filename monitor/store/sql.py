@@ -25,6 +25,7 @@ from monitor.detect.state import RuleState
 from monitor.errors import InvalidOperation, NotFound
 from monitor.evidence import Summary
 from monitor.models import (
+    ACTIVE_SQL,
     ChecklistEntry,
     Evidence,
     Incident,
@@ -544,8 +545,7 @@ class SqlStore:
 
     def active_incident(self, rule_id: str, group: str) -> Incident | None:
         row = self._one(
-            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE rule_id = ? AND group_key = ? "
-            "AND status IN ('open', 'acknowledged', 'stable')",
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE rule_id = ? AND group_key = ? AND {ACTIVE_SQL}",
             (rule_id, group),
         )
         return None if row is None else self._incident(row)
@@ -631,7 +631,7 @@ class SqlStore:
         return self._incident(row)
 
     def incidents(self, *, active_only: bool = False) -> list[Incident]:
-        where = " WHERE status IN ('open', 'acknowledged', 'stable')" if active_only else ""
+        where = f" WHERE {ACTIVE_SQL}" if active_only else ""
         rows = self._rows(f"SELECT {_INCIDENT_COLS} FROM incidents{where} ORDER BY id")
         return [self._incident(r) for r in rows]
 
@@ -692,11 +692,20 @@ class SqlStore:
         )
         return None if row is None else self._incident(row)
 
+    def incidents_live_since(self, group: str, since: datetime) -> list[Incident]:
+        """Incidents of ``group`` still active or ended (resolved or closed) at or after ``since``:
+        bounded by that window, not by history."""
+        rows = self._rows(
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE group_key = ? "
+            f"AND ({ACTIVE_SQL} OR COALESCE(resolved_at, closed_at) >= ?) ORDER BY id",
+            (group, ts(since)),
+        )
+        return [self._incident(r) for r in rows]
+
     def active_incidents_for_group(self, group: str) -> list[Incident]:
         """Active incidents of any rule for ``group`` (for attaching related rules' signals)."""
         rows = self._rows(
-            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE group_key = ? "
-            "AND status IN ('open', 'acknowledged', 'stable') ORDER BY id",
+            f"SELECT {_INCIDENT_COLS} FROM incidents WHERE group_key = ? AND {ACTIVE_SQL} ORDER BY id",
             (group,),
         )
         return [self._incident(r) for r in rows]
