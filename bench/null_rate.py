@@ -30,7 +30,7 @@ from monitor.detect.anomaly import AnomalyParams, detect_series
 CANDIDATES = (0.0, 0.1, 0.2, 0.3, 0.5)
 TARGET = 2000
 NOMINAL = 3.5
-T0 = datetime(2024, 1, 1)
+T0 = datetime(2024, 1, 1)  # noqa: DTZ001 - naive series time, as the NAB files give it
 STEP = timedelta(minutes=5)
 
 

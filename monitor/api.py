@@ -12,8 +12,8 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from monitor.clock import Clock
@@ -21,12 +21,25 @@ from monitor.errors import InvalidOperation, NotFound
 from monitor.httpserver import HttpServer, Limits, Reply, Request
 from monitor.ingest import Ingestor
 from monitor.metrics import Metrics
-from monitor.models import FetchResult, Item
+from monitor.models import FetchResult, Incident, Item, TimelineEntry
 from monitor.ops import IncidentOps
 from monitor.sources.complaints import parse_record
-from monitor.store import DatabaseUnavailable, SqlStore
+from monitor.store import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
+
+
+class ApiStore(Protocol):
+    """What the HTTP API reads."""
+
+    def first_sighting(self, key: str, now: datetime, keep: timedelta) -> bool: ...
+
+    def incident(self, incident_id: int) -> Incident: ...
+
+    def incidents(self, *, active_only: bool = False) -> list[Incident]: ...
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]: ...
+
 
 MAX_BATCH = 1000
 ID = r"(\d{1,18})"  # a longer number is no incident of ours: 404, not an overflow
@@ -59,7 +72,7 @@ class Api:
     def __init__(
         self,
         *,
-        store: SqlStore,
+        store: ApiStore,
         ops: IncidentOps,
         ingestor: Ingestor,
         metrics: Metrics,

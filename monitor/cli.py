@@ -291,9 +291,9 @@ def cmd_schema(ns: argparse.Namespace) -> int:
 
 def cmd_test(ns: argparse.Namespace) -> int:
     import re
-    import time
 
     from monitor.app import build_scorer, negative_cut
+    from monitor.clock import monotonic
     from monitor.errors import ConfigError as Invalid
     from monitor.ruletest import LazyScorer, RuleTester, junit_xml, load_test_file
 
@@ -324,9 +324,9 @@ def cmd_test(ns: argparse.Namespace) -> int:
         for test in parsed.tests:
             if ns.run and not re.search(ns.run, test.name):
                 continue
-            started = time.perf_counter()
+            started = monotonic()
             outcome = tester.run(str(path), test)
-            outcome.seconds = time.perf_counter() - started
+            outcome.seconds = monotonic() - started
             outcomes.append(outcome)
             print(f"{'PASS' if outcome.passed else 'FAIL'} {path.name}: {test.name}")
             for failure in outcome.failures:

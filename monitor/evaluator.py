@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -15,10 +16,29 @@ from monitor.detect.running import DetectorMemo
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation, aggregate
 from monitor.evidence import Summary, summarise, top_stories
-from monitor.models import ScoredItem, Signal, SignalState, TopItem
+from monitor.models import (
+    ScoredItem,
+    Signal,
+    SignalState,
+    TopItem,
+)
 from monitor.rules import Rule
 from monitor.severity import rank
-from monitor.store import SqlStore
+
+
+class RuleStateStore(Protocol):
+    """Where the evaluator keeps each (rule, group) state, and reads items."""
+
+    def put_rule_state(self, rule_id: str, group: str, state: RuleState) -> None: ...
+
+    def rule_states(self, rule_id: str) -> dict[str, RuleState]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]: ...
+
+    def earliest_item(self, sources: Sequence[str] | None) -> datetime | None: ...
+
 
 TOP_ITEMS = 5
 TERM_BASELINE = timedelta(hours=24)
@@ -52,7 +72,7 @@ class Evaluator:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: RuleStateStore,
         default_cut: float,
         sources_down: Callable[[], set[str]] = set,
         history_start: datetime | None = None,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -31,9 +32,40 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from monitor.clock import Clock
 from monitor.notify.render import Renderer, SlackRenderer
 from monitor.sources.http import Backoff
-from monitor.store import SourceHealth, SqlStore
+from monitor.store import SourceHealth
 
 log = logging.getLogger(__name__)
+
+
+class HealthStore(Protocol):
+    """What source health and the poll book read and write."""
+
+    def enqueue(
+        self,
+        destination: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime,
+        incident_id: int | None = None,
+        thread_of: int | None = None,
+        update_of: int | None = None,
+    ) -> int: ...
+
+    def items_fetched_since(self, since: datetime) -> dict[str, int]: ...
+
+    def put_source_data(self, name: str, data: Mapping[str, Any]) -> None: ...
+
+    def source_data(self, name: str) -> dict[str, Any]: ...
+
+    def source_health(self) -> list[SourceHealth]: ...
+
+    def source_health_of(self, name: str) -> SourceHealth | None: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def update_source_data(self, name: str, section: str, changes: Mapping[str, Any]) -> dict[str, Any]: ...
+
 
 FAILURE_THRESHOLD = 3
 HEALTH_CHECK = timedelta(minutes=1)
@@ -76,7 +108,7 @@ class PollBook:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: HealthStore,
         intervals: Mapping[str, timedelta],
         *,
         max_backoff: timedelta = MAX_BACKOFF,
@@ -246,7 +278,7 @@ class SourceMonitor:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: HealthStore,
         watched: Mapping[str, timedelta | None],
         clock: Clock,
         renderers: Mapping[str, Renderer],
@@ -375,7 +407,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def source_lines(
-    store: SqlStore,
+    store: HealthStore,
     configured: Mapping[str, tuple[str, timedelta | None]],
     now: datetime,
     failure_threshold: int = FAILURE_THRESHOLD,

@@ -4,19 +4,97 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor import incident_core as core
 from monitor.announce import Announcer, OutboxWriter
-from monitor.models import Incident, Signal, SignalState, TopItem
+from monitor.models import (
+    ChecklistEntry,
+    Evidence,
+    Incident,
+    Signal,
+    SignalState,
+    TimelineEntry,
+    TopItem,
+)
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
 from monitor.rules import Rule
 from monitor.severity import label
-from monitor.store import DuplicateIncident, SqlStore
+from monitor.store import DuplicateIncident
+
+if TYPE_CHECKING:
+    from monitor.evidence import Summary
 
 log = logging.getLogger(__name__)
+
+
+class IncidentStore(Protocol):
+    """What the incident service reads and writes."""
+
+    def active_incident(self, rule_id: str, group: str) -> Incident | None: ...
+
+    def active_incidents_for_group(self, group: str) -> list[Incident]: ...
+
+    def add_checklist_items(self, incident_id: int, entries: Sequence[ChecklistEntry]) -> None: ...
+
+    def add_timeline(
+        self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
+    ) -> None: ...
+
+    def incident(self, incident_id: int) -> Incident: ...
+
+    def incidents_live_since(self, group: str, since: datetime) -> list[Incident]: ...
+
+    def latest_incident(self, rule_id: str, group: str) -> Incident | None: ...
+
+    def open_incident(
+        self,
+        *,
+        rule_id: str,
+        group: str,
+        playbook: str,
+        title: str,
+        severity: str,
+        at: datetime,
+        evidence: Sequence[Evidence],
+        top_items: Sequence[TopItem],
+        checklist: Sequence[ChecklistEntry],
+        summary: Summary | None = None,
+    ) -> Incident: ...
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def update_signal(
+        self,
+        incident_id: int,
+        *,
+        at: datetime,
+        severity: str,
+        evidence: Sequence[Evidence],
+        top_items: Sequence[TopItem],
+        summary: Summary | None = None,
+    ) -> None: ...
+
+    def enqueue(
+        self,
+        destination: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime,
+        incident_id: int | None = None,
+        thread_of: int | None = None,
+        update_of: int | None = None,
+    ) -> int: ...
+
+    def first_message(self, incident_id: int, destination: str, kind: str) -> int | None: ...
+
 
 SYSTEM = "crisismon"
 NO_GROUP = core.NO_GROUP
@@ -29,7 +107,7 @@ class IncidentService:
 
     def __init__(
         self,
-        store: SqlStore,
+        store: IncidentStore,
         playbooks: Mapping[str, Playbook],
         renderers: Mapping[str, Renderer],
         chart: ChartMaker | None = None,

@@ -9,21 +9,44 @@ languages count as volume. The product catalogue tags items that name a product.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from monitor.catalogue import Catalogue
 from monitor.classify import KeywordClassifier
 from monitor.metrics import Metrics
-from monitor.models import FetchResult, Item, ScoredItem
+from monitor.models import (
+    FetchResult,
+    Item,
+    ScoredItem,
+)
 from monitor.protocols import Scorer
-from monitor.store import SqlStore
 from monitor.text import TextView, prepare
 from monitor.text.english import EnglishScorer, LanguageScorer
 from monitor.text.stories import CORE_STORED, bands, core_of, same_story, simhash
 
 log = logging.getLogger(__name__)
+
+
+class IngestStore(Protocol):
+    """What ingestion writes: items, stories, fetch records."""
+
+    def add_items(self, scored: Sequence[ScoredItem], fetched_at: datetime) -> int: ...
+
+    def join_story(self, story_id: int, at: datetime) -> None: ...
+
+    def known_ids(self, source: str, ids: Iterable[str]) -> set[str]: ...
+
+    def new_story(self, fingerprint: int, bands: Sequence[int], core: str, at: datetime) -> int: ...
+
+    def record_fetch(self, name: str, now: datetime, *, error: str | None, items: int) -> None: ...
+
+    def story_candidates(self, bands: Sequence[int], since: datetime, limit: int = 200) -> list[tuple[int, str]]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
 
 
 def language_scorer(scorer: Scorer, cut: float | None = None) -> LanguageScorer:
@@ -40,7 +63,7 @@ def language_scorer(scorer: Scorer, cut: float | None = None) -> LanguageScorer:
 class Ingestor:
     def __init__(
         self,
-        store: SqlStore,
+        store: IngestStore,
         scorer: Scorer,
         classifier: KeywordClassifier,
         metrics: Metrics,
@@ -145,7 +168,7 @@ STORY_HORIZON = timedelta(days=7)
 """An item joins a story whose latest item is at most this much older."""
 
 
-def assign_stories(store: SqlStore, scored: Sequence[ScoredItem]) -> list[ScoredItem]:
+def assign_stories(store: IngestStore, scored: Sequence[ScoredItem]) -> list[ScoredItem]:
     """Each item (not a count record) joined to the story it repeats, or starting its own.
 
     In the order given (the order of arrival), so that a later copy joins the first. Call it
@@ -159,7 +182,7 @@ def assign_stories(store: SqlStore, scored: Sequence[ScoredItem]) -> list[Scored
     return out
 
 
-def _story_of(store: SqlStore, scored: ScoredItem) -> int | None:
+def _story_of(store: IngestStore, scored: ScoredItem) -> int | None:
     core = core_of(scored.norm)
     if not core.text:
         return None

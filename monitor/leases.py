@@ -26,10 +26,24 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from monitor.store import SqlStore
+from monitor.store.sql import Lease
 
 log = logging.getLogger(__name__)
+
+
+class LeaseStore(Protocol):
+    """What the lease keeper needs."""
+
+    def leases(self, prefix: str = "", *, live_at: datetime | None = None) -> list[Lease]: ...
+
+    def release(self, name: str, owner: str) -> None: ...
+
+    def release_all(self, owner: str) -> int: ...
+
+    def try_lease(self, name: str, owner: str, now: datetime, ttl: timedelta) -> bool: ...
+
 
 NODE_PREFIX = "node:"
 PERIODS = 3  # a lease lasts this many intervals of its job
@@ -75,7 +89,7 @@ class LeaseTimes:
 class LeaseKeeper:
     """One daemon's leases: heartbeat, the live set, and the rendezvous gate."""
 
-    def __init__(self, store: SqlStore, node_id: str, times: LeaseTimes | None = None) -> None:
+    def __init__(self, store: LeaseStore, node_id: str, times: LeaseTimes | None = None) -> None:
         self.store = store
         self.node_id = node_id
         self.times = times or LeaseTimes()

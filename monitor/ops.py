@@ -9,19 +9,50 @@ API and Slack's buttons all call these.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from monitor.announce import Announcer
 from monitor.errors import InvalidOperation
 from monitor.incident_core import Action, is_active, transition
-from monitor.models import Incident
+from monitor.models import Incident, IncidentStatus
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
-from monitor.store import SqlStore
+
+
+class OpsStore(Protocol):
+    """What the operations people run read and write."""
+
+    def add_timeline(
+        self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
+    ) -> None: ...
+
+    def incident(self, incident_id: int) -> Incident: ...
+
+    def set_item_done(self, incident_id: int, item_id: str, *, at: datetime | None, by: str | None) -> None: ...
+
+    def set_status(self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def enqueue(
+        self,
+        destination: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime,
+        incident_id: int | None = None,
+        thread_of: int | None = None,
+        update_of: int | None = None,
+    ) -> int: ...
+
+    def first_message(self, incident_id: int, destination: str, kind: str) -> int | None: ...
 
 
 class IncidentOps:
-    def __init__(self, store: SqlStore, renderers: Mapping[str, Renderer], playbooks: Mapping[str, Playbook]) -> None:
+    def __init__(self, store: OpsStore, renderers: Mapping[str, Renderer], playbooks: Mapping[str, Playbook]) -> None:
         self.store = store
         self.renderers = renderers
         self.playbooks = playbooks

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from monitor.clock import Clock
 from monitor.leases import LeaseKeeper
@@ -37,9 +38,36 @@ from monitor.metrics import Metrics
 from monitor.models import Message, Receipt
 from monitor.protocols import DeliveryError, Notifier
 from monitor.retry import exponential
-from monitor.store import SqlStore
+from monitor.store.sql import Claim
 
 log = logging.getLogger(__name__)
+
+
+class OutboxStore(Protocol):
+    """What delivery reads and writes."""
+
+    def add_timeline(
+        self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
+    ) -> None: ...
+
+    def claim_message(self, message_id: int, owner: str, now: datetime, until: datetime) -> Claim | None: ...
+
+    def mark_attempting(self, message_id: int, now: datetime) -> None: ...
+
+    def mark_failed(
+        self, message_id: int, error: str, *, retry_at: datetime | None, maybe_arrived: bool = True
+    ) -> None: ...
+
+    def mark_sent(self, message_id: int, receipt: Receipt, now: datetime) -> None: ...
+
+    def message_ref(self, message_id: int) -> tuple[str | None, str]: ...
+
+    def next_attempt_at(self, message_id: int) -> datetime: ...
+
+    def pending_messages(self, destination: str) -> list[Message]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
 
 BASE_DELAY = 5.0
 MAX_DELAY = 300.0
@@ -69,7 +97,7 @@ def lookup_after(notifier: object) -> timedelta:
 class Dispatcher:
     def __init__(
         self,
-        store: SqlStore,
+        store: OutboxStore,
         notifiers: Mapping[str, Notifier],
         metrics: Metrics | None = None,
         leases: LeaseKeeper | None = None,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
+from monitor.announce import OutboxWriter
 from monitor.clock import Clock
 from monitor.config import AppConfig, load_config
 from monitor.engine import Engine
@@ -21,7 +22,6 @@ from monitor.live import LiveDaemon
 from monitor.loading import Definitions, load_definitions
 from monitor.notify.render import Renderer
 from monitor.roster import load_roster
-from monitor.store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Reloader:
         self,
         engine: Engine,
         config: AppConfig,
-        store: SqlStore,
+        store: OutboxWriter,
         renderers: Mapping[str, Renderer],
         clock: Clock,
         load: Callable[[AppConfig], Definitions] = load_definitions,

@@ -7,8 +7,10 @@ Runs as a scheduler job. All its memory is the incident timeline (``escalated`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from monitor.announce import Announcer
 from monitor.incidents import SYSTEM
@@ -16,7 +18,34 @@ from monitor.models import Incident, IncidentStatus, TimelineEntry
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
 from monitor.roster import Roster
-from monitor.store import SqlStore
+
+
+class SlaStore(Protocol):
+    """What the SLA watch reads and writes."""
+
+    def add_timeline(
+        self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
+    ) -> None: ...
+
+    def incidents(self, *, active_only: bool = False) -> list[Incident]: ...
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def enqueue(
+        self,
+        destination: str,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        now: datetime,
+        incident_id: int | None = None,
+        thread_of: int | None = None,
+        update_of: int | None = None,
+    ) -> int: ...
+
+    def first_message(self, incident_id: int, destination: str, kind: str) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -28,7 +57,7 @@ class SlaPolicy:
 class SlaWatch:
     def __init__(
         self,
-        store: SqlStore,
+        store: SlaStore,
         renderers: Mapping[str, Renderer],
         playbooks: Mapping[str, Playbook],
         roster: Roster | Callable[[], Roster],

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +13,17 @@ from monitor.store import SqlStore, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+
+# The sentiment tables' cache (monitor.sentiment.tablecache) is this session's own, shared by
+# the CLI runs it starts, and removed at the end: tests never read or fill ~/.cache/crisismon.
+SESSION_CACHE = tempfile.mkdtemp(prefix="crisismon-test-cache-")
+os.environ["CRISISMON_CACHE_DIR"] = SESSION_CACHE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache() -> Iterator[None]:
+    yield
+    shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

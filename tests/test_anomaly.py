@@ -22,7 +22,7 @@ from monitor.detect.anomaly import (
 )
 from monitor.detect.tails import MAX_SURPRISE, SlidingWindow, surprise
 
-T0 = datetime(2024, 1, 1)
+T0 = datetime(2024, 1, 1)  # noqa: DTZ001 - naive series time, as the NAB files give it
 STEP = timedelta(minutes=5)
 SMALL = AnomalyParams(history=1000, warmup=200)
 

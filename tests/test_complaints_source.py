@@ -3,8 +3,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any
 
 import httpx
@@ -13,6 +11,7 @@ import pytest
 from monitor.config import AppConfig
 from monitor.config import ComplaintsApiSource as ComplaintsConfig
 from monitor.engine import Engine
+from monitor.httpserver import HttpServer, Reply, Request
 from monitor.sources.complaints import ComplaintsApiSource, ComplaintsMapping, parse_record
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer
@@ -26,24 +25,13 @@ class CrmServer:
     def __init__(self) -> None:
         self.answers: list[tuple[int, bytes]] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
-        server = self
+        self.httpd = HttpServer(self._serve, "127.0.0.1", 0, name="crm").start()
+        self.url = f"{self.httpd.url}/complaints"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append((self.path, dict(self.headers)))
-                status, body = server.answers.pop(0) if server.answers else (200, b"[]")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/complaints"
-        Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def _serve(self, request: Request) -> Reply:
+        self.requests.append((request.path, dict(request.headers)))
+        status, body = self.answers.pop(0) if self.answers else (200, b"[]")
+        return Reply(status, body, "application/json")
 
     def answer(self, status: int, body: Any) -> None:
         raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
@@ -54,8 +42,7 @@ class CrmServer:
 def crm() -> Iterator[CrmServer]:
     server = CrmServer()
     yield server
-    server.httpd.shutdown()
-    server.httpd.server_close()
+    server.httpd.close()
 
 
 def record(i: int, **extra: Any) -> dict[str, Any]:

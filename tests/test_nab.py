@@ -33,7 +33,7 @@ needs_data = pytest.mark.skipif(
     reason=f"NAB realTweets DEV data not found at {DATA} (set CRISISMON_NAB_DATA to run these)",
 )
 
-T0 = datetime(2015, 1, 1)
+T0 = datetime(2015, 1, 1)  # noqa: DTZ001 - naive, as the NAB files give it
 
 
 def stamps(n: int) -> list[datetime]:

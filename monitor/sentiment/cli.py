@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from monitor.clock import monotonic
 from monitor.sentiment import train as training
 from monitor.sentiment.bayes import Bayes
 from monitor.sentiment.dataset import read_labelled
@@ -189,7 +189,7 @@ def _train_snownlp(args: argparse.Namespace) -> int:
 
 def _clock() -> float:
     """Elapsed-time clock for throughput figures only."""
-    return time.perf_counter()
+    return monotonic()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

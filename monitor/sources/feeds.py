@@ -511,7 +511,7 @@ def _from_rfc2822(text: str) -> datetime | None:
 def _from_pattern(text: str, patterns: Iterable[str]) -> datetime | None:
     for pattern in patterns:
         try:
-            return datetime.strptime(text, pattern)
+            return datetime.strptime(text, pattern)  # noqa: DTZ007 - the caller applies the source zone
         except ValueError:
             continue
     return None

@@ -128,7 +128,7 @@ def test_languages_select_items_by_language() -> None:
     ],
 )
 def test_any_text_is_matched_without_an_exception(text: str) -> None:
-    hit(Match(keywords_any=("起火", "fire")), text)
+    assert hit(Match(keywords_any=("起火", "fire")), text) in (True, False)
 
 
 @pytest.mark.parametrize(
