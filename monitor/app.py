@@ -308,7 +308,7 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
     if config.http.console:
         from monitor.web import build_console
 
-        api.console = build_console(config, engine, store, clock, api.ops, env)
+        api.console = build_console(config, engine, store, clock, api.ops, env, cut=negative_cut(config))
     if app_token:
         start_socket_mode(app_token, api, wiring, env)
     if not config.http.listen:

@@ -117,7 +117,7 @@ class Engine:
         with self._eval_lock:
             now = self.clock.now()
             rules = [r for r in self.definitions.rules.rules if self._holds(f"rule:{r.id}", now)]
-            down = self.evaluator.sources_down()
+            down = self.evaluator.sources_down(now)
             signals: list[Signal] = []
             for rule in rules:
                 with self.evaluator.store.transaction():

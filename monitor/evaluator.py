@@ -74,7 +74,7 @@ class Evaluator:
         self,
         store: RuleStateStore,
         default_cut: float,
-        sources_down: Callable[[], set[str]] = set,
+        sources_down: Callable[[datetime], set[str]] = lambda now: set(),
         history_start: datetime | None = None,
         items: ItemReader | None = None,
         timed: Callable[[str, float, datetime], None] | None = None,
@@ -98,7 +98,7 @@ class Evaluator:
         return summarise(current, baseline)
 
     def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
-        down = self.sources_down()
+        down = self.sources_down(now)
         signals: list[Signal] = []
         for rule in rules:
             signals.extend(self.evaluate_timed(rule, now, down))

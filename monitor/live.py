@@ -101,9 +101,6 @@ class Plan:
         engine.metrics.declare(sources=list(self.built))
         if scheduler is not None:
             self._schedule(scheduler, intervals)
-        if self.live.console is not None:
-            configured = {s.name: (s.type, s.expected_silence) for s in self.new.sources}
-            self.live.console.sources = lambda: configured
 
     def _schedule(self, scheduler: Any, intervals: Mapping[str, Any]) -> None:
         from monitor.scheduler import guarded
@@ -135,9 +132,6 @@ class Plan:
             for renderer in renderers.values():
                 if isinstance(renderer, SlackRenderer):
                     renderer.mentions = dict(mentions)
-        if self.live.console is not None:
-            roster = self.roster
-            self.live.console.roster = lambda: roster
 
     def _routing(self) -> None:
         slack = self.live.engine.dispatcher.notifiers.get("slack")

@@ -25,15 +25,17 @@ scores, and therefore the words, are identical, ties included:
 
 from __future__ import annotations
 
-import marshal
 import math
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.sentiment.segtables import FORMAT as FORMAT
+from monitor.sentiment.segtables import Seen as Seen
+from monitor.sentiment.segtables import SegTables as SegTables
 from monitor.sentiment.snowdata import data_file, load_marshal
+from monitor.sentiment.tablecache import load_tables
 
 TAGS = ("b", "m", "e", "s")
 NEG_INF = float("-inf")
@@ -41,42 +43,6 @@ HAN_RUN = re.compile("([\u4e00-\u9fa5]+)")
 """SnowNLP's definition of Chinese text: only the basic CJK block, not its extensions."""
 
 _BOS = ("", "BOS")
-
-Seen = tuple[float, ...]
-"""Transitions the model saw for some characters, flattened: (code, log-probability, ...).
-The code of a bigram transition is ``4 * previous tag + tag``, of a trigram one
-``16 * tag two back + 4 * previous tag + tag``."""
-
-
-@dataclass(frozen=True)
-class SegTables:
-    """The segmentation model, keyed by small integers.
-
-    Character index 0 is the begin-of-sentence marker (it has one tag, 0); the last index
-    stands for every character the model does not know. ``log_uni[4 * char + tag]`` is the
-    log-probability of a transition the model never saw; ``bigram[n * b + c]`` and
-    ``trigram[(n * a + b) * n + c]`` list the transitions it saw for those characters.
-    """
-
-    chars: str
-    valid_tags: tuple[tuple[int, ...], ...]
-    log_uni: tuple[float, ...]
-    bigram: Mapping[int, Seen]
-    trigram: Mapping[int, Seen]
-
-    def to_bytes(self) -> bytes:
-        data: Any = (FORMAT, self.chars, self.valid_tags, self.log_uni, self.bigram, self.trigram)
-        return marshal.dumps(data)
-
-    @classmethod
-    def from_bytes(cls, blob: bytes) -> SegTables:
-        data = marshal.loads(blob)
-        if not isinstance(data, tuple) or data[0] != FORMAT:
-            raise ValueError("not a segmentation table file of this version")
-        return cls(*data[1:])
-
-
-FORMAT = "crisismon-seg-1"
 
 
 def _div(v1: float, v2: float) -> float:
@@ -143,8 +109,6 @@ class Segmenter:
     def from_snownlp(cls, model_path: Path | None = None) -> Segmenter:
         """SnowNLP's segmentation model (``seg/seg.marshal.3`` by default), through the
         derived-table cache of ``monitor.sentiment.tablecache``."""
-        from monitor.sentiment.tablecache import load_tables
-
         source = model_path or data_file("seg", "seg.marshal.3")
         return cls(load_tables(source, lambda p: build_tables(load_marshal(p))))
 

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from monitor.sentiment.segmenter import FORMAT, SegTables
+from monitor.sentiment.segtables import FORMAT, SegTables
 
 
 def cache_dir() -> Path:

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from monitor.models import FetchResult, Item, stable_id
-from monitor.sources.feeds import get_path, parse_time
 from monitor.sources.http import parse_retry_after
+from monitor.sources.jsonfeeds import get_path, parse_time
 from monitor.sources.mappings import ComplaintsMapping
 
 MAX_PAGES = 50

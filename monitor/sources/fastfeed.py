@@ -36,7 +36,9 @@ from feedparser.urls import _urljoin
 from feedparser.util import FeedParserDict
 
 from monitor.models import FetchResult
-from monitor.sources import feeds
+from monitor.sources import rssatom
+from monitor.sources.charset import _with_charset, choose_charset
+from monitor.sources.feedtext import _summarize
 
 ATOM = "http://www.w3.org/2005/Atom"
 _CONTENT = "http://purl.org/rss/1.0/modules/content/"
@@ -115,16 +117,16 @@ def _parse(body: bytes, headers: Mapping[str, str], source: str, now: datetime) 
     if "content-location" in hdrs:
         raise _Decline  # feedparser resolves relative links against it
     # the same charset choice and the same decoding as feeds.parse_feed + feedparser.parse
-    charset, note = feeds.choose_charset(body, hdrs.get("content-type", ""))
+    charset, note = choose_charset(body, hdrs.get("content-type", ""))
     if charset is not None:
-        hdrs["content-type"] = feeds._with_charset(hdrs.get("content-type", ""), charset)
+        hdrs["content-type"] = _with_charset(hdrs.get("content-type", ""), charset)
     result = FeedParserDict(bozo=False, entries=[], feed=FeedParserDict(), headers={})
     result["headers"].update(hdrs)
     data = convert_to_utf8(result["headers"], body, result)
     if not result.get("encoding"):
         raise _Decline  # feedparser would use its loose parser
     exc = result.get("bozo_exception")
-    if exc is not None and type(exc).__name__ not in feeds._LABEL_ONLY:
+    if exc is not None and type(exc).__name__ not in rssatom._LABEL_ONLY:
         raise _Decline  # a charset feedparser had to override or guess: rare, leave it there
     if _DOCTYPE.search(data):
         raise _Decline
@@ -137,7 +139,7 @@ def _parse(body: bytes, headers: Mapping[str, str], source: str, now: datetime) 
     _check_tree(root, len(elements))
     entries = [_rss_entry(e) if version == "rss" else _atom_entry(e) for e in elements]
 
-    items, problems = feeds._entries_to_items(entries, source, now)
+    items, problems = rssatom._entries_to_items(entries, source, now)
     parsed = FeedParserDict(
         bozo=result.get("bozo", False),
         bozo_exception=result.get("bozo_exception"),
@@ -145,8 +147,8 @@ def _parse(body: bytes, headers: Mapping[str, str], source: str, now: datetime) 
         entries=entries,
     )
     errors = [note] if note else []
-    errors.extend(feeds._bozo_errors(parsed, len(items), charset_noted=note is not None))
-    errors.extend(feeds._summarize(problems))
+    errors.extend(rssatom._bozo_errors(parsed, len(items), charset_noted=note is not None))
+    errors.extend(_summarize(problems))
     return FetchResult(items=items, errors=errors)
 
 
@@ -283,7 +285,7 @@ def _entry(
     content: tuple[str, str] | None,
     dates: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The entry feedparser would build, for the keys feeds.py reads.
+    """The entry feedparser would build, for the keys rssatom.py reads.
 
     A plain dict: for these keys ``FeedParserDict.get`` answers the same (its one special
     case, ``updated_parsed`` falling back to ``published_parsed``, is only reached after

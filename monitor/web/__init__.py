@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,24 +15,27 @@ __all__ = ["AuthSettings", "Console", "User", "build_console"]
 log = logging.getLogger(__name__)
 
 
-def build_console(config: Any, engine: Any, store: Any, clock: Any, ops: Any, env: Mapping[str, str]) -> Console:
-    """The console of a daemon: its rules, roster and sources as currently loaded."""
-    from monitor.app import negative_cut
-    from monitor.roster import load_roster
+def build_console(
+    config: Any, engine: Any, store: Any, clock: Any, ops: Any, env: Mapping[str, str], *, cut: float
+) -> Console:
+    """The console of a daemon: its rules, roster and sources as currently loaded (the engine's
+    current view, ``monitor.current``, swapped on reload). ``cut``: the negative-sentiment cut."""
 
-    roster = load_roster(Path(config.roster) if config.roster else None)
-    configured = {s.name: (s.type, s.expected_silence) for s in config.sources}
+    def configured() -> dict[str, Any]:
+        current = engine.current.config or config
+        return {s.name: (s.type, s.expected_silence) for s in current.sources}
+
     return Console(
         store=store,
         ops=ops,
         clock=clock,
         rules=lambda: engine.definitions.rules.rules,
-        roster=lambda: roster,
-        sources=lambda: configured,
+        roster=lambda: engine.current.roster,
+        sources=configured,
         evaluated=engine.metrics.last_evaluation,
         auth=auth_settings(config.http.auth, env),
         ack_timeout=config.incidents.ack_timeout,
-        cut=negative_cut(config),
+        cut=cut,
         zone=ZoneInfo(config.timezone),
     )
 
