@@ -12,10 +12,11 @@ from pathlib import Path
 
 import yaml
 
+import monitor
 from monitor.text import prepare_cached
 from monitor.text.terms import Keyword, TextIndex, compile_keywords, index_of
 
-CATEGORIES_FILE = Path(__file__).resolve().parent / "data" / "categories.yaml"
+CATEGORIES_FILE = Path(monitor.__file__).resolve().parent / "data" / "categories.yaml"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+import monitor
+
+_PACKAGE = Path(monitor.__file__).resolve().parent  # the package's folder, wherever this module sits
 
 
 def default_dir(name: str) -> Path:
