@@ -6,10 +6,11 @@ Runs as a scheduler job. All its memory is the incident timeline (``escalated`` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from monitor.escalation import EscalationPolicy, Steps
 from monitor.incidents import SYSTEM, notify
 from monitor.models import Incident, IncidentStatus, TimelineEntry
 from monitor.notify.render import Renderer
@@ -22,6 +23,16 @@ from monitor.store import SqlStore
 class SlaPolicy:
     ack_timeout: timedelta = timedelta(minutes=15)
     reminder_every: timedelta = timedelta(minutes=30)
+    escalation: EscalationPolicy | None = None  # per severity (monitor.escalation); None: ack_timeout for all
+
+    def steps(self, severity: str, roster_chain: tuple[str, ...]) -> Steps:
+        if self.escalation is None:
+            return Steps(self.ack_timeout, roster_chain)
+        return self.escalation.steps(severity, roster_chain)
+
+
+#: ``escalated(incident, level, role, text, roster, now)`` queues a step's DM and page.
+EscalationHook = Callable[[Incident, int, str, str, Roster, datetime], int]
 
 
 class SlaWatch:
@@ -32,12 +43,14 @@ class SlaWatch:
         playbooks: Mapping[str, Playbook],
         roster: Roster,
         policy: SlaPolicy,
+        escalated: EscalationHook | None = None,
     ) -> None:
         self.store = store
         self.renderers = renderers
         self.playbooks = playbooks
         self.roster = roster
         self.policy = policy
+        self.escalated = escalated
 
     def run(self, now: datetime) -> int:
         """Check every active incident; return how many messages were queued."""
@@ -54,10 +67,11 @@ class SlaWatch:
         if incident.status != IncidentStatus.OPEN:
             return 0
         waited = now - incident.opened_at
-        if waited < self.policy.ack_timeout:
+        steps = self.policy.steps(incident.severity, self.roster.escalation)
+        if waited < steps.timeout:
             return 0
-        chain = self.roster.escalation
-        level = min(int(waited / self.policy.ack_timeout), len(chain))
+        chain = steps.chain
+        level = min(int(waited / steps.timeout), len(chain))
         escalations = [e for e in timeline if e.kind == "escalated"]
         last_level = int(escalations[-1].detail["level"]) if escalations else 0
         if level <= last_level and escalations and now - escalations[-1].at < self.policy.reminder_every:
@@ -75,6 +89,8 @@ class SlaWatch:
                 incident.id, now, SYSTEM, "escalated", {"level": level, "role": role, "repeat": repeat}
             )
             self._notify(incident, text, now, roles=[role])
+            if not repeat and self.escalated is not None:
+                self.escalated(incident, level, role, text, self.roster, now)
         return 1
 
     def _remind_overdue(self, incident: Incident, timeline: list[TimelineEntry], now: datetime) -> int:
