@@ -23,6 +23,7 @@ from monitor.ingest import Ingestor
 from monitor.metrics import Metrics
 from monitor.models import FetchResult, Incident, Item, TimelineEntry
 from monitor.ops import IncidentOps
+from monitor.silence_api import silence_routes
 from monitor.sources.complaints import parse_record
 from monitor.store import DatabaseUnavailable
 
@@ -103,6 +104,7 @@ class Api:
             ("POST", re.compile(rf"^/v1/incidents/{ID}/({'|'.join(OPS)})$"), self._operate),
             ("POST", re.compile(r"^/v1/complaints$"), self._intake),
             ("POST", re.compile(r"^/slack/interactions$"), self._slack),
+            *silence_routes(self),
         ]
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:

@@ -19,6 +19,7 @@ from monitor.clock import Clock
 from monitor.config import AppConfig, ComplaintsApiSource, FileDropSource, SourceConfig
 from monitor.current import CurrentDefinitions
 from monitor.engine import Engine
+from monitor.escalation import Escalator
 from monitor.evaluator import Evaluator
 from monitor.health import PollBook, SourceMonitor
 from monitor.incidents import ChartMaker, IncidentService
@@ -27,13 +28,16 @@ from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
 from monitor.loading import Definitions
 from monitor.metrics import Metrics, alert_latency
 from monitor.models import Incident
+from monitor.notify.channels import route_slack, sla_policy
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.render import Renderer, SlackRenderer, TextRenderer
+from monitor.notify.routing import DropReporter
 from monitor.outbox import Dispatcher
 from monitor.protocols import Notifier, Scorer, Source
 from monitor.roster import Roster, load_roster
 from monitor.rules import Rule
-from monitor.sla import SlaPolicy, SlaWatch
+from monitor.silences import Silencer
+from monitor.sla import SlaWatch
 from monitor.sources.complaints import ComplaintsApiSource as ComplaintsSource
 from monitor.sources.outbound import AddressPolicy, Outbound
 from monitor.store import DatabaseUnavailable, SqlStore
@@ -185,6 +189,9 @@ def build_notifiers(
         renderers["slack"] = SlackRenderer((roster or Roster()).mentions())
     elif token or channel:
         log.warning("Slack is off: set both %s and SLACK_CHANNEL", config.notify.slack.token_env)
+    from monitor.notify.channels import extra_notifiers
+
+    extra_notifiers(config, env, roster, notifiers, renderers)
     return notifiers, renderers
 
 
@@ -245,7 +252,15 @@ def build_engine(
             chart_maker(store, negative_cut(config), config.timezone),
             opened=alert_latency(store, metrics),
         ),
-        dispatcher=Dispatcher(store, notifiers, metrics, leases, clock=clock),
+        dispatcher=Dispatcher(
+            store,
+            notifiers,
+            metrics,
+            leases,
+            clock=clock,
+            silencer=Silencer(store),
+            dropped=DropReporter(store, lambda: list(renderers or {})),
+        ),
         definitions=current,
         metrics=metrics,
         sla=SlaWatch(
@@ -253,12 +268,14 @@ def build_engine(
             renderers,
             current.playbooks,
             lambda: current.roster,
-            SlaPolicy(config.incidents.ack_timeout, config.incidents.reminder_every),
+            sla_policy(config.incidents),
+            Escalator(store, notifiers, direct_messages=config.incidents.direct_messages),
         ),
         leases=leases,
         book=PollBook(store, {s.name: s.interval for s in config.sources}),
     )
     health.rules_for = engine.rules_fed_by
+    route_slack(notifiers, store, config)
     metrics.declare(sources=sources, destinations=notifiers, rules=[r.id for r in definitions.rules.rules])
     return Wiring(engine, wiring_closers, all_renderers(roster), health, outbound)
 

@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=240.0, help="simulated seconds per real second")
     demo.add_argument("--timeout", type=float, default=60.0, help="give up after this many real seconds")
     demo.add_argument("--console", metavar="HOST:PORT", help="serve the web console there (with --keep-running)")
+    demo.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for the alert and checklist to reach Slack"
+    )
     demo.set_defaults(func=cmd_demo)
 
     check = sub.add_parser("check", help="validate config, rules and playbooks; exit 2 on any problem")
@@ -198,9 +201,11 @@ def _incident_ops(isub: Any) -> None:
 
 def _register_optional(sub: Any) -> None:
     from monitor.sentiment.cli import register as register_sentiment
+    from monitor.silence_cli import register as register_silence
     from monitor.sources.fetch_cli import register as register_fetch
     from monitor.store.db_cli import register as register_db
 
+    register_silence(sub)
     register_fetch(sub)
     register_sentiment(sub)
     register_db(sub)
@@ -524,7 +529,9 @@ def _live_daemon(wiring: Any, server: Any, env: Any) -> Any:
 def cmd_demo(ns: argparse.Namespace) -> int:
     from monitor.demo.runner import run_demo
 
-    return run_demo(keep_running=ns.keep_running, db=ns.db, speed=ns.speed, timeout=ns.timeout, console=ns.console)
+    return run_demo(
+        keep_running=ns.keep_running, db=ns.db, speed=ns.speed, timeout=ns.timeout, console=ns.console, wait=ns.wait
+    )
 
 
 def _store(ns: argparse.Namespace) -> Any:

@@ -34,6 +34,13 @@ class AcceleratedClock:
         elapsed = (time.monotonic() - self._origin_wall) * self.speed
         return self._origin + timedelta(seconds=elapsed)
 
+    def set_speed(self, speed: float) -> None:
+        """Run at ``speed`` from now on (time stays continuous): the demo drops to 1x while it
+        waits for Slack, so that retries and Retry-After are real seconds."""
+        self._origin = self.now()
+        self._origin_wall = time.monotonic()
+        self.speed = speed
+
 
 def monotonic() -> float:
     """Monotonic seconds, for measuring durations (benchmarks, backoff)."""

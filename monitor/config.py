@@ -12,7 +12,10 @@ from pydantic import Field, field_validator, model_validator
 
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
+from monitor.escalation import EscalationLevel, EscalationWebhook
+from monitor.notify.routing import SlackRoute
 from monitor.paths import default_dir
+from monitor.severity import SeverityName
 from monitor.sources.mappings import ComplaintsMapping, JsonMapping
 from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
@@ -137,6 +140,13 @@ class SlackConfig(Strict):
         le=600,
         description="Seconds Slack may take to show a post it was still processing when the call timed out",
     )
+    webhook_env: str = Field(
+        default="SLACK_WEBHOOK_URL", description="Environment variable of an incoming-webhook URL (no bot token)"
+    )
+    operations_channel: str | None = Field(
+        default=None, description="Channel for admin messages (reloads, sources down/up, delivery failures)"
+    )
+    routes: tuple[SlackRoute, ...] = Field(default=(), description="Channels by playbook, severity, rule (in order)")
 
 
 class NotifyConfig(Strict):
@@ -208,6 +218,13 @@ class IncidentsConfig(Strict):
     ack_timeout: Duration = Field(default=timedelta(minutes=15), description="Escalate when not acknowledged by then")
     reminder_every: Duration = Field(default=timedelta(minutes=30), description="Cadence of repeated reminders")
     check_every: Duration = Field(default=timedelta(minutes=1), description="How often SLA timers are checked")
+    escalation: dict[SeverityName, EscalationLevel] = Field(
+        default_factory=dict, description="Per severity: ack_timeout and chain (others: ack_timeout, roster chain)"
+    )
+    direct_messages: bool = Field(default=True, description="DM the person escalated to, besides the thread")
+    escalation_webhook: EscalationWebhook | None = Field(
+        default=None, description="POST generic JSON to a paging tool at each escalation step"
+    )
 
 
 class AppConfig(Strict):
@@ -264,7 +281,7 @@ def load_config(path: Path | None) -> AppConfig:
     config, problems = validate(AppConfig, located, _resolve_paths(data, path.parent))
     if config is None:
         raise ConfigError(problems)
-    problems = _console_people(config, located) + _runtime_problems(config, located)
+    problems = _console_people(config, located) + _runtime_problems(config, located) + _route_problems(config, located)
     if problems:
         raise ConfigError(problems)
     return config
@@ -290,6 +307,22 @@ def _runtime_problems(config: AppConfig, located: Any) -> list[Problem]:
                 ("database",), "a PostgreSQL URL", "PostgreSQL support installed: pip install 'crisismon[postgres]'"
             )
     return problems
+
+
+def _route_problems(config: AppConfig, located: Any) -> list[Problem]:
+    """Slack routes naming playbooks or rules that are not there."""
+    if not config.notify.slack.routes:
+        return []
+    from monitor.notify.routing import known_names, route_problems
+
+    playbooks, rules = known_names(config)
+    where = ("notify", "slack", "routes")
+    return route_problems(
+        config.notify.slack.routes,
+        playbooks,
+        rules,
+        lambda i, f: (located.path, located.line_of((*where, i, f)), f"notify.slack.routes.{i}.{f}"),
+    )
 
 
 def _console_people(config: AppConfig, located: Any) -> list[Problem]:

@@ -140,22 +140,28 @@ class Plan:
         channel = self.live.env.get("SLACK_CHANNEL") or self.new.notify.slack.channel
         if channel and hasattr(slack, "set_channel"):
             slack.set_channel(channel, self.new.notify.slack.min_interval)
+        if getattr(slack, "route", None) is not None:
+            slack.route.config = self.new.notify.slack
 
     def _destinations(self) -> list[str]:
         old, new = self.old.notify, self.new.notify
         notes = []
         if old.console != new.console:
             notes.append("notify.console changed: restart the daemon to apply it")
-        if old.slack.token_env != new.slack.token_env or old.slack.api_url != new.slack.api_url:
+        if (old.slack.token_env, old.slack.api_url, old.slack.webhook_env) != (
+            new.slack.token_env,
+            new.slack.api_url,
+            new.slack.webhook_env,
+        ):
             notes.append("notify.slack token or API URL changed: restart the daemon to apply it")
         return notes
 
     def _timers(self) -> None:
-        from monitor.sla import SlaPolicy
+        from monitor.notify.channels import sla_policy
 
         engine, scheduler = self.live.engine, self.live.scheduler
         incidents = self.new.incidents
-        engine.sla.policy = SlaPolicy(incidents.ack_timeout, incidents.reminder_every)
+        engine.sla.policy = sla_policy(incidents)
         if scheduler is None:
             return
         for job, old, new in (

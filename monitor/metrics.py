@@ -227,7 +227,7 @@ class StoreCollector(Collector):
 
         depth = GaugeMetricFamily(f"{PREFIX}outbox_messages", "Outbox messages by status", labels=("status",))
         counts = self.store.outbox_counts()
-        for status in ("pending", "sent", "failed"):
+        for status in ("pending", "sent", "failed", "silenced"):
             depth.add_metric((status,), counts.get(status, 0))
         age = GaugeMetricFamily(
             f"{PREFIX}outbox_oldest_pending_age_seconds",

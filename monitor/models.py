@@ -212,7 +212,7 @@ class TimelineEntry:
     detail: Mapping[str, Any]
 
 
-MessageKind = Literal["alert", "checklist", "update", "chart", "source_down", "source_up", "admin"]
+MessageKind = Literal["alert", "checklist", "update", "chart", "source_down", "source_up", "admin", "dm", "page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,3 +241,70 @@ class Receipt:
 
     ref: str | None = None
     channel: str | None = None
+
+
+SilenceOp = Literal["=", "!=", "=~", "!~"]
+SILENCE_LABELS = ("rule", "group", "source", "playbook")
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One condition of a silence: ``label op value`` (Alertmanager's four operators).
+
+    ``=~`` and ``!~`` take a regular expression matched against the whole value.
+    """
+
+    label: str  # rule | group | source | playbook
+    op: SilenceOp
+    value: str
+
+    def matches(self, values: tuple[str, ...]) -> bool:
+        """An incident has one rule, group and playbook, and maybe several sources: a positive
+        matcher holds when one of them matches, a negative one when none does."""
+        import re
+
+        candidates = values or ("",)
+        if self.op in ("=", "!="):
+            hit = any(v == self.value for v in candidates)
+        else:
+            hit = any(re.fullmatch(self.value, v) is not None for v in candidates)
+        return hit if self.op in ("=", "=~") else not hit
+
+    def __str__(self) -> str:
+        return f"{self.label}{self.op}{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Messages of incidents whose labels match every matcher are not sent between
+    ``starts_at`` and ``ends_at`` (the incident is still opened and recorded)."""
+
+    id: int
+    matchers: tuple[Matcher, ...]
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    comment: str
+    created_at: datetime
+
+    def active(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def matches(self, labels: Mapping[str, tuple[str, ...]]) -> bool:
+        return all(m.matches(labels.get(m.label, ())) for m in self.matchers)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where an outbox message stands: sent (to which channel, with which ref), pending
+    (with its last error and next attempt), failed for good or silenced."""
+
+    message_id: int
+    destination: str
+    kind: str
+    status: str  # pending | sent | failed | silenced
+    channel: str | None
+    ref: str | None
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime

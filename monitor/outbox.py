@@ -27,7 +27,7 @@ A notifier without ``find`` (console, webhooks) can repeat a message after a cra
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -104,13 +104,20 @@ class Dispatcher:
         *,
         clock: Clock | None = None,
         base_delay: float = BASE_DELAY,
+        silencer: Callable[[Message, datetime], bool] | None = None,
+        dropped: Callable[[str, Message, str, datetime], None] | None = None,
     ) -> None:
         """Without ``leases`` (one daemon, tests) every destination is delivered here.
 
         ``clock`` gives the time an attempt ended (retries count from there); without one,
         the ``now`` passed to ``deliver_due`` is used throughout (tests with a fake clock).
         ``base_delay``: seconds before the first retry (doubling after each failure).
+        ``silencer(message, now)`` holds back (and marks) a message of a silenced incident
+        (``monitor.silences.Silencer``). ``dropped(destination, message, reason, now)`` is told
+        of a message given up for good (``monitor.notify.routing.DropReporter``).
         """
+        self.silencer = silencer
+        self.dropped = dropped
         self.base_delay = base_delay
         self.store = store
         self.notifiers = notifiers
@@ -137,6 +144,8 @@ class Dispatcher:
     def _deliver_destination(self, destination: str, notifier: Notifier, now: datetime) -> int:
         sent = 0
         for index, message in enumerate(self.store.pending_messages(destination)):
+            if self.silencer is not None and self.silencer(message, now):
+                continue
             if self.store.next_attempt_at(message.id) > now:
                 break  # keep the order: nothing overtakes a message waiting for its retry
             refs = self._refs(message)
@@ -204,6 +213,8 @@ class Dispatcher:
         if exc.permanent:
             log.error("message %d to %s dropped for good: %s", message.id, destination, exc.reason)
             self.store.mark_failed(message.id, exc.reason, retry_at=None)
+            if self.dropped is not None:
+                self.dropped(destination, message, exc.reason, ended)
             return 0
         delay = backoff(message.attempts + 1, self.base_delay)
         if exc.retry_after is not None:

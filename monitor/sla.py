@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from monitor.announce import Announcer
+from monitor.escalation import EscalationPolicy, Steps
 from monitor.incidents import SYSTEM
 from monitor.models import Incident, IncidentStatus, TimelineEntry
 from monitor.notify.render import Renderer
@@ -52,6 +53,16 @@ class SlaStore(Protocol):
 class SlaPolicy:
     ack_timeout: timedelta = timedelta(minutes=15)
     reminder_every: timedelta = timedelta(minutes=30)
+    escalation: EscalationPolicy | None = None  # per severity (monitor.escalation); None: ack_timeout for all
+
+    def steps(self, severity: str, roster_chain: tuple[str, ...]) -> Steps:
+        if self.escalation is None:
+            return Steps(self.ack_timeout, roster_chain)
+        return self.escalation.steps(severity, roster_chain)
+
+
+#: ``escalated(incident, level, role, text, roster, now)`` queues a step's DM and page.
+EscalationHook = Callable[[Incident, int, str, str, Roster, datetime], int]
 
 
 class SlaWatch:
@@ -62,6 +73,7 @@ class SlaWatch:
         playbooks: Mapping[str, Playbook],
         roster: Roster | Callable[[], Roster],
         policy: SlaPolicy,
+        escalated: EscalationHook | None = None,
     ) -> None:
         self.store = store
         self.renderers = renderers
@@ -69,6 +81,7 @@ class SlaWatch:
         self._roster = roster  # a callable: the current view's (monitor.current)
         self.policy = policy
         self.announce = Announcer(store, renderers, playbooks)
+        self.escalated = escalated
 
     @property
     def roster(self) -> Roster:
@@ -89,10 +102,11 @@ class SlaWatch:
         if incident.status != IncidentStatus.OPEN:
             return 0
         waited = now - incident.opened_at
-        if waited < self.policy.ack_timeout:
+        steps = self.policy.steps(incident.severity, self.roster.escalation)
+        if waited < steps.timeout:
             return 0
-        chain = self.roster.escalation
-        level = min(int(waited / self.policy.ack_timeout), len(chain))
+        chain = steps.chain
+        level = min(int(waited / steps.timeout), len(chain))
         escalations = [e for e in timeline if e.kind == "escalated"]
         last_level = int(escalations[-1].detail["level"]) if escalations else 0
         if level <= last_level and escalations and now - escalations[-1].at < self.policy.reminder_every:
@@ -110,6 +124,8 @@ class SlaWatch:
                 incident.id, now, SYSTEM, "escalated", {"level": level, "role": role, "repeat": repeat}
             )
             self._notify(incident, text, now, roles=[role])
+            if not repeat and self.escalated is not None:
+                self.escalated(incident, level, role, text, self.roster, now)
         return 1
 
     def _remind_overdue(self, incident: Incident, timeline: list[TimelineEntry], now: datetime) -> int:

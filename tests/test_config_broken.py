@@ -39,9 +39,26 @@ BASE: dict[str, Any] = {
             "min_interval": 1,
             "timeout": 10,
             "indexing_wait": 20,
+            "webhook_env": "X_WEBHOOK",
+            "operations_channel": "C0OPS",
+            "routes": [
+                {
+                    "playbook": "product_quality",
+                    "severity": ["high"],
+                    "rule": "product-quality-complaint-surge",
+                    "channel": "C0QUALITY",
+                }
+            ],
         },
     },
-    "incidents": {"ack_timeout": "15m", "reminder_every": "30m", "check_every": "1m"},
+    "incidents": {
+        "ack_timeout": "15m",
+        "reminder_every": "30m",
+        "check_every": "1m",
+        "escalation": {"critical": {"ack_timeout": "5m", "chain": ["crisis_lead"]}},
+        "direct_messages": True,
+        "escalation_webhook": {"url_env": "X_PAGER", "timeout": "10s"},
+    },
     "http": {
         "listen": "127.0.0.1:0",
         "token_env": "X_TOKEN",

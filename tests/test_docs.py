@@ -8,6 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from monitor import config, playbooks, roster, rules
+from monitor.escalation import EscalationLevel, EscalationWebhook
+from monitor.notify.routing import SlackRoute
 from monitor.sources import mappings
 
 from .conftest import ROOT
@@ -46,6 +48,9 @@ DOCUMENTED = [
     ("configuration.md", config.HttpConfig),
     ("configuration.md", config.AuthConfig),
     ("configuration.md", config.ConsoleUser),
+    ("configuration.md", SlackRoute),
+    ("configuration.md", EscalationLevel),
+    ("configuration.md", EscalationWebhook),
     ("incidents.md", roster.Roster),
     ("incidents.md", roster.Person),
 ]

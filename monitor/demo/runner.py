@@ -12,6 +12,7 @@ from pathlib import Path
 from monitor.app import Wiring, build_api, build_engine
 from monitor.clock import AcceleratedClock, monotonic
 from monitor.config import AppConfig, ComplaintsApiSource, HttpConfig, RsshubSource, RssSource, ScoringConfig
+from monitor.demo.delivery import report, wait_for_delivery
 from monitor.demo.scenario import build_timeline
 from monitor.demo.server import WEIBO_ROUTE, ScenarioServer
 from monitor.loading import load_definitions
@@ -39,8 +40,18 @@ def demo_config(base_url: str, database: str) -> AppConfig:
     )
 
 
-def run_demo(*, keep_running: bool, db: str | None, speed: float, timeout: float, console: str | None = None) -> int:
-    """``console``: host:port to serve the web console (read-only) on while the demo runs."""
+def run_demo(
+    *,
+    keep_running: bool,
+    db: str | None,
+    speed: float,
+    timeout: float,
+    console: str | None = None,
+    wait: float = 60.0,
+) -> int:
+    """``console``: host:port to serve the web console (read-only) on while the demo runs.
+    ``wait``: real seconds to wait, once the incident opened, until its alert and checklist
+    reached every destination (Slack: retries and Retry-After included)."""
     with tempfile.TemporaryDirectory(prefix="crisismon-demo-") as tmp:
         database = db or str(Path(tmp) / "demo.db")
         clock = AcceleratedClock(speed)
@@ -60,13 +71,22 @@ def run_demo(*, keep_running: bool, db: str | None, speed: float, timeout: float
                 flush=True,
             )
             try:
-                return _run(wiring, config, store, keep_running=keep_running, timeout=timeout)
+                return _run(wiring, config, store, clock, keep_running=keep_running, timeout=timeout, wait=wait)
             finally:
                 wiring.close()
                 store.close()
 
 
-def _run(wiring: Wiring, config: AppConfig, store: SqlStore, *, keep_running: bool, timeout: float) -> int:
+def _run(
+    wiring: Wiring,
+    config: AppConfig,
+    store: SqlStore,
+    clock: AcceleratedClock,
+    *,
+    keep_running: bool,
+    timeout: float,
+    wait: float,
+) -> int:
     engine = wiring.engine
     running = Running()
     scheduler = build_scheduler(
@@ -78,41 +98,63 @@ def _run(wiring: Wiring, config: AppConfig, store: SqlStore, *, keep_running: bo
     )
     stop = threading.Event()
     outcome: dict[str, int] = {}
-    watcher = threading.Thread(target=_watch, args=(store, stop, outcome, keep_running, timeout), daemon=True)
+    watch = Watch(store, clock, list(engine.dispatcher.notifiers), keep_running, timeout, wait)
+    watcher = threading.Thread(target=watch, args=(stop, outcome), daemon=True)
     watcher.start()
     run_until_stopped(scheduler, stop, first_poll=engine.cycle, on_stop=wiring.abort, running=running)
     return outcome.get("code", 0)
 
 
-def _watch(store: SqlStore, stop: threading.Event, outcome: dict[str, int], keep_running: bool, timeout: float) -> None:
-    deadline = monotonic() + timeout
-    while not stop.wait(0.25):
-        if incident_delivered(store):
-            outcome["code"] = 0
-            print(
-                f"demo: incident opened with the {PLAYBOOK} playbook; alert and checklist delivered",
-                flush=True,
-            )
-            if not keep_running:
-                stop.set()
-            return
-        if monotonic() > deadline:
-            outcome["code"] = 1
-            print(
-                f"demo: no {PLAYBOOK} incident within {timeout:g}s; see the log above",
-                file=sys.stderr,
-                flush=True,
-            )
+class Watch:
+    """Waits for the product-quality incident, then (bounded by ``wait``) for its alert and
+    checklist to reach every destination, and says what was delivered where."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        clock: AcceleratedClock,
+        destinations: list[str],
+        keep_running: bool,
+        timeout: float,
+        wait: float,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.destinations = destinations
+        self.keep_running = keep_running
+        self.timeout = timeout
+        self.wait = wait
+
+    def __call__(self, stop: threading.Event, outcome: dict[str, int]) -> None:
+        incident_id = self._incident(stop)
+        if incident_id is None:
+            if not stop.is_set():
+                print(f"demo: no {PLAYBOOK} incident within {self.timeout:g}s; see the log above", file=sys.stderr)
+                outcome["code"] = 1
             stop.set()
             return
+        remote = [d for d in self.destinations if d != "console"]
+        if remote:  # real seconds from here: retries and Retry-After mean what they say
+            self.clock.set_speed(1.0)
+            print(f"demo: incident #{incident_id} opened; waiting up to {self.wait:g}s for {', '.join(remote)}")
+        found = wait_for_delivery(lambda: self.store.deliveries(incident_id), self.destinations, self.wait, stop)
+        ok, lines = report(found, self.destinations, self.clock.now())
+        for line in lines:
+            print(f"demo: {line}", flush=True)
+        if ok:
+            print(f"demo: incident opened with the {PLAYBOOK} playbook; alert and checklist delivered", flush=True)
+        else:
+            print("demo: the alert or checklist did not reach every destination (above)", file=sys.stderr, flush=True)
+        outcome["code"] = 0 if ok else 1
+        if not self.keep_running or not ok:
+            stop.set()
 
-
-def incident_delivered(store: SqlStore) -> bool:
-    """A product-quality incident is open and its alert and checklist went out."""
-    for incident in store.incidents():
-        if incident.playbook != PLAYBOOK:
-            continue
-        sent = {m.kind for m, status in store.messages(incident.id) if status == "sent"}
-        if {"alert", "checklist"} <= sent:
-            return True
-    return False
+    def _incident(self, stop: threading.Event) -> int | None:
+        deadline = monotonic() + self.timeout
+        while not stop.wait(0.25):
+            found = [i.id for i in self.store.incidents() if i.playbook == PLAYBOOK]
+            if found:
+                return found[0]
+            if monotonic() > deadline:
+                return None
+        return None

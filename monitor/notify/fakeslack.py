@@ -44,6 +44,7 @@ WEBHOOK = "webhook"
 UPLOAD = "upload"
 MAX_BODY = 2 * 1024 * 1024
 _CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _DEFAULT_STATUS = {"ratelimited": 429, "rate_limited": 429, "internal_error": 500, "fatal_error": 500}
 
 
@@ -271,6 +272,8 @@ class FakeSlackServer:
     def _channel_id(self, name: str) -> str:
         if _CONVERSATION_ID.match(name):
             return name
+        if _USER_ID.match(name):  # like Slack: a post to a user goes to the app's DM with them
+            return f"D{name[1:]}"
         key = name.lstrip("#")
         if key not in self._channels:
             self._channels[key] = f"C0FAKE{len(self._channels) + 1:04d}"

@@ -175,29 +175,43 @@ class SlackNotifier:
         self._monotonic = monotonic
         self._last_call: dict[str, float] = {}
         self._pace_lock = threading.Lock()
-        self._channel_id: str | None = channel if _looks_like_id(channel) else None
+        self._ids: dict[str, str] = {}  # channel as configured (a name) -> its id, learned from answers
+        self.route: Callable[[Message], str | None] | None = None  # monitor.notify.routing.MessageRouter
+
+    @property
+    def _channel_id(self) -> str | None:
+        return self._id_of(self.channel)
+
+    def _id_of(self, channel: str) -> str | None:
+        return channel if _looks_like_id(channel) else self._ids.get(channel)
+
+    def channel_for(self, message: Message) -> str:
+        """Where ``message`` goes: its route (by playbook, severity, rule; the operations
+        channel for admin messages; a DM's user), else the configured channel."""
+        return (self.route(message) if self.route is not None else None) or self.channel
 
     def set_channel(self, channel: str, min_interval: float) -> None:
         """A reloaded config's channel and pacing (later messages go there)."""
-        if channel != self.channel:
-            self.channel = channel
-            self._channel_id = channel if _looks_like_id(channel) else None
+        self.channel = channel
         self.min_interval = min_interval
 
     def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:
         if FILE_KEY in message.payload:
             return self._upload(message, thread_ref, update_ref)
         text, blocks = _content(message)
+        target = self.channel_for(message)
         if update_ref:
-            channel = self._known_channel_id("chat.update")
+            channel = self._known_channel_id("chat.update", target)
             response = self._call(
-                "chat.update", lambda: self.client.chat_update(channel=channel, ts=update_ref, text=text, blocks=blocks)
+                "chat.update",
+                lambda: self.client.chat_update(channel=channel, ts=update_ref, text=text, blocks=blocks),
+                channel=target,
             )
         else:
             response = self._call(
                 "chat.postMessage",
                 lambda: self.client.chat_postMessage(
-                    channel=self.channel,
+                    channel=target,
                     text=text,
                     blocks=blocks,
                     thread_ts=thread_ref,
@@ -205,10 +219,11 @@ class SlackNotifier:
                     unfurl_media=False,
                     metadata=outbox_metadata(message),
                 ),
+                channel=target,
             )
-        channel = str(response.get("channel") or self.channel)
-        if _looks_like_id(channel):
-            self._channel_id = channel
+        channel = str(response.get("channel") or target)
+        if _looks_like_id(channel) and not _looks_like_id(target):
+            self._ids[target] = channel
         ts = response.get("ts")
         return Receipt(ref=str(ts) if ts else update_ref, channel=channel)
 
@@ -231,14 +246,16 @@ class SlackNotifier:
         """
         if message.update_of is not None:
             return None
-        if self._channel_id is None:
+        target = self.channel_for(message)
+        found_id = self._id_of(target)
+        if found_id is None:
             log.warning(
                 "cannot check whether message %d was already posted: the id of channel %r is not known yet",
                 message.id,
-                self.channel,
+                target,
             )
             return None
-        channel = self._channel_id
+        channel = found_id
         oldest = f"{since.timestamp() - CLOCK_MARGIN:.6f}" if since is not None else None
         try:
             for candidate in self._recent(channel, thread_ref, oldest):
@@ -276,7 +293,8 @@ class SlackNotifier:
             raise DeliveryError(f"message {message.id}: a file cannot replace a posted message", permanent=True)
         data, filename, title = _file(message)
         comment = str(message.payload.get("text") or "") or None
-        channel = self._known_channel_id("files_upload_v2")
+        target = self.channel_for(message)
+        channel = self._known_channel_id("files_upload_v2", target)
         response = self._call(
             "files_upload_v2",
             lambda: self.client.files_upload_v2(
@@ -287,15 +305,18 @@ class SlackNotifier:
                 title=title,
                 initial_comment=comment,
             ),
+            channel=target,
         )
         file = response.get("file") or {}
         file_id = file.get("id") if isinstance(file, Mapping) else None
         return Receipt(ref=str(file_id) if file_id else None, channel=channel)
 
-    def _call(self, method: str, call: Callable[[], SlackResponse], *, paced: bool = True) -> SlackResponse:
-        """One Web API call (paced when it writes to the channel), errors as DeliveryError."""
+    def _call(
+        self, method: str, call: Callable[[], SlackResponse], *, paced: bool = True, channel: str | None = None
+    ) -> SlackResponse:
+        """One Web API call (paced when it writes to ``channel``), errors as DeliveryError."""
         if paced:
-            self._pace(self.channel)
+            self._pace(channel or self.channel)
         try:
             return within_deadline(call, self.deadline, f"slack {method}")
         except SlackApiError as exc:
@@ -318,14 +339,16 @@ class SlackNotifier:
                     self._sleep(wait)
             self._last_call[channel] = self._monotonic()
 
-    def _known_channel_id(self, method: str) -> str:
-        if self._channel_id is None:
+    def _known_channel_id(self, method: str, channel: str | None = None) -> str:
+        target = channel or self.channel
+        found = self._id_of(target)
+        if found is None:
             raise DeliveryError(
-                f"{method} needs the channel id, and {self.channel!r} is a name whose id is not "
-                "known yet: set SLACK_CHANNEL to the channel id (C…)",
+                f"{method} needs the channel id, and {target!r} is a name whose id is not "
+                "known yet: give channels by id (C…) in SLACK_CHANNEL and notify.slack",
                 permanent=True,
             )
-        return self._channel_id
+        return found
 
 
 def within_deadline(call: Callable[[], SlackResponse], seconds: float, what: str) -> SlackResponse:
@@ -481,6 +504,7 @@ class SlackWebhookNotifier:
             raise ValueError("the Slack webhook URL is not an http(s) URL")
         self.url = url
         self.client = client or _webhook_client(timeout)
+        self.direct_messages = False  # a webhook posts to its one channel
         self.destination = destination
 
     def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:

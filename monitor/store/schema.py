@@ -155,6 +155,19 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX stories_last ON stories (last_at)",
         "ALTER TABLE incidents ADD COLUMN summary TEXT",
     ],
+    # silences: Alertmanager-style matchers (JSON list of [label, op, value]) over a time span
+    [
+        """CREATE TABLE silences (
+            id INTEGER PRIMARY KEY {autoincrement},
+            matchers TEXT NOT NULL,
+            starts_at DOUBLE PRECISION NOT NULL,
+            ends_at DOUBLE PRECISION NOT NULL,
+            author TEXT NOT NULL,
+            comment TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX silences_ends ON silences (ends_at)",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

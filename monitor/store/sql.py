@@ -38,6 +38,7 @@ from monitor.models import (
     TimelineEntry,
     TopItem,
 )
+from monitor.store.notify_rows import NotifyRows
 from monitor.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ RECONNECT_FIRST = 0.5  # seconds before the first reconnection attempt; doubles 
 RECONNECT_MAX = 30.0
 
 
-class SqlStore:
+class SqlStore(NotifyRows):
     """All persistent state. Thread-safe: one connection guarded by a lock.
 
     A lost connection heals: the unit of work that met the loss is rolled back and fails

@@ -1,0 +1,148 @@
+"""Escalation: per-severity timeouts and chains, a DM to the next person, the pager webhook;
+and the incoming-webhook mode of Slack."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.errors import ConfigError
+from monitor.store import SqlStore
+from monitor.testing import FakeSlackServer
+
+from .conftest import ROOT
+from .slack_world import CHANNEL, slack_world
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlackServer]:
+    with FakeSlackServer() as server:
+        yield server
+
+
+def dms(slack: FakeSlackServer) -> list[str]:
+    return [c.body["text"] for c in slack.calls("chat.postMessage") if c.body["channel"].startswith("U")]
+
+
+def thread_texts(slack: FakeSlackServer) -> list[str]:
+    return [c.body["text"] for c in slack.calls("chat.postMessage") if c.body["channel"] == CHANNEL]
+
+
+ESCALATION = {
+    "escalation": {
+        "critical": {"ack_timeout": "5m"},
+        "high": {"ack_timeout": "15m", "chain": ["management", "crisis_lead"]},
+    }
+}
+
+
+def step(world, minutes: int) -> None:  # type: ignore[no-untyped-def]
+    world.clock.advance(minutes=minutes)
+    world.engine.check_sla()
+    world.engine.deliver()
+
+
+def test_a_high_incident_escalates_after_its_own_timeout_along_its_own_chain(
+    store: SqlStore, slack: FakeSlackServer, tmp_path: Path
+) -> None:
+    world = slack_world(store, slack, tmp_path, incidents=ESCALATION)
+    world.open_incident()  # opened 5 minutes ago: a high incident
+    [incident] = store.incidents()
+    assert incident.severity == "high"
+    step(world, 9)  # 14 minutes
+    assert dms(slack) == []
+    step(world, 1)  # 15 minutes: the first of the chain, management (赵总)
+    assert any("escalating to management (赵总)" in t for t in thread_texts(slack))
+    [dm] = [c for c in slack.calls("chat.postMessage") if c.body["channel"] == "U0BOSS001"]
+    assert f"Incident #{incident.id} needs you (management)" in dm.body["text"]
+    assert "thread_ts" not in dm.body
+    step(world, 15)  # 30 minutes: crisis_lead next
+    needs = f"Incident #{incident.id} needs you"
+    assert [t.split(":")[0] for t in dms(slack)] == [f"{needs} (management)", f"{needs} (crisis_lead)"]
+    assert store.messages(incident.id)[-1][0].kind == "dm"
+
+
+def test_without_direct_messages_only_the_thread_hears(store: SqlStore, slack: FakeSlackServer, tmp_path: Path) -> None:
+    world = slack_world(store, slack, tmp_path, incidents={**ESCALATION, "direct_messages": False})
+    world.open_incident()
+    step(world, 10)
+    assert any("escalating to management" in t for t in thread_texts(slack)) and dms(slack) == []
+
+
+def test_the_pager_webhook_gets_generic_json_at_each_step(
+    store: SqlStore, slack: FakeSlackServer, tmp_path: Path
+) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_CHANNEL": CHANNEL,
+        "CRISISMON_SLACK_API_URL": slack.base_url,
+        "PAGER_URL": slack.webhook_url,
+    }
+    incidents = {**ESCALATION, "escalation_webhook": {"url_env": "PAGER_URL", "timeout": "5s"}}
+    world = slack_world(store, slack, tmp_path, incidents=incidents, env=env)
+    world.open_incident()
+    [incident] = store.incidents()
+    step(world, 10)
+    [page] = slack.calls("webhook")
+    body = json.loads(page.raw)
+    assert body["event"] == "incident.escalated" and (body["level"], body["role"], body["person"]) == (
+        1,
+        "management",
+        "赵总",
+    )
+    assert body["incident"]["id"] == incident.id and body["incident"]["severity"] == "high"
+    [page_id] = [m.id for m, _ in store.messages(incident.id) if m.kind == "page"]
+    assert page.headers["idempotency-key"] == f"crisismon-page-{page_id}"
+
+
+def test_a_failing_pager_is_retried(store: SqlStore, slack: FakeSlackServer, tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": "x", "SLACK_CHANNEL": CHANNEL, "CRISISMON_SLACK_API_URL": slack.base_url}
+    env["PAGER_URL"] = slack.webhook_url
+    incidents = {**ESCALATION, "escalation_webhook": {"url_env": "PAGER_URL"}}
+    world = slack_world(store, slack, tmp_path, incidents=incidents, env=env)
+    world.open_incident()
+    slack.fail_next("webhook", 1, status=503)
+    step(world, 10)
+    assert [s for m, s in store.messages() if m.kind == "page"] == ["pending"]
+    step(world, 1)
+    assert [s for m, s in store.messages() if m.kind == "page"] == ["sent"]
+
+
+@pytest.mark.parametrize(
+    ("yaml", "field", "expected"),
+    [
+        ("  escalation:\n    urgent: {ack_timeout: 5m}\n", "incidents.escalation.urgent", "'low'"),
+        ("  escalation:\n    high: {ack_timeout: 0s}\n", "incidents.escalation.high.ack_timeout", "above zero"),
+        ("  escalation:\n    high: {ack_timeout: 5m, chain: [boss]}\n", "incidents.escalation.high.chain", "roles"),
+        ("  escalation_webhook: {url: http://x}\n", "incidents.escalation_webhook.url", "unknown field 'url'"),
+    ],
+)
+def test_check_names_bad_escalation_settings(tmp_path: Path, yaml: str, field: str, expected: str) -> None:
+    path = tmp_path / "crisismon.yaml"
+    path.write_text(f"rules_dir: {ROOT / 'rules'}\nincidents:\n" + yaml, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.field == field and expected in str(problem), str(problem)
+
+
+def test_webhook_mode_posts_alerts_and_says_what_it_cannot_do(
+    store: SqlStore, slack: FakeSlackServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    world = slack_world(store, slack, tmp_path, incidents=ESCALATION, env={"SLACK_WEBHOOK_URL": slack.webhook_url})
+    assert "incoming-webhook mode (SLACK_WEBHOOK_URL)" in caplog.text
+    assert "threads, edits in place, buttons" in caplog.text
+    world.open_incident()
+    posts = [json.loads(c.raw) for c in slack.calls("webhook")]
+    assert posts[0]["text"].startswith("SEV2 (high)") and "Checklist for #1" in posts[1]["text"]
+    step(world, 10)  # an escalation: in the webhook's channel, no DM there
+    texts = [json.loads(c.raw)["text"] for c in slack.calls("webhook")]
+    assert any("escalating to management" in t for t in texts)
+    assert not any("needs you" in t for t in texts)
+    assert slack.calls("chat.postMessage") == []
