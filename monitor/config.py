@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
 from monitor.escalation import EscalationLevel, EscalationWebhook
-from monitor.notify.routing import SlackRoute
+from monitor.notify.routing import CHANNEL_PATTERN, SlackRoute
 from monitor.paths import default_dir
 from monitor.severity import SeverityName
 from monitor.sources.mappings import ComplaintsMapping, JsonMapping
@@ -144,7 +144,9 @@ class SlackConfig(Strict):
         default="SLACK_WEBHOOK_URL", description="Environment variable of an incoming-webhook URL (no bot token)"
     )
     operations_channel: str | None = Field(
-        default=None, description="Channel for admin messages (reloads, sources down/up, delivery failures)"
+        default=None,
+        pattern=CHANNEL_PATTERN,
+        description="Channel for admin messages (reloads, sources down/up, delivery failures)",
     )
     routes: tuple[SlackRoute, ...] = Field(default=(), description="Channels by playbook, severity, rule (in order)")
 

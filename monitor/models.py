@@ -286,6 +286,7 @@ class Silence:
     author: str
     comment: str
     created_at: datetime
+    ended_by: str | None = None  # who expired it early
 
     def active(self, now: datetime) -> bool:
         return self.starts_at <= now < self.ends_at

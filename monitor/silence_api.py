@@ -4,7 +4,7 @@
 - ``POST /v1/silences`` — create one: ``{"by": "王芳", "matchers": ["rule=launch_spike"],
   "for": "6h" | "until": "2026-11-25T18:00+08:00", "from": "…" (optional), "comment": "…"}``,
   or ``{"by": …, "text": "rule=launch_spike for 6h 新品发布会"}`` (the Slack/CLI text form);
-- ``DELETE /v1/silences/ID`` — expire it now.
+- ``DELETE /v1/silences/ID?by=NAME`` — expire it now (``by``: who, recorded).
 
 Bad input answers 400 with what to write; an unknown silence 404.
 """
@@ -28,7 +28,7 @@ def silence_routes(api: Any) -> list[tuple[str, re.Pattern[str], Handler]]:
     return [
         ("GET", re.compile(r"^/v1/silences$"), lambda **kw: _list(api, **kw)),
         ("POST", re.compile(r"^/v1/silences$"), lambda **kw: _create(api, **kw)),
-        ("DELETE", re.compile(r"^/v1/silences/(\d{1,12})$"), lambda silence_id, **kw: _expire(api, silence_id)),
+        ("DELETE", re.compile(r"^/v1/silences/(\d{1,12})$"), lambda silence_id, **kw: _expire(api, silence_id, **kw)),
     ]
 
 
@@ -83,12 +83,13 @@ def _from_args(store: Any, args: Mapping[str, Any], now: Any) -> Silence:
     )
 
 
-def _expire(api: Any, silence_id: str) -> Any:
+def _expire(api: Any, silence_id: str, *, query: Mapping[str, list[str]], **_: Any) -> Any:
     from monitor.api import Response, error
 
     now = api.clock.now()
+    by = (query.get("by") or [""])[0]
     try:
-        ended = silences.expire(api.store, int(silence_id), now)
+        ended = silences.expire(api.store, int(silence_id), now, by=by or None)
     except silences.SilenceError as exc:
         return error(409, str(exc))
     return Response(200, silences.as_json(ended, now))

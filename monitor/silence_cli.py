@@ -109,8 +109,8 @@ def cmd_expire(ns: argparse.Namespace) -> int:
     now = _now()
     store = _store(ns)
     try:
-        ended = silences.expire(store, ns.id, now)
+        ended = silences.expire(store, ns.id, now, by=ns.by)
     finally:
         store.close()
-    print(f"expired by {ns.by}: {silences.describe(ended, now)}")
+    print(silences.describe(ended, now))
     return EXIT_OK

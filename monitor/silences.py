@@ -58,7 +58,7 @@ class SilenceStore(Protocol):
     ) -> int: ...
     def silence(self, silence_id: int) -> Silence: ...
     def silences(self, *, ending_after: datetime | None = None) -> list[Silence]: ...
-    def end_silence(self, silence_id: int, at: datetime) -> None: ...
+    def end_silence(self, silence_id: int, at: datetime, by: str | None = None) -> None: ...
 
 
 # -- parsing -----------------------------------------------------------------------------
@@ -189,12 +189,14 @@ def list_silences(store: SilenceStore, now: datetime, *, include_ended: bool = F
     return store.silences() if include_ended else store.silences(ending_after=now)
 
 
-def expire(store: SilenceStore, silence_id: int, now: datetime) -> Silence:
-    """End a silence now (one still to come will not start); SilenceError when it has ended."""
+def expire(store: SilenceStore, silence_id: int, now: datetime, by: str | None = None) -> Silence:
+    """End a silence now (one still to come will not start), noting ``by``; SilenceError when
+    it has ended."""
     silence = store.silence(silence_id)
     if silence.ends_at <= now:
         raise SilenceError(f"silence {silence_id} already ended at {silence.ends_at.isoformat()}")
-    store.end_silence(silence_id, now)
+    who = " ".join((by or "").split())
+    store.end_silence(silence_id, now, who or None)
     return store.silence(silence_id)
 
 
@@ -207,9 +209,10 @@ def state(silence: Silence, now: datetime) -> str:
 def describe(silence: Silence, now: datetime) -> str:
     """One line: id, state, matchers, span, author and comment."""
     matchers = " ".join(str(m) for m in silence.matchers)
+    ended = f" (ended by {silence.ended_by})" if silence.ended_by else ""
     return (
         f"silence {silence.id} [{state(silence, now)}] {matchers} "
-        f"from {silence.starts_at:%Y-%m-%d %H:%M} to {silence.ends_at:%Y-%m-%d %H:%M} UTC "
+        f"from {silence.starts_at:%Y-%m-%d %H:%M} to {silence.ends_at:%Y-%m-%d %H:%M} UTC{ended} "
         f"by {silence.author}: {silence.comment}"
     )
 
@@ -224,6 +227,7 @@ def as_json(silence: Silence, now: datetime) -> dict[str, Any]:
         "author": silence.author,
         "comment": silence.comment,
         "created_at": silence.created_at.isoformat(),
+        "ended_by": silence.ended_by,
     }
 
 

@@ -37,8 +37,8 @@ def test_silences_over_http_hold_back_an_incident(world: World) -> None:
     assert [t["detail"]["comment"] for t in timeline if t["kind"] == "silenced"] == ["新品发布会"]
     listed = world.http.get("/v1/silences", headers=world.auth).json()
     assert [s["id"] for s in listed] == [silence["id"]]
-    ended = world.http.delete(f"/v1/silences/{silence['id']}", headers=world.auth)
-    assert ended.status_code == 200 and ended.json()["state"] == "ended"
+    ended = world.http.delete(f"/v1/silences/{silence['id']}?by=李强", headers=world.auth)
+    assert ended.status_code == 200 and ended.json()["state"] == "ended" and ended.json()["ended_by"] == "李强"
     assert world.http.get("/v1/silences", headers=world.auth).json() == []
     assert len(world.http.get("/v1/silences?all=1", headers=world.auth).json()) == 1
     again = world.http.delete(f"/v1/silences/{silence['id']}", headers=world.auth)
@@ -96,7 +96,8 @@ def test_silence_cli_adds_lists_and_expires(tmp_path: Path, capsys: pytest.Captu
     assert main(["silence", "list", "--json", "--db", db]) == 0
     [line] = capsys.readouterr().out.splitlines()
     assert json.loads(line)["author"] == "王芳"
-    assert main(["silence", "expire", "1", "--db", db]) == 0
+    assert main(["silence", "expire", "1", "--db", db, "--by", "李强"]) == 0
+    assert "(ended by 李强)" in capsys.readouterr().out
     assert main(["silence", "list", "--db", db]) == 0
     assert capsys.readouterr().out.endswith("no silences\n")
     assert main(["silence", "add", "colour=red", "--for", "1h", "--comment", "x", "--db", db]) == 2

@@ -146,3 +146,20 @@ def test_webhook_mode_posts_alerts_and_says_what_it_cannot_do(
     assert any("escalating to management" in t for t in texts)
     assert not any("needs you" in t for t in texts)
     assert slack.calls("chat.postMessage") == []
+
+
+def test_a_reload_applies_new_escalation_timeouts(tmp_path: Path, store: SqlStore) -> None:
+    from .test_reload_config import Daemon
+
+    daemon = Daemon(tmp_path, store)
+    try:
+        text = daemon.path.read_text(encoding="utf-8").replace(
+            "incidents: {ack_timeout: 15m}", "incidents: {ack_timeout: 15m, escalation: {critical: {ack_timeout: 5m}}}"
+        )
+        daemon.path.write_text(text, encoding="utf-8")
+        assert daemon.reloader.reload() is True
+        policy = daemon.engine.sla.policy
+        assert policy.steps("critical", ("crisis_lead",)).timeout.total_seconds() == 300
+        assert policy.steps("medium", ("crisis_lead",)).timeout.total_seconds() == 900
+    finally:
+        daemon.close()

@@ -105,3 +105,18 @@ def test_check_names_the_line_of_a_bad_route(tmp_path: Path, route: str, field: 
         load_config(path)
     [problem] = caught.value.problems
     assert (problem.line, problem.field) == (7, field) and found in str(problem)
+
+
+def test_a_reload_routes_the_next_incidents(store: SqlStore, slack: FakeSlackServer, tmp_path: Path) -> None:
+    from monitor.live import LiveDaemon
+    from monitor.roster import Roster
+
+    world = slack_world(store, slack, tmp_path)
+    live = LiveDaemon(engine=world.engine, build_sources=lambda configs: {}, env={"SLACK_CHANNEL": CHANNEL})
+    routes = [{"playbook": "product_quality", "channel": QUALITY}]
+    new = world.config.model_copy(
+        update={"notify": world.config.notify.model_copy(update={"slack": SlackConfig(routes=routes)})}  # type: ignore[arg-type]
+    )
+    live.prepare(world.config, new, Roster()).apply()
+    world.open_incident()
+    assert channels(slack) == [(QUALITY, False), (QUALITY, True)]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from monitor.errors import NotFound
 from monitor.models import Delivery, Matcher, Silence
 
-_COLS = "id, matchers, starts_at, ends_at, author, comment, created_at"
+_COLS = "id, matchers, starts_at, ends_at, author, comment, created_at, ended_by"
 
 
 class _Rows(Protocol):
@@ -90,12 +90,9 @@ class NotifyRows:
             )
         return [_silence(r) for r in rows]
 
-    def end_silence(self: _Rows, silence_id: int, at: datetime) -> None:
-        """End a silence at ``at`` (one still to come ends before it starts)."""
-        self._exec(
-            "UPDATE silences SET ends_at = ? WHERE id = ?",
-            (at.timestamp(), silence_id),
-        )
+    def end_silence(self: _Rows, silence_id: int, at: datetime, by: str | None = None) -> None:
+        """End a silence at ``at`` (one still to come ends before it starts); ``by``: who ended it."""
+        self._exec("UPDATE silences SET ends_at = ?, ended_by = ? WHERE id = ?", (at.timestamp(), by, silence_id))
 
     def mark_silenced(self: _Rows, message_id: int, silence_id: int) -> None:
         """A message not sent because of a silence: it leaves the queue (status ``silenced``)."""
@@ -132,4 +129,5 @@ def _silence(row: tuple[Any, ...]) -> Silence:
         author=str(row[4]),
         comment=str(row[5]),
         created_at=datetime.fromtimestamp(float(row[6]), UTC),
+        ended_by=row[7],
     )

@@ -164,7 +164,8 @@ MIGRATIONS: list[list[str]] = [
             ends_at DOUBLE PRECISION NOT NULL,
             author TEXT NOT NULL,
             comment TEXT NOT NULL,
-            created_at DOUBLE PRECISION NOT NULL
+            created_at DOUBLE PRECISION NOT NULL,
+            ended_by TEXT
         )""",
         "CREATE INDEX silences_ends ON silences (ends_at)",
     ],

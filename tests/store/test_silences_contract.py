@@ -23,8 +23,8 @@ def test_a_silence_is_stored_listed_and_expired(store: SqlStore) -> None:
         "新品发布会",
     )
     assert silences.list_silences(store, NOW) == [made]
-    ended = silences.expire(store, made.id, NOW + timedelta(minutes=30))
-    assert ended.ends_at == NOW + timedelta(minutes=30)
+    ended = silences.expire(store, made.id, NOW + timedelta(minutes=30), by="李强")
+    assert (ended.ends_at, ended.ended_by) == (NOW + timedelta(minutes=30), "李强")
     assert silences.list_silences(store, NOW + timedelta(hours=1)) == []
     assert silences.list_silences(store, NOW + timedelta(hours=1), include_ended=True) == [ended]
     with pytest.raises(silences.SilenceError, match="already ended"):
