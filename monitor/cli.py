@@ -586,7 +586,7 @@ def cmd_incident_op(ns: argparse.Namespace) -> int:
     playbooks, _ = load_playbooks(Path(config.playbooks_dir))
     roster = load_roster(Path(config.roster) if config.roster else None)
     store = open_existing(database_url(config, ns.db))
-    ops = IncidentOps(store, all_renderers(roster), playbooks)
+    ops = IncidentOps(store, all_renderers(roster, config.lang()), playbooks, lang=config.lang())
     now = SystemClock().now()
     action: str = ns.func_name
     try:

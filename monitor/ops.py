@@ -8,23 +8,42 @@ API and Slack's buttons all call these.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.errors import InvalidOperation
 from monitor.incidents import notify
-from monitor.models import Incident, IncidentStatus
+from monitor.models import ChecklistEntry, Incident, IncidentStatus
+from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
 from monitor.store import SqlStore
 
 ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.STABLE)
+MAX_UPDATE_CHARS = 3000  # a status update or note: one Slack section
+
+
+@dataclass(frozen=True, slots=True)
+class Assignments:
+    """Who leads the incident and who owns which checklist item (roster names), from the timeline."""
+
+    commander: str | None = None
+    owners: Mapping[str, str] = field(default_factory=dict)
 
 
 class IncidentOps:
-    def __init__(self, store: SqlStore, renderers: Mapping[str, Renderer], playbooks: Mapping[str, Playbook]) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        renderers: Mapping[str, Renderer],
+        playbooks: Mapping[str, Playbook],
+        *,
+        lang: Lang = ENGLISH,
+    ) -> None:
         self.store = store
         self.renderers = renderers
         self.playbooks = playbooks
+        self.lang = lang
 
     def acknowledge(self, incident_id: int, by: str, now: datetime) -> Incident:
         incident = self.store.incident(incident_id)
@@ -33,7 +52,7 @@ class IncidentOps:
             raise InvalidOperation(
                 f"incident {incident_id} is {incident.status.value}{who}; only an open incident can be acknowledged"
             )
-        return self._transition(incident, IncidentStatus.ACKNOWLEDGED, by, now, f"acknowledged by {by}")
+        return self._transition(incident, IncidentStatus.ACKNOWLEDGED, by, now, self.lang.t("op.acknowledged", who=by))
 
     def mark_stable(self, incident_id: int, by: str, now: datetime) -> Incident:
         incident = self.store.incident(incident_id)
@@ -41,13 +60,13 @@ class IncidentOps:
             raise InvalidOperation(
                 f"incident {incident_id} is {incident.status.value}; acknowledge it before marking it stable"
             )
-        return self._transition(incident, IncidentStatus.STABLE, by, now, f"marked stable by {by}")
+        return self._transition(incident, IncidentStatus.STABLE, by, now, self.lang.t("op.stable", who=by))
 
     def resolve(self, incident_id: int, by: str, now: datetime) -> Incident:
         incident = self.store.incident(incident_id)
         if incident.status not in ACTIVE:
             raise InvalidOperation(f"incident {incident_id} is already {incident.status.value}")
-        return self._transition(incident, IncidentStatus.RESOLVED, by, now, f"resolved by {by}")
+        return self._transition(incident, IncidentStatus.RESOLVED, by, now, self.lang.t("op.resolved", who=by))
 
     def close(self, incident_id: int, by: str, now: datetime, *, force: bool = False) -> Incident:
         incident = self.store.incident(incident_id)
@@ -62,15 +81,12 @@ class IncidentOps:
                 f"incident {incident_id} is {incident.status.value}; resolve it first, or pass --force"
             )
         return self._transition(
-            incident, IncidentStatus.CLOSED, by, now, f"closed by {by}" + (" (forced)" if force else "")
+            incident, IncidentStatus.CLOSED, by, now, self.lang.t("op.closed_forced" if force else "op.closed", who=by)
         )
 
     def tick(self, incident_id: int, item_id: str, by: str, now: datetime, *, done: bool = True) -> Incident:
         incident = self._active(incident_id)
-        entry = next((e for e in incident.checklist if e.item_id == item_id), None)
-        if entry is None:
-            known = ", ".join(e.item_id for e in incident.checklist)
-            raise InvalidOperation(f"incident {incident_id} has no checklist item {item_id!r}; its items: {known}")
+        entry = self._item(incident, item_id)
         if done and entry.done_at is not None:
             raise InvalidOperation(f"item {item_id!r} was already ticked by {entry.done_by}")
         if not done and entry.done_at is None:
@@ -82,7 +98,7 @@ class IncidentOps:
             )
             updated = self.store.incident(incident_id)
             mark = "☑" if done else "☐"
-            late = " (late)" if done and now > entry.due_at else ""
+            late = self.lang.t("op.late") if done and now > entry.due_at else ""
             notify(
                 self.store,
                 self.renderers,
@@ -106,7 +122,7 @@ class IncidentOps:
                 self.renderers,
                 self.playbooks,
                 incident,
-                f"note from {by}: {text}",
+                self.lang.t("op.note", who=by, text=text),
                 now,
                 edit_top=False,
             )
@@ -123,11 +139,55 @@ class IncidentOps:
                 self.renderers,
                 self.playbooks,
                 incident,
-                f"reminders muted for {hours} h by {by} (until {until:%H:%M} UTC)",
+                self.lang.t("op.muted", h=hours, who=by, until=self.lang.clock(until)),
                 now,
                 edit_top=False,
             )
         return incident
+
+    def status_update(self, incident_id: int, text: str, by: str, now: datetime) -> Incident:
+        """A status update for everyone following: posted to the thread and kept in the timeline."""
+        incident = self.store.incident(incident_id)
+        if not text.strip():
+            raise InvalidOperation("a status update needs some text")
+        if len(text) > MAX_UPDATE_CHARS:
+            raise InvalidOperation(f"a status update has at most {MAX_UPDATE_CHARS} characters, found {len(text)}")
+        with self.store.transaction():
+            self.store.add_timeline(incident_id, now, by, "status_update", {"text": text})
+            message = self.lang.t("op.status_update", who=by, text=text)
+            notify(self.store, self.renderers, self.playbooks, incident, message, now, edit_top=False)
+        return incident
+
+    def assign_commander(self, incident_id: int, name: str, by: str, now: datetime) -> Incident:
+        """Make ``name`` (a roster name) the incident commander."""
+        incident = self._active(incident_id)
+        with self.store.transaction():
+            self.store.add_timeline(incident_id, now, by, "commander", {"name": name})
+            message = self.lang.t("op.commander", who=by, name=name)
+            notify(self.store, self.renderers, self.playbooks, incident, message, now, edit_top=False)
+        return incident
+
+    def assign_owner(self, incident_id: int, item_id: str, name: str, by: str, now: datetime) -> Incident:
+        """Make ``name`` (a roster name) the owner of one checklist item."""
+        incident = self._active(incident_id)
+        entry = self._item(incident, item_id)
+        with self.store.transaction():
+            self.store.add_timeline(incident_id, now, by, "owner", {"item": item_id, "name": name})
+            item = self.lang.pick(entry.text, entry.text_en)
+            message = self.lang.t("op.owner", who=by, name=name, item=item)
+            notify(self.store, self.renderers, self.playbooks, incident, message, now, edit_top=False)
+        return incident
+
+    def assignments(self, incident_id: int) -> Assignments:
+        """The commander and item owners, the latest assignment winning."""
+        commander: str | None = None
+        owners: dict[str, str] = {}
+        for entry in self.store.timeline(incident_id):
+            if entry.kind == "commander":
+                commander = str(entry.detail.get("name"))
+            elif entry.kind == "owner":
+                owners[str(entry.detail.get("item"))] = str(entry.detail.get("name"))
+        return Assignments(commander, owners)
 
     def show_checklist(self, incident_id: int, by: str, now: datetime) -> Incident:
         """Post the current checklist again at the bottom of the thread."""
@@ -153,6 +213,13 @@ class IncidentOps:
                 f"incident {incident_id} is {incident.status.value}; its checklist can no longer change"
             )
         return incident
+
+    def _item(self, incident: Incident, item_id: str) -> ChecklistEntry:
+        entry = next((e for e in incident.checklist if e.item_id == item_id), None)
+        if entry is None:
+            known = ", ".join(e.item_id for e in incident.checklist)
+            raise InvalidOperation(f"incident {incident.id} has no checklist item {item_id!r}; its items: {known}")
+        return entry
 
     def _transition(self, incident: Incident, status: IncidentStatus, by: str, now: datetime, text: str) -> Incident:
         with self.store.transaction():

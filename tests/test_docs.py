@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import BaseModel
 
-from monitor import config, playbooks, roster, rules
+from monitor import config, kit, playbooks, roster, rules
 
 from .conftest import ROOT
 
@@ -28,6 +28,8 @@ DOCUMENTED = [
     ("playbooks.md", playbooks.Playbook),
     ("playbooks.md", playbooks.Phase),
     ("playbooks.md", playbooks.PlaybookItem),
+    ("playbooks.md", kit.Kit),
+    ("playbooks.md", kit.Template),
     ("configuration.md", config.AppConfig),
     ("configuration.md", config.SourceBase),
     ("configuration.md", config.RssSource),
@@ -45,6 +47,7 @@ DOCUMENTED = [
     ("configuration.md", config.HttpConfig),
     ("configuration.md", config.AuthConfig),
     ("configuration.md", config.ConsoleUser),
+    ("configuration.md", config.CommunicationConfig),
     ("incidents.md", roster.Roster),
     ("incidents.md", roster.Person),
 ]
