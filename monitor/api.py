@@ -1,5 +1,9 @@
 """The daemon's HTTP API: health, metrics, incident operations, complaint intake, Slack actions.
 
+Slack: ``POST /slack/interactions`` (buttons, modals) and ``POST /slack/commands`` (``/crisis``)
+are verified (signature, age, replay) here, then handed to ``slack_app``
+(:class:`monitor.slackapp.SlackApp`).
+
 ``Api.handle`` is plain request -> response logic (tested without sockets); ``ApiServer``
 serves it with the standard library's threading HTTP server.
 """

@@ -349,7 +349,7 @@ def build_slack(
     """The Slack app (buttons, modals, ``/crisis``); ``silences`` adapts ``monitor.silences`` to
     :class:`monitor.slackapp.Silences` (None: ``/crisis silence`` says silences are off)."""
     from monitor.kit import Facts
-    from monitor.slackapp import build_slack_app
+    from monitor.slackapp import build_slack_app, module_silences
 
     token = env.get(config.notify.slack.token_env)
     client = None
@@ -368,7 +368,7 @@ def build_slack(
         facts=Facts(talk.company, talk.hotline, talk.regions),
         approvers=talk.approvers,
         client=client,
-        silences=silences,
+        silences=silences if silences is not None else module_silences(ops.store),
     )
 
 

@@ -77,6 +77,49 @@ class Silences(Protocol):
         ...
 
 
+class StoreSilences:
+    """:class:`Silences` over the functions of :mod:`monitor.silences` and one store.
+
+    ``module`` provides ``create_from_text(store, text, author, now) -> Silence``,
+    ``expire(store, silence_id, now)`` and ``list_silences(store, now)``; a silence is shown
+    with its ``describe()`` when it has one, else ``str()``. :func:`module_silences` builds this
+    from the installed module when there is one.
+    """
+
+    def __init__(self, store: Any, module: Any) -> None:
+        self.store = store
+        self.module = module
+
+    def create(self, text: str, author: str, now: datetime) -> str:
+        return _describe(self.module.create_from_text(self.store, text, author, now))
+
+    def expire(self, silence_id: str, author: str, now: datetime) -> str:
+        key: int | str = int(silence_id) if silence_id.isdigit() else silence_id
+        found = self.module.expire(self.store, key, now)
+        return _describe(found) if found is not None else f"{silence_id} ({author})"
+
+    def active(self, now: datetime) -> list[str]:
+        return [_describe(s) for s in self.module.list_silences(self.store, now)]
+
+
+def module_silences(store: Any) -> Silences | None:
+    """:class:`StoreSilences` over ``monitor.silences`` when that module exists, else None."""
+    import importlib
+
+    try:
+        module = importlib.import_module("monitor.silences")
+    except ImportError:
+        return None
+    if not all(hasattr(module, name) for name in ("create_from_text", "expire", "list_silences")):
+        return None
+    return StoreSilences(store, module)
+
+
+def _describe(silence: Any) -> str:
+    describe = getattr(silence, "describe", None)
+    return str(describe() if callable(describe) else silence)
+
+
 class Refused(Exception):
     """An action that changes nothing; the message is shown to the person (ephemeral)."""
 
@@ -361,6 +404,9 @@ class SlackApp:
         assigned = self.ops.assignments(incident.id)
         if assigned.commander:
             lines.append(f"{self.lang.t('label.commander')}: {escape(assigned.commander)}")
+        items = {e.item_id: self.lang.pick(e.text, e.text_en) for e in incident.checklist}
+        for item_id, name in assigned.owners.items():
+            lines.append(f"• {escape(items.get(item_id, item_id))[:120]} — {escape(name)}")
         statements = self.statements.current(incident.id)
         if statements:
             shown = ", ".join(

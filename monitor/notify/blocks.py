@@ -316,32 +316,32 @@ def _evidence_text(evidence: Sequence[Evidence], lang: Lang) -> str:
     return fit_lines([heading, *lines], noun="conditions")
 
 
-def _sentiment(value: float | None) -> str:
-    return "sentiment n/a" if value is None else f"sentiment {value:.2f}"
+def _sentiment(value: float | None, lang: Lang = ENGLISH) -> str:
+    return lang.t("story.no_sentiment") if value is None else lang.t("story.sentiment", value=f"{value:.2f}")
 
 
-def _spread(item: TopItem) -> str:
+def _spread(item: TopItem, lang: Lang = ENGLISH) -> str:
     """``×12 copies via news, weibo`` for a story seen more than once; the author and reach."""
     parts = []
     if item.copies > 1:
-        via = f" via {escape(', '.join(item.sources))}" if item.sources else ""
-        parts.append(f"×{item.copies} copies{via}")
+        via = lang.t("story.via", sources=escape(", ".join(item.sources))) if item.sources else ""
+        parts.append(lang.t("story.copies", n=item.copies, via=via))
     if item.author:
-        reach = f" ({item.reach:,} followers)" if item.reach is not None else ""
-        parts.append(f"by {truncate_escaped(one_line(item.author), 60)}{reach}")
+        reach = lang.t("story.followers", n=f"{item.reach:,}") if item.reach is not None else ""
+        parts.append(lang.t("story.by", who=truncate_escaped(one_line(item.author), 60), reach=reach))
     if item.lang == "other":
-        parts.append("other language, not scored")
+        parts.append(lang.t("story.other_language"))
     return "".join(f" · {p}" for p in parts)
 
 
-def top_item_text(item: TopItem) -> str:
+def top_item_text(item: TopItem, lang: Lang = ENGLISH) -> str:
     """One evidence story: linked title, then source · time · sentiment · copies · author, then
     an excerpt."""
     title = one_line(item.title) or one_line(item.text)
     first = f"*{link(item.url, truncate(title, 150))}*"
     meta = (
-        f"{escape(one_line(item.source))} · {slack_time(item.published_at)} · {_sentiment(item.sentiment)}"
-        f"{_spread(item)}"
+        f"{escape(one_line(item.source))} · {slack_time(item.published_at, lang)} · {_sentiment(item.sentiment, lang)}"
+        f"{_spread(item, lang)}"
     )
     excerpt = one_line(item.text)
     lines = [first, meta]
@@ -354,7 +354,7 @@ def _top_item_blocks(items: Sequence[TopItem], lang: Lang) -> list[Block]:
     if not items:
         return []
     blocks = [section(f"*{lang.t('heading.stories')}* ({len(items)})")]
-    blocks += [section(top_item_text(item)) for item in items[:TOP_ITEMS_SHOWN]]
+    blocks += [section(top_item_text(item, lang)) for item in items[:TOP_ITEMS_SHOWN]]
     if len(items) > TOP_ITEMS_SHOWN:
         blocks.append(context(lang.t("label.more_items", n=len(items) - TOP_ITEMS_SHOWN)))
     return blocks
@@ -362,17 +362,26 @@ def _top_item_blocks(items: Sequence[TopItem], lang: Lang) -> list[Block]:
 
 def _summary_text(summary: Summary, lang: Lang = ENGLISH) -> str:
     """*What is spreading*: volume, sources, rising terms, authors, other languages."""
-    lines = [f"*{lang.t('heading.spreading')}*", f"{summary.items} item(s) in {summary.stories} story(ies)"]
+    t = lang.t
+    lines = [f"*{t('heading.spreading')}*", t("spread.volume", items=summary.items, stories=summary.stories)]
     if summary.sources:
-        lines.append("*By source:* " + ", ".join(f"{escape(s)} {n}" for s, n in summary.sources))
+        lines.append(f"*{t('spread.sources')}* " + ", ".join(f"{escape(s)} {n}" for s, n in summary.sources))
     if summary.terms:
-        lines.append("*Rising terms:* " + ", ".join(f"{escape(t)} ×{lift:.1f} ({n})" for t, lift, n in summary.terms))
+        terms = ", ".join(f"{escape(w)} ×{lift:.1f} ({n})" for w, lift, n in summary.terms)
+        lines.append(f"*{t('spread.terms')}* " + terms)
     if summary.authors:
-        shown = [truncate_escaped(author_text(a, r, n), 80) for a, r, n in summary.authors]
-        lines.append("*Top authors:* " + ", ".join(shown))
+        shown = [truncate_escaped(_author(a, r, n, lang), 80) for a, r, n in summary.authors]
+        lines.append(f"*{t('spread.authors')}* " + ", ".join(shown))
     if summary.other_languages:
-        lines.append(f"_{summary.other_languages} item(s) in other languages: counted as volume, not scored_")
+        lines.append(f"_{t('spread.other_languages', n=summary.other_languages)}_")
     return fit_lines(lines, noun="lines")
+
+
+def _author(author: str, reach: int | None, items: int, lang: Lang) -> str:
+    if lang.locale == "en":
+        return author_text(author, reach, items)
+    shown = author + (lang.t("story.followers", n=f"{reach:,}") if reach is not None else "")
+    return shown + (f" ×{items}" if items > 1 else "")
 
 
 def _alert_actions(incident: Incident, lang: Lang) -> Block:

@@ -60,6 +60,22 @@ CATALOG: dict[str, tuple[str, str]] = {
         "#{id} {title} 处置清单：已完成 {done}/{total}",
         "Checklist for #{id} {title}: {done}/{total} done",
     ),
+    # stories and spread
+    "story.sentiment": ("情感 {value}", "sentiment {value}"),
+    "story.no_sentiment": ("情感 无", "sentiment n/a"),
+    "story.copies": ("×{n} 份{via}", "×{n} copies{via}"),
+    "story.via": ("，来自 {sources}", " via {sources}"),
+    "story.followers": ("（{n} 粉丝）", " ({n} followers)"),
+    "story.by": ("作者 {who}{reach}", "by {who}{reach}"),
+    "story.other_language": ("其他语言，未评分", "other language, not scored"),
+    "spread.volume": ("{items} 条内容，{stories} 个话题", "{items} item(s) in {stories} story(ies)"),
+    "spread.sources": ("来源：", "By source:"),
+    "spread.terms": ("上升词：", "Rising terms:"),
+    "spread.authors": ("主要作者：", "Top authors:"),
+    "spread.other_languages": (
+        "{n} 条其他语言内容：计入数量，未评分",
+        "{n} item(s) in other languages: counted as volume, not scored",
+    ),
     # buttons
     "button.ack": ("确认", "Acknowledge"),
     "button.stable": ("标记稳定", "Mark stable"),

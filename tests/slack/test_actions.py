@@ -99,7 +99,7 @@ def test_assign_a_commander_and_the_owner_of_an_item(world: World) -> None:
     assert assigned.commander == "刘洋" and assigned.owners == {item: "陈律师"}
     assert [e.actor for e in world.timeline(incident_id) if e.kind in ("commander", "owner")] == ["王芳", "王芳"]
     shown = world.command(LEAD, f"show {incident_id}").json()["text"]
-    assert "Commander: 刘洋" in shown
+    assert "Commander: 刘洋" in shown and "— 陈律师" in shown
 
 
 def test_assigning_someone_outside_the_roster_changes_nothing(world: World) -> None:

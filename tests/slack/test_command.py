@@ -57,3 +57,41 @@ def test_silences_go_through_the_silences_seam(world: World) -> None:
     assert reply(world, LEAD, "silence list") == "No active silences."
     assert "mention syntax" in reply(world, LEAD, "silence rule=x 1h <@U0123LEAD>")
     assert len(world.silences.created) == 1
+
+
+def test_store_silences_adapts_the_silences_module_functions() -> None:
+    from dataclasses import dataclass
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from monitor.slackapp import StoreSilences
+
+    @dataclass
+    class Silence:
+        id: int
+        text: str
+        author: str
+        ended: bool = False
+
+        def describe(self) -> str:
+            return f"#{self.id} {self.text} ({self.author})"
+
+    kept: list[Silence] = []
+
+    def create_from_text(store: object, text: str, author: str, now: datetime) -> Silence:
+        kept.append(Silence(len(kept) + 1, text, author))
+        return kept[-1]
+
+    def expire(store: object, silence_id: int, now: datetime) -> None:
+        kept[silence_id - 1].ended = True
+
+    def list_silences(store: object, now: datetime) -> list[Silence]:
+        return [s for s in kept if not s.ended]
+
+    module = SimpleNamespace(create_from_text=create_from_text, expire=expire, list_silences=list_silences)
+    silences = StoreSilences(object(), module)
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    assert silences.create("rule=x 2h launch", "王芳", now) == "#1 rule=x 2h launch (王芳)"
+    assert silences.active(now) == ["#1 rule=x 2h launch (王芳)"]
+    assert silences.expire("1", "王芳", now) == "1 (王芳)"
+    assert silences.active(now) == []
