@@ -55,6 +55,7 @@ LEGACY_ACTIONS = frozenset({"ack", "show_checklist", "mute", "tick"})
 MENTION_SYNTAX = re.compile(r"<[@!#][^>]*>|<!?(?:channel|here|everyone)\b|@(?:channel|here|everyone)\b", re.I)
 MAX_MUTE_HOURS = 72
 NO_FACTS = Facts()
+STATUS_BOUND = frozenset({"status_update", "assign", "close_confirm"})
 
 
 class Silences(Protocol):
@@ -282,20 +283,20 @@ class SlackApp:
         callback = str(view.get("callback_id") or "")
         meta = _metadata(view.get("private_metadata"))
         values = modals.submitted_values(view)
-        field = next(iter(values), "text") if values else "text"
         channel = str(meta.get("channel") or "") or None
         try:
             caller = self._caller(payload)
-            field = self._submit(callback, meta, values, caller)
+            self._submit(callback, meta, values, caller)
         except Refused as exc:
-            return self._refuse_view(channel, _user_id(payload), field, str(exc))
+            return self._refuse_view(view, channel, _user_id(payload), str(exc))
         except (InvalidOperation, NotFound) as exc:
-            return self._refuse_view(channel, _user_id(payload), field, self.lang.t("err.refused", reason=exc))
+            return self._refuse_view(view, channel, _user_id(payload), self.lang.t("err.refused", reason=exc))
         return {"response_action": "clear"}
 
-    def _submit(self, callback: str, meta: Mapping[str, Any], values: Mapping[str, str], caller: Caller) -> str:
+    def _submit(self, callback: str, meta: Mapping[str, Any], values: Mapping[str, str], caller: Caller) -> None:
         incident = self._incident(meta.get("incident"))
-        if callback != "draft" and incident.status.value != meta.get("status"):
+        # what these do depends on the status the person saw; statements check their version instead
+        if callback in STATUS_BOUND and incident.status.value != meta.get("status"):
             raise Refused(self.lang.t("err.stale", id=incident.id, status=self.lang.word(incident.status.value)))
         now = self.clock.now()
         if callback == "status_update":
@@ -313,7 +314,6 @@ class SlackApp:
             self.statements.return_(incident.id, _kind(meta), _int(meta.get("version")), comment, caller.name, now)
         else:
             raise Refused(self.lang.t("err.bad_request", reason=f"unknown modal {callback[:40]!r}"))
-        return "text"
 
     def _draft(
         self, incident: Incident, meta: Mapping[str, Any], values: Mapping[str, str], caller: Caller, now: datetime
@@ -355,8 +355,15 @@ class SlackApp:
             raise Refused(self.lang.t("err.mention", found=_defused(found.group(0))))
         return text
 
-    def _refuse_view(self, channel: str | None, user_id: str, field: str, message: str) -> dict[str, Any]:
+    def _refuse_view(self, view: Mapping[str, Any], channel: str | None, user_id: str, message: str) -> dict[str, Any]:
+        """The message under the modal's first input (Slack shows errors only there), else in its place."""
         self._post_ephemeral(channel, user_id, message)
+        field = modals.first_input(view)
+        if field is None:
+            return {
+                "response_action": "update",
+                "view": modals.notice(self.lang.t("modal.refused"), message, self.lang),
+            }
         return {"response_action": "errors", "errors": {field: message}}
 
     # --- the slash command -------------------------------------------------------------------

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from monitor.evidence import Summary, author_text
 from monitor.kit import KINDS
 from monitor.models import ChecklistEntry, Evidence, Incident, IncidentStatus, TopItem
-from monitor.notify.i18n import ENGLISH, Lang
+from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
 from monitor.severity import SEV_LABEL
 
 Block = dict[str, Any]
@@ -312,7 +312,7 @@ def _evidence_text(evidence: Sequence[Evidence], lang: Lang) -> str:
     heading = f"*{lang.t('heading.evidence')}*"
     if not evidence:
         return f"{heading}\n_{lang.t('heading.no_evidence')}_"
-    lines = [f"• {truncate_escaped(e.describe(), 500)}" for e in evidence]
+    lines = [f"• {truncate_escaped(describe_evidence(e, lang), 500)}" for e in evidence]
     return fit_lines([heading, *lines], noun="conditions")
 
 

@@ -16,6 +16,8 @@ from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from monitor.models import Evidence, fmt_num
+
 Locale = Literal["zh-CN", "en"]
 LOCALES: tuple[Locale, ...] = ("zh-CN", "en")
 
@@ -95,6 +97,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     # modals
     "modal.submit": ("提交", "Submit"),
     "modal.cancel": ("取消", "Cancel"),
+    "modal.ok": ("知道了", "OK"),
+    "modal.refused": ("未做任何更改", "Nothing changed"),
     "modal.status.title": ("状态更新", "Status update"),
     "modal.status.label": ("更新内容（发到事件线程并记录）", "Update (posted to the thread and recorded)"),
     "modal.assign.title": ("指派", "Assign"),
@@ -274,3 +278,19 @@ class Lang:
 
 
 ENGLISH = Lang()
+
+
+def describe_evidence(evidence: Evidence, lang: Lang) -> str:
+    """What crossed what, in the locale (English: :meth:`Evidence.describe` as it always was)."""
+    if lang.locale == "en" or evidence.note:
+        return evidence.describe()
+    e, n = evidence, fmt_num
+    if e.kind == "immediate":
+        return f"{e.window} 内有 {n(e.value)} 条需立即处理的报告（至少需要 {n(e.threshold or 1)} 条）"
+    if e.kind == "spike" and e.baseline is not None:
+        ratio = f"（{e.ratio:.1f} 倍）" if e.ratio is not None else ""
+        return f"{e.metric} 在 {e.window} 内为 {n(e.value)}，基线 {n(e.baseline)}{ratio}"
+    if e.kind == "anomaly" and e.baseline is not None:
+        z = f"，z={e.zscore:.1f}" if e.zscore is not None else ""
+        return f"{e.metric} 在 {e.window} 内为 {n(e.value)}，预期 {n(e.baseline)}{z}"
+    return f"{e.metric} 在 {e.window} 内为 {n(e.value)} {e.op} {n(e.threshold or 0)}"

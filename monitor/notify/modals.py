@@ -174,3 +174,20 @@ def _value(action: Mapping[str, Any]) -> str | None:
     if isinstance(option, Mapping) and isinstance(option.get("value"), str):
         return str(option["value"])
     return None
+
+
+def notice(title: str, message: str, lang: Lang) -> View:
+    """A modal that only says something (what replaced a submission that changed nothing)."""
+    block = {"type": "section", "text": {"type": "plain_text", "text": truncate(message, 3000), "emoji": True}}
+    view = _modal("notice", title, [block], "{}", lang, None)
+    view["close"] = _text(lang.t("modal.ok"))
+    return view
+
+
+def first_input(view: Mapping[str, Any]) -> str | None:
+    """The block_id of the view's first input block (where Slack can show an error)."""
+    blocks = view.get("blocks")
+    for block in blocks if isinstance(blocks, list) else []:
+        if isinstance(block, Mapping) and block.get("type") == "input" and isinstance(block.get("block_id"), str):
+            return str(block["block_id"])
+    return None

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import Incident
-from monitor.notify.i18n import ENGLISH, Lang
+from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
 from monitor.roles import role_name
 from monitor.severity import label
 
@@ -23,7 +23,7 @@ def render_alert(
     ]
     if incident.group:
         lines.append(f"{t('console.group')}: {incident.group}")
-    lines += [f"  - {e.describe()}" for e in incident.evidence]
+    lines += [f"  - {describe_evidence(e, lang)}" for e in incident.evidence]
     if incident.summary is not None and incident.summary.items:
         lines += [f"  {line}" for line in incident.summary.lines()]
     if incident.top_items:

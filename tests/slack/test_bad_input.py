@@ -86,3 +86,28 @@ def test_garbage_interactions_get_400(world: World) -> None:
     assert world.interact({"type": "message_action"}).status_code == 400
     assert world.click(LEAD, "launch_rockets", {"incident": incident_id}).status_code == 400
     assert world.incident(incident_id).status.value == "open"
+
+
+def test_stale_confirmation_without_inputs_is_answered_in_place(world: World) -> None:
+    incident_id = world.open_incident()
+    world.click(LEAD, "close", {"incident": incident_id})
+    view = world.last_view("close_confirm")
+    world.click(LEAD, "ack", {"incident": incident_id})
+    before = len(world.timeline(incident_id))
+    body = world.submit(LEAD, view, {}).json()
+    assert body["response_action"] == "update"  # no input to hang an error on: the modal says it
+    assert body["view"]["title"]["text"] == "Nothing changed"
+    assert "became acknowledged after you opened this window" in body["view"]["blocks"][0]["text"]["text"]
+    assert world.incident(incident_id).status.value == "acknowledged" and len(world.timeline(incident_id)) == before
+    from monitor.notify.fakeslack import view_problems
+
+    assert view_problems(body["view"]) == []
+
+
+def test_errors_go_under_the_first_input_even_when_nothing_was_chosen(world: World) -> None:
+    incident_id = world.open_incident()
+    world.click(LEAD, "assign", {"incident": incident_id})
+    view = world.last_view("assign")
+    world.click(LEAD, "resolve", {"incident": incident_id})
+    body = world.submit(LEAD, view, {}).json()
+    assert body["response_action"] == "errors" and list(body["errors"]) == ["commander"]
