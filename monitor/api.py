@@ -1,5 +1,9 @@
 """The daemon's HTTP API: health, metrics, incident operations, complaint intake, Slack actions.
 
+Slack: ``POST /slack/interactions`` (buttons, modals) and ``POST /slack/commands`` (``/crisis``)
+are verified (signature, age, replay) here, then handed to ``slack_app``
+(:class:`monitor.slackapp.SlackApp`).
+
 ``Api.handle`` is plain request -> response logic (tested without sockets); ``ApiServer``
 serves it with the standard library's threading HTTP server.
 """
@@ -82,6 +86,7 @@ class Api:
         slack_secret: str | None = None,
         intake_source: str = "intake",
         max_body: int = 1_000_000,
+        slack_app: Any = None,
     ) -> None:
         self.store = store
         self.ops = ops
@@ -92,6 +97,7 @@ class Api:
         self.slack_secret = slack_secret
         self.intake_source = intake_source
         self.max_body = max_body
+        self.slack_app = slack_app  # monitor.slackapp.SlackApp: modals, statements, /crisis
         self.readiness: Any = None  # monitor.readiness.Readiness, set by the daemon (watch_daemon)
         self.console: Any = None  # monitor.web.Console, set when the web console is on
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
@@ -104,6 +110,7 @@ class Api:
             ("POST", re.compile(rf"^/v1/incidents/{ID}/({'|'.join(OPS)})$"), self._operate),
             ("POST", re.compile(r"^/v1/complaints$"), self._intake),
             ("POST", re.compile(r"^/slack/interactions$"), self._slack),
+            ("POST", re.compile(r"^/slack/commands$"), self._slack_command),
             *silence_routes(self),
         ]
 
@@ -250,6 +257,42 @@ class Api:
 
     def _slack(self, *, headers: Mapping[str, str], body: bytes, **_: Any) -> Response:
         from monitor.notify.interactions import InteractionError, parse_interaction
+
+        refused = self._verify_slack(headers, body)
+        if refused is not None:
+            return refused
+        if self.slack_app is not None:
+            from monitor.notify.interactions import decode_form_payload
+
+            try:
+                return Response(200, self.slack_app.interaction(decode_form_payload(body)))
+            except InteractionError as exc:
+                return error(400, str(exc))
+        try:
+            action = parse_interaction(body)
+        except InteractionError as exc:
+            return error(400, str(exc))
+        refusal = self.perform(action)
+        if refusal:
+            return Response(200, {"response_type": "ephemeral", "text": refusal})
+        return Response(200, {})
+
+    def _slack_command(self, *, headers: Mapping[str, str], body: bytes, **_: Any) -> Response:
+        """``/crisis …``: Slack POSTs a signed form (command, text, user_id, channel_id…)."""
+        refused = self._verify_slack(headers, body)
+        if refused is not None:
+            return refused
+        if self.slack_app is None:
+            return error(403, "the Slack slash command is off: configure Slack (SLACK_BOT_TOKEN)")
+        try:
+            fields = parse_qs(body.decode("utf-8"), max_num_fields=30)
+        except (UnicodeDecodeError, ValueError) as exc:
+            return error(400, f"body is not a urlencoded form: {exc}")
+        form = {key: values[0] for key, values in fields.items() if values}
+        return Response(200, self.slack_app.command(form))
+
+    def _verify_slack(self, headers: Mapping[str, str], body: bytes) -> Response | None:
+        """None when the request is signed by Slack and new; else the refusal."""
         from monitor.notify.signature import MAX_AGE_SECONDS, SignatureError, replay_key, verify_slack_signature
 
         if not self.slack_secret:
@@ -265,14 +308,7 @@ class Api:
         if not self.store.first_sighting(replay_key(timestamp, signature), now, timedelta(seconds=2 * MAX_AGE_SECONDS)):
             log.warning("refused a replayed Slack request (timestamp %s)", timestamp)
             return error(401, "this signed Slack request was already handled (replay refused)")
-        try:
-            action = parse_interaction(body)
-        except InteractionError as exc:
-            return error(400, str(exc))
-        refusal = self.perform(action)
-        if refusal:
-            return Response(200, {"response_type": "ephemeral", "text": refusal})
-        return Response(200, {})
+        return None
 
     def perform(self, action: Any) -> str | None:
         """Carry out a Slack action (HTTP or Socket Mode); the reason when it is refused."""

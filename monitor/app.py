@@ -30,6 +30,7 @@ from monitor.metrics import Metrics, alert_latency
 from monitor.models import Incident
 from monitor.notify.channels import route_slack, sla_policy
 from monitor.notify.console import ConsoleNotifier
+from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer, SlackRenderer, TextRenderer
 from monitor.notify.routing import DropReporter
 from monitor.outbox import Dispatcher
@@ -160,9 +161,9 @@ def chart_maker(store: SqlStore, cut: float, zone: str = "UTC") -> ChartMaker:
     return make
 
 
-def all_renderers(roster: Roster) -> dict[str, Renderer]:
+def all_renderers(roster: Roster, lang: Lang = ENGLISH) -> dict[str, Renderer]:
     """A renderer for every kind of destination (operations post wherever the alert went)."""
-    return {"console": TextRenderer(), "slack": SlackRenderer(roster.mentions())}
+    return {"console": TextRenderer(lang), "slack": SlackRenderer(roster.mentions(), lang)}
 
 
 def build_notifiers(
@@ -172,7 +173,7 @@ def build_notifiers(
     renderers: dict[str, Renderer] = {}
     if config.notify.console:
         notifiers["console"] = ConsoleNotifier()
-        renderers["console"] = TextRenderer()
+        renderers["console"] = TextRenderer(config.lang())
     token = env.get(config.notify.slack.token_env)
     channel = env.get("SLACK_CHANNEL") or config.notify.slack.channel
     if token and channel:
@@ -186,7 +187,7 @@ def build_notifiers(
             min_interval=slack.min_interval,
             indexing_wait=slack.indexing_wait,
         )
-        renderers["slack"] = SlackRenderer((roster or Roster()).mentions())
+        renderers["slack"] = SlackRenderer((roster or Roster()).mentions(), config.lang())
     elif token or channel:
         log.warning("Slack is off: set both %s and SLACK_CHANNEL", config.notify.slack.token_env)
     from monitor.notify.channels import extra_notifiers
@@ -276,8 +277,9 @@ def build_engine(
     )
     health.rules_for = engine.rules_fed_by
     route_slack(notifiers, store, config)
+    engine.sla.lang = config.lang()
     metrics.declare(sources=sources, destinations=notifiers, rules=[r.id for r in definitions.rules.rules])
-    return Wiring(engine, wiring_closers, all_renderers(roster), health, outbound)
+    return Wiring(engine, wiring_closers, all_renderers(roster, config.lang()), health, outbound)
 
 
 def build_leases(config: AppConfig, store: SqlStore, node_id: str | None) -> LeaseKeeper:
@@ -293,7 +295,9 @@ def build_leases(config: AppConfig, store: SqlStore, node_id: str | None) -> Lea
     return keeper
 
 
-def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, env: Mapping[str, str]) -> Any:
+def build_api(
+    config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, env: Mapping[str, str], silences: Any = None
+) -> Any:
     """The HTTP API server and the Slack Socket Mode listener, started where configured.
 
     The HTTP server runs when ``http.listen`` is set; Socket Mode when ``SLACK_APP_TOKEN`` is.
@@ -310,9 +314,10 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
     if config.http.listen and not token:
         log.warning("the HTTP API refuses every /v1 request: set %s", config.http.token_env)
     engine = wiring.engine
+    ops = IncidentOps(store, wiring.renderers, engine.current.playbooks, lang=config.lang())
     api = Api(
         store=store,
-        ops=IncidentOps(store, wiring.renderers, engine.current.playbooks),
+        ops=ops,
         ingestor=engine.ingestor,
         metrics=engine.metrics,
         clock=clock,
@@ -320,6 +325,9 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
         slack_secret=env.get("SLACK_SIGNING_SECRET"),
         intake_source=config.http.intake_source,
         max_body=config.http.max_body,
+        slack_app=build_slack(
+            config, ops, engine.current.playbooks, lambda: engine.current.roster, clock, env, silences
+        ),
     )
     watch_daemon(api, store, clock, engine.metrics, getattr(wiring, "health", None))
     if config.http.console:
@@ -349,6 +357,41 @@ def build_api(config: AppConfig, wiring: Wiring, store: SqlStore, clock: Clock, 
     return server
 
 
+def build_slack(
+    config: AppConfig,
+    ops: Any,
+    playbooks: Mapping[str, Any],
+    roster: Callable[[], Roster],
+    clock: Clock,
+    env: Mapping[str, str],
+    silences: Any = None,
+) -> Any:
+    """The Slack app (buttons, modals, ``/crisis``); ``silences`` adapts ``monitor.silences`` to
+    :class:`monitor.slackapp.Silences` (None: ``/crisis silence`` says silences are off)."""
+    from monitor.kit import Facts
+    from monitor.slackapp import build_slack_app, module_silences
+
+    token = env.get(config.notify.slack.token_env)
+    client = None
+    if token:
+        from monitor.notify.slack import make_web_client
+
+        base_url = env.get("CRISISMON_SLACK_API_URL") or config.notify.slack.api_url
+        client = make_web_client(token, base_url=base_url, timeout=config.notify.slack.timeout, env=env)
+    talk = config.communication
+    return build_slack_app(
+        ops=ops,
+        playbooks=playbooks,
+        roster=roster,
+        clock=clock,
+        lang=config.lang(),
+        facts=Facts(talk.company, talk.hotline, talk.regions),
+        approvers=talk.approvers,
+        client=client,
+        silences=silences if silences is not None else module_silences(ops.store),
+    )
+
+
 def start_socket_mode(app_token: str, api: Any, wiring: Wiring, env: Mapping[str, str]) -> None:
     """Slack interactions over Socket Mode (no public URL needed); failures are logged."""
     from monitor.notify.interactions import InteractionError, action_from_payload
@@ -356,6 +399,9 @@ def start_socket_mode(app_token: str, api: Any, wiring: Wiring, env: Mapping[str
 
     def handle(payload: dict[str, Any]) -> None:
         try:
+            if api.slack_app is not None:
+                api.slack_app.interaction(payload)
+                return
             refusal = api.perform(action_from_payload(payload))
         except InteractionError as exc:
             log.warning("ignored a Slack interaction: %s", exc)

@@ -540,8 +540,16 @@ def _store(ns: argparse.Namespace) -> Any:
     return open_existing(database_url(load_config(ns.config), ns.db))
 
 
+def _lang(ns: argparse.Namespace) -> Any:
+    """The configured locale and time zone (monitor.notify.i18n.Lang) for what the CLI prints."""
+    from monitor.config import load_config
+
+    return load_config(ns.config).lang()
+
+
 def cmd_incidents(ns: argparse.Namespace) -> int:
     store = _store(ns)
+    lang = _lang(ns)
     incidents = store.incidents(active_only=ns.active)
     if ns.json:
         for inc in incidents:
@@ -552,7 +560,7 @@ def cmd_incidents(ns: argparse.Namespace) -> int:
     for inc in incidents:
         done = sum(1 for e in inc.checklist if e.done_at)
         print(
-            f"#{inc.id:<4} {inc.status.value:<12} {inc.severity:<8} {inc.opened_at:%Y-%m-%d %H:%M} "
+            f"#{inc.id:<4} {lang.word(inc.status.value):<12} {inc.severity:<8} {lang.time(inc.opened_at)} "
             f"{done}/{len(inc.checklist)} done  {inc.title}"
         )
     return EXIT_OK
@@ -569,14 +577,14 @@ def cmd_incident_show(ns: argparse.Namespace) -> int:
         data["timeline"] = [{**asdict(t), "at": t.at.isoformat()} for t in store.timeline(incident.id)]
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return EXIT_OK
-    now = SystemClock().now()
-    print(render_alert(incident, rule_description=incident.title, playbook_title=incident.playbook, now=now)["text"])
-    print(render_checklist(incident, playbook_title=incident.playbook, now=now)["text"])
+    now, lang = SystemClock().now(), _lang(ns)
+    title = incident.playbook
+    print(render_alert(incident, rule_description=incident.title, playbook_title=title, now=now, lang=lang)["text"])
+    print(render_checklist(incident, playbook_title=title, now=now, lang=lang)["text"])
     print("--- timeline ---")
     for entry in store.timeline(incident.id):
         print(
-            f"{entry.at:%Y-%m-%d %H:%M:%S} {entry.actor:<12} {entry.kind:<16} "
-            f"{json.dumps(entry.detail, ensure_ascii=False)}"
+            f"{lang.time(entry.at)} {entry.actor:<12} {entry.kind:<16} {json.dumps(entry.detail, ensure_ascii=False)}"
         )
     return EXIT_OK
 
@@ -593,7 +601,7 @@ def cmd_incident_op(ns: argparse.Namespace) -> int:
     playbooks, _ = load_playbooks(Path(config.playbooks_dir))
     roster = load_roster(Path(config.roster) if config.roster else None)
     store = open_existing(database_url(config, ns.db))
-    ops = IncidentOps(store, all_renderers(roster), playbooks)
+    ops = IncidentOps(store, all_renderers(roster, config.lang()), playbooks, lang=config.lang())
     now = SystemClock().now()
     action: str = ns.func_name
     try:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
 from monitor.escalation import EscalationLevel, EscalationWebhook
+from monitor.notify.i18n import Lang
 from monitor.notify.routing import CHANNEL_PATTERN, SlackRoute
 from monitor.paths import default_dir
 from monitor.severity import SeverityName
@@ -184,7 +185,7 @@ class AuthConfig(Strict):
     @field_validator("act_roles")
     @classmethod
     def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        from monitor.playbooks import ROLES
+        from monitor.roles import ROLES
 
         unknown = [r for r in roles if r not in ROLES]
         if unknown:
@@ -229,6 +230,27 @@ class IncidentsConfig(Strict):
     )
 
 
+class CommunicationConfig(Strict):
+    """Facts the statement templates fill in, and who approves a statement (monitor.kit, monitor.statements)."""
+
+    company: str = Field(default="我们", min_length=1, max_length=100, description="The company's name in statements")
+    hotline: str = Field(default="", max_length=100, description="Customer hotline quoted in statements")
+    regions: tuple[str, ...] = Field(default=(), description="Regions served, quoted in statements")
+    approvers: tuple[str, ...] = Field(
+        default=("crisis_lead", "legal", "spokesperson"), min_length=1, description="Roster roles that must approve"
+    )
+
+    @field_validator("approvers")
+    @classmethod
+    def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
+        from monitor.roles import ROLES
+
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise found_expected(", ".join(unknown), f"roles among {', '.join(ROLES)}")
+        return roles
+
+
 class AppConfig(Strict):
     database: str = "crisismon.db"
     database_outage_limit: Duration = Field(
@@ -246,7 +268,15 @@ class AppConfig(Strict):
     http: HttpConfig = HttpConfig()
     evaluate_every: Duration = timedelta(minutes=1)
     deliver_every: Duration = timedelta(seconds=5)
-    timezone: str = Field(default="UTC", description="Time zone of the times shown in the console and charts")
+    timezone: str = Field(
+        default="UTC",
+        description="Time zone of every time printed outside Slack's own date tokens (e.g. Asia/Shanghai)",
+    )
+    locale: Literal["zh-CN", "en"] = Field(
+        default="en", description="Language of labels, buttons, headings and status words (Slack, modals, console)"
+    )
+    bilingual: bool = Field(default=False, description="Show both sides of bilingual playbook texts (中文 / English)")
+    communication: CommunicationConfig = CommunicationConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -261,6 +291,10 @@ class AppConfig(Strict):
         if dupes:
             raise ValueError(f"unique source names ({', '.join(dupes)} repeat)")
         return self
+
+    def lang(self) -> Lang:
+        """Locale, time zone and bilingual setting, for whatever prints text for people."""
+        return Lang(self.locale, self.timezone, self.bilingual)
 
     def source_names(self) -> set[str]:
         names = {s.name for s in self.sources}

@@ -61,7 +61,7 @@ class EscalationLevel(Strict):
     @field_validator("chain")
     @classmethod
     def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        from monitor.playbooks import ROLES
+        from monitor.roles import ROLES
 
         unknown = [r for r in roles if r not in ROLES]
         if unknown:

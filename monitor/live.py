@@ -23,7 +23,7 @@ from monitor.roster import Roster
 
 log = logging.getLogger(__name__)
 
-RESTART_ONLY = ("database", "http", "scoring", "timezone")
+RESTART_ONLY = ("database", "http", "scoring", "timezone", "locale", "bilingual", "communication")
 
 
 @dataclass

@@ -10,15 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from monitor.announce import Announcer
 from monitor.errors import InvalidOperation
 from monitor.incident_core import Action, is_active, transition
-from monitor.models import Incident, IncidentStatus
+from monitor.models import ChecklistEntry, Incident, IncidentStatus, TimelineEntry
+from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
+
+MAX_UPDATE_CHARS = 3000  # a status update or note: one Slack section
+
+
+@dataclass(frozen=True, slots=True)
+class Assignments:
+    """Who leads the incident and who owns which checklist item (roster names), from the timeline."""
+
+    commander: str | None = None
+    owners: Mapping[str, str] = field(default_factory=dict)
 
 
 class OpsStore(Protocol):
@@ -28,7 +40,11 @@ class OpsStore(Protocol):
         self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
     ) -> None: ...
 
+    def timeline(self, incident_id: int) -> list[TimelineEntry]: ...
+
     def incident(self, incident_id: int) -> Incident: ...
+
+    def incidents(self, *, active_only: bool = False) -> list[Incident]: ...
 
     def set_item_done(self, incident_id: int, item_id: str, *, at: datetime | None, by: str | None) -> None: ...
 
@@ -52,32 +68,39 @@ class OpsStore(Protocol):
 
 
 class IncidentOps:
-    def __init__(self, store: OpsStore, renderers: Mapping[str, Renderer], playbooks: Mapping[str, Playbook]) -> None:
+    def __init__(
+        self,
+        store: OpsStore,
+        renderers: Mapping[str, Renderer],
+        playbooks: Mapping[str, Playbook],
+        *,
+        lang: Lang = ENGLISH,
+    ) -> None:
         self.store = store
         self.renderers = renderers
         self.playbooks = playbooks
+        self.lang = lang
         self.announce = Announcer(store, renderers, playbooks)
 
     def acknowledge(self, incident_id: int, by: str, now: datetime) -> Incident:
-        return self._transition(self.store.incident(incident_id), "acknowledge", by, now, f"acknowledged by {by}")
+        text = self.lang.t("op.acknowledged", who=by)
+        return self._transition(self.store.incident(incident_id), "acknowledge", by, now, text)
 
     def mark_stable(self, incident_id: int, by: str, now: datetime) -> Incident:
-        return self._transition(self.store.incident(incident_id), "stable", by, now, f"marked stable by {by}")
+        return self._transition(self.store.incident(incident_id), "stable", by, now, self.lang.t("op.stable", who=by))
 
     def resolve(self, incident_id: int, by: str, now: datetime) -> Incident:
-        return self._transition(self.store.incident(incident_id), "resolve", by, now, f"resolved by {by}")
+        text = self.lang.t("op.resolved", who=by)
+        return self._transition(self.store.incident(incident_id), "resolve", by, now, text)
 
     def close(self, incident_id: int, by: str, now: datetime, *, force: bool = False) -> Incident:
         incident = self.store.incident(incident_id)
-        text = f"closed by {by}" + (" (forced)" if force else "")
+        text = self.lang.t("op.closed_forced" if force else "op.closed", who=by)
         return self._transition(incident, "close_forced" if force else "close", by, now, text)
 
     def tick(self, incident_id: int, item_id: str, by: str, now: datetime, *, done: bool = True) -> Incident:
         incident = self._active(incident_id)
-        entry = next((e for e in incident.checklist if e.item_id == item_id), None)
-        if entry is None:
-            known = ", ".join(e.item_id for e in incident.checklist)
-            raise InvalidOperation(f"incident {incident_id} has no checklist item {item_id!r}; its items: {known}")
+        entry = self._item(incident, item_id)
         if done and entry.done_at is not None:
             raise InvalidOperation(f"item {item_id!r} was already ticked by {entry.done_by}")
         if not done and entry.done_at is None:
@@ -89,7 +112,7 @@ class IncidentOps:
             )
             updated = self.store.incident(incident_id)
             mark = "☑" if done else "☐"
-            late = " (late)" if done and now > entry.due_at else ""
+            late = self.lang.t("op.late") if done and now > entry.due_at else ""
             self.announce.update(
                 updated, f"{mark} {entry.text} / {entry.text_en} — {by}{late}", now, edit_top=False, edit_checklist=True
             )
@@ -101,7 +124,7 @@ class IncidentOps:
             raise InvalidOperation("a note needs some text")
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "note", {"text": text})
-            self.announce.update(incident, f"note from {by}: {text}", now, edit_top=False)
+            self.announce.update(incident, self.lang.t("op.note", who=by, text=text), now, edit_top=False)
         return incident
 
     def mute(self, incident_id: int, hours: int, by: str, now: datetime) -> Incident:
@@ -111,9 +134,53 @@ class IncidentOps:
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "muted", {"until": until.isoformat(), "hours": hours})
             self.announce.update(
-                incident, f"reminders muted for {hours} h by {by} (until {until:%H:%M} UTC)", now, edit_top=False
+                incident, self.lang.t("op.muted", h=hours, who=by, until=self.lang.clock(until)), now, edit_top=False
             )
         return incident
+
+    def status_update(self, incident_id: int, text: str, by: str, now: datetime) -> Incident:
+        """A status update for everyone following: posted to the thread and kept in the timeline."""
+        incident = self.store.incident(incident_id)
+        if not text.strip():
+            raise InvalidOperation("a status update needs some text")
+        if len(text) > MAX_UPDATE_CHARS:
+            raise InvalidOperation(f"a status update has at most {MAX_UPDATE_CHARS} characters, found {len(text)}")
+        with self.store.transaction():
+            self.store.add_timeline(incident_id, now, by, "status_update", {"text": text})
+            message = self.lang.t("op.status_update", who=by, text=text)
+            self.announce.update(incident, message, now, edit_top=False)
+        return incident
+
+    def assign_commander(self, incident_id: int, name: str, by: str, now: datetime) -> Incident:
+        """Make ``name`` (a roster name) the incident commander."""
+        incident = self._active(incident_id)
+        with self.store.transaction():
+            self.store.add_timeline(incident_id, now, by, "commander", {"name": name})
+            message = self.lang.t("op.commander", who=by, name=name)
+            self.announce.update(incident, message, now, edit_top=False)
+        return incident
+
+    def assign_owner(self, incident_id: int, item_id: str, name: str, by: str, now: datetime) -> Incident:
+        """Make ``name`` (a roster name) the owner of one checklist item."""
+        incident = self._active(incident_id)
+        entry = self._item(incident, item_id)
+        with self.store.transaction():
+            self.store.add_timeline(incident_id, now, by, "owner", {"item": item_id, "name": name})
+            item = self.lang.pick(entry.text, entry.text_en)
+            message = self.lang.t("op.owner", who=by, name=name, item=item)
+            self.announce.update(incident, message, now, edit_top=False)
+        return incident
+
+    def assignments(self, incident_id: int) -> Assignments:
+        """The commander and item owners, the latest assignment winning."""
+        commander: str | None = None
+        owners: dict[str, str] = {}
+        for entry in self.store.timeline(incident_id):
+            if entry.kind == "commander":
+                commander = str(entry.detail.get("name"))
+            elif entry.kind == "owner":
+                owners[str(entry.detail.get("item"))] = str(entry.detail.get("name"))
+        return Assignments(commander, owners)
 
     def show_checklist(self, incident_id: int, by: str, now: datetime) -> Incident:
         """Post the current checklist again at the bottom of the thread."""
@@ -130,6 +197,13 @@ class IncidentOps:
                 f"incident {incident_id} is {incident.status.value}; its checklist can no longer change"
             )
         return incident
+
+    def _item(self, incident: Incident, item_id: str) -> ChecklistEntry:
+        entry = next((e for e in incident.checklist if e.item_id == item_id), None)
+        if entry is None:
+            known = ", ".join(e.item_id for e in incident.checklist)
+            raise InvalidOperation(f"incident {incident.id} has no checklist item {item_id!r}; its items: {known}")
+        return entry
 
     def _transition(self, incident: Incident, action: Action, by: str, now: datetime, text: str) -> Incident:
         status = transition(incident, action)  # the lifecycle table says whether, and to what

@@ -12,26 +12,14 @@ from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from monitor.durations import Duration
 from monitor.errors import ConfigError, Problem
+from monitor.kit import Kit
 from monitor.models import ChecklistEntry
+from monitor.roles import ROLES
 from monitor.severity import SeverityName, at_least
 from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-
-ROLES = (
-    "crisis_lead",
-    "pr",
-    "social_media",
-    "customer_service",
-    "quality",
-    "legal",
-    "operations",
-    "logistics",
-    "safety",
-    "hr",
-    "management",
-)
 
 
 class Link(Strict):
@@ -70,6 +58,9 @@ class Playbook(Strict):
     description: str = ""
     description_en: str = ""
     phases: tuple[Phase, ...] = Field(min_length=1)
+    kit: Kit | None = Field(
+        default=None, description="Statement templates (monitor.kit); shipped playbooks all have one"
+    )
 
     @model_validator(mode="after")
     def _unique_item_ids(self) -> Playbook:

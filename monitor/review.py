@@ -9,6 +9,8 @@ from typing import Any
 from monitor.durations import format_duration
 from monitor.models import ChecklistEntry, Incident, TimelineEntry
 from monitor.severity import label
+from monitor.statements import fold
+from monitor.statements import review_lines as statement_lines
 
 
 def _t(value: datetime | None) -> str:
@@ -66,6 +68,10 @@ def review_data(incident: Incident, timeline: list[TimelineEntry]) -> dict[str, 
                 for e in incident.checklist
             ],
         },
+        "statements": {
+            kind: {"state": s.state, "version": s.version, "text": s.text, "approvals": dict(s.approvals)}
+            for kind, s in fold(timeline).items()
+        },
         "timeline": [
             {"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "detail": dict(e.detail)} for e in timeline
         ],
@@ -119,6 +125,10 @@ def review_markdown(incident: Incident, timeline: list[TimelineEntry], chart: st
             f"| {_t(e.at)} | {e.actor} | {e.kind} | {json.dumps(dict(e.detail), ensure_ascii=False)[:200]} |"
             for e in timeline
         ],
+        "",
+        "## Statements",
+        "",
+        *statement_lines(timeline),
         "",
         "## Lessons",
         "",

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from monitor.errors import ConfigError
-from monitor.playbooks import ROLES
+from monitor.roles import ROLES
 from monitor.validation import Strict, found_expected, validate
 from monitor.yamlload import load_yaml
 
@@ -30,6 +30,22 @@ class Roster(Strict):
     escalation: tuple[str, ...] = Field(
         default=("crisis_lead", "management"), description="Roles to escalate to, in order"
     )
+    slack_only_known: bool = Field(
+        default=False,
+        description="Refuse Slack actions from people who are not in the roster (else they act under their Slack name)",
+    )
+
+    def by_slack(self, user_id: str) -> Person | None:
+        """The person whose ``slack`` id is ``user_id``."""
+        return next((p for p in self.people if p.slack == user_id), None)
+
+    def by_name(self, name: str) -> Person | None:
+        return next((p for p in self.people if p.name == name), None)
+
+    def roles_of(self, name: str) -> tuple[str, ...]:
+        """The roles of the person called ``name`` (none when unknown)."""
+        person = self.by_name(name)
+        return person.roles if person else ()
 
     def person_for(self, role: str) -> Person | None:
         return next((p for p in self.people if role in p.roles), None)

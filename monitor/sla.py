@@ -16,6 +16,7 @@ from monitor.announce import Announcer
 from monitor.escalation import EscalationPolicy, Steps
 from monitor.incidents import SYSTEM
 from monitor.models import Incident, IncidentStatus, TimelineEntry
+from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer
 from monitor.playbooks import Playbook
 from monitor.roster import Roster
@@ -82,6 +83,7 @@ class SlaWatch:
         self.policy = policy
         self.announce = Announcer(store, renderers, playbooks)
         self.escalated = escalated
+        self.lang: Lang = ENGLISH  # the team's language and time zone (set by monitor.app)
 
     @property
     def roster(self) -> Roster:
@@ -114,11 +116,8 @@ class SlaWatch:
         role = chain[level - 1] if chain else "crisis_lead"
         minutes = int(waited.total_seconds() // 60)
         repeat = level <= last_level
-        text = (
-            f"still not acknowledged after {minutes} min: reminding {self.roster.describe(role)}"
-            if repeat
-            else f"not acknowledged after {minutes} min: escalating to {self.roster.describe(role)}"
-        )
+        key = "sla.remind" if repeat else "sla.escalate"
+        text = self.lang.t(key, minutes=minutes, who=self.roster.describe(role))
         with self.store.transaction():
             self.store.add_timeline(
                 incident.id, now, SYSTEM, "escalated", {"level": level, "role": role, "repeat": repeat}
@@ -137,9 +136,11 @@ class SlaWatch:
         fresh = [e for e in overdue if e.item_id not in already]
         if not fresh and reminders and now - reminders[-1].at < self.policy.reminder_every:
             return 0
-        lines = [f"{len(overdue)} overdue item(s):"]
+        lines = [self.lang.t("sla.overdue", n=len(overdue))]
         lines += [
-            f"• {e.text} / {e.text_en} — {self.roster.describe(e.owner)}, due {e.due_at:%H:%M} UTC" for e in overdue
+            self.lang.t("sla.item", text=_both(e.text, e.text_en, self.lang), who=self.roster.describe(e.owner))
+            + self.lang.t("sla.due", time=self.lang.clock(e.due_at))
+            for e in overdue
         ]
         roles = sorted({e.owner for e in overdue})
         with self.store.transaction():
@@ -157,3 +158,8 @@ class SlaWatch:
 def muted(timeline: list[TimelineEntry], now: datetime) -> bool:
     mutes = [e for e in timeline if e.kind == "muted"]
     return bool(mutes) and datetime.fromisoformat(str(mutes[-1].detail["until"])) > now
+
+
+def _both(text: str, text_en: str, lang: Lang) -> str:
+    """Both sides in English (as before), the locale's side (or both when bilingual) in Chinese."""
+    return lang.pick(text, text_en) if lang.locale == "zh-CN" else f"{text} / {text_en}"

@@ -9,7 +9,7 @@ from monitor.models import FetchResult, Item, Message, Receipt
 from monitor.notify.fakeslack import FakeSlackServer
 from monitor.protocols import DeliveryError
 
-__all__ = ["FakeClock", "FakeScorer", "FakeSlackServer", "FakeSource", "RecordingNotifier"]
+__all__ = ["FakeClock", "FakeScorer", "FakeSilences", "FakeSlackServer", "FakeSource", "RecordingNotifier"]
 
 
 class FakeClock:
@@ -86,3 +86,41 @@ class RecordingNotifier:
 
     def kinds(self) -> list[str]:
         return [m.kind for m, _, _ in self.delivered]
+
+
+class FakeSilences:
+    """In-memory :class:`monitor.slackapp.Silences` for tests of ``/crisis silence``.
+
+    ``create`` takes ``key=value`` matchers, then a duration (``2h``), then a comment; a
+    text without a matcher or a duration raises ``ValueError`` naming what is missing.
+    """
+
+    def __init__(self) -> None:
+        self.created: list[tuple[str, str, str, datetime, datetime]] = []  # id, text, author, start, end
+        self.expired: dict[str, tuple[str, datetime]] = {}
+
+    def create(self, text: str, author: str, now: datetime) -> str:
+        from monitor.durations import parse_duration
+
+        words = text.split()
+        matchers = [w for w in words if "=" in w]
+        rest = [w for w in words if "=" not in w]
+        if not matchers or not rest:
+            raise ValueError("write matchers, then a duration, then a comment: rule=spike 2h product launch")
+        end = now + parse_duration(rest[0])
+        silence_id = str(len(self.created) + 1)
+        self.created.append((silence_id, text, author, now, end))
+        return f"{silence_id}: {' '.join(matchers)} until {end:%Y-%m-%d %H:%M} by {author}: {' '.join(rest[1:])}"
+
+    def expire(self, silence_id: str, author: str, now: datetime) -> str:
+        if silence_id not in {c[0] for c in self.created} or silence_id in self.expired:
+            raise ValueError(f"no active silence {silence_id!r}; see /crisis silence list")
+        self.expired[silence_id] = (author, now)
+        return f"{silence_id} (by {author})"
+
+    def active(self, now: datetime) -> list[str]:
+        return [
+            f"{sid}: {text} (by {author}, until {end:%Y-%m-%d %H:%M})"
+            for sid, text, author, start, end in self.created
+            if start <= now < end and sid not in self.expired
+        ]

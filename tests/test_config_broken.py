@@ -29,6 +29,14 @@ BASE: dict[str, Any] = {
     "evaluate_every": "1m",
     "deliver_every": "5s",
     "timezone": "Asia/Shanghai",
+    "locale": "zh-CN",
+    "bilingual": False,
+    "communication": {
+        "company": "示例公司",
+        "hotline": "400-000-0000",
+        "regions": ["上海", "江苏"],
+        "approvers": ["crisis_lead", "legal", "spokesperson"],
+    },
     "scoring": {"negative_below": 0.4, "model": None, "workers": 0},
     "notify": {
         "console": True,
@@ -137,6 +145,8 @@ BASE: dict[str, Any] = {
 # Values that have the right type but are wrong all the same.
 SEMANTIC: dict[str, list[Any]] = {
     "timezone": ["Mars/Olympus"],
+    "locale": ["fr"],
+    "approvers": [["ceo"], []],
     "published_format": ["bogus"],
     "time_format": ["yesterday"],
     "model": ["models/missing.marshal"],

@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import BaseModel
 
-from monitor import config, playbooks, roster, rules
+from monitor import config, kit, playbooks, roster, rules
 from monitor.escalation import EscalationLevel, EscalationWebhook
 from monitor.notify.routing import SlackRoute
 from monitor.sources import mappings
@@ -31,6 +31,8 @@ DOCUMENTED = [
     ("playbooks.md", playbooks.Playbook),
     ("playbooks.md", playbooks.Phase),
     ("playbooks.md", playbooks.PlaybookItem),
+    ("playbooks.md", kit.Kit),
+    ("playbooks.md", kit.Template),
     ("configuration.md", config.AppConfig),
     ("configuration.md", config.SourceBase),
     ("configuration.md", config.RssSource),
@@ -51,6 +53,7 @@ DOCUMENTED = [
     ("configuration.md", SlackRoute),
     ("configuration.md", EscalationLevel),
     ("configuration.md", EscalationWebhook),
+    ("configuration.md", config.CommunicationConfig),
     ("incidents.md", roster.Roster),
     ("incidents.md", roster.Person),
 ]

@@ -24,7 +24,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.evidence import Summary, author_text
+from monitor.kit import KINDS
 from monitor.models import ChecklistEntry, Evidence, Incident, IncidentStatus, TopItem
+from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
 from monitor.severity import SEV_LABEL
 
 Block = dict[str, Any]
@@ -234,15 +236,15 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def fmt_time(moment: datetime) -> str:
-    """``2024-05-01 10:30 UTC``: readable in fallback text and notifications."""
-    return _utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+def fmt_time(moment: datetime, lang: Lang = ENGLISH) -> str:
+    """``2024-05-01 10:30 UTC``: readable in fallback text and notifications (in the configured zone)."""
+    return lang.time(_utc(moment))
 
 
-def slack_time(moment: datetime) -> str:
+def slack_time(moment: datetime, lang: Lang = ENGLISH) -> str:
     """A ``<!date^…>`` token: each reader sees local time; the fallback is :func:`fmt_time`."""
     epoch = int(_utc(moment).timestamp())
-    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fmt_time(moment)}>"
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fmt_time(moment, lang)}>"
 
 
 # --- the alert -----------------------------------------------------------------------------
@@ -256,42 +258,48 @@ def _is_active(incident: Incident) -> bool:
     return incident.status in (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.STABLE)
 
 
-def _alert_header(incident: Incident) -> str:
-    prefix = "" if _is_active(incident) else f"{incident.status.value.upper()} · "
+def _alert_header(incident: Incident, lang: Lang) -> str:
+    word = lang.word(incident.status.value)
+    prefix = "" if _is_active(incident) else f"{word.upper() if lang.locale == 'en' else word} · "
     return f"{prefix}{sev_label(incident.severity)} · #{incident.id} {plain(one_line(incident.title))}"
 
 
-def _state_lines(incident: Incident, rule_description: str, playbook_title: str, now: datetime) -> list[str]:
-    status = STATUS_TEXT.get(incident.status, incident.status.value)
+def _state_lines(
+    incident: Incident, rule_description: str, playbook_title: str, now: datetime, lang: Lang
+) -> list[str]:
+    status = lang.status(incident.status.value)
     if incident.acknowledged_by:
-        status += f" by {person(incident.acknowledged_by)}"
-    lines = [f"*Status:* {status} · *Opened:* {slack_time(incident.opened_at)}"]
+        status += " " + lang.t("label.by", who=person(incident.acknowledged_by))
+    lines = [
+        f"*{lang.t('label.status')}:* {status} · *{lang.t('label.opened')}:* {slack_time(incident.opened_at, lang)}"
+    ]
     if incident.resolved_at is not None:
-        lines[0] += f" · *Resolved:* {slack_time(incident.resolved_at)}"
-    rule = f"*Rule:* `{escape(one_line(incident.rule_id))}`"
+        lines[0] += f" · *{lang.t('label.resolved')}:* {slack_time(incident.resolved_at, lang)}"
+    rule = f"*{lang.t('label.rule')}:* `{escape(one_line(incident.rule_id))}`"
     if rule_description:
         rule += f" {truncate_escaped(one_line(rule_description), 300)}"
     lines.append(rule)
     if incident.group:
-        lines.append(f"*Group:* {truncate_escaped(one_line(incident.group), 300)}")
+        lines.append(f"*{lang.t('label.group')}:* {truncate_escaped(one_line(incident.group), 300)}")
     if incident.checklist:
         done = sum(1 for e in incident.checklist if e.done_at is not None)
         overdue = sum(1 for e in incident.checklist if _overdue(e, now))
         title = truncate_escaped(one_line(playbook_title), 200)
-        summary = f"*Playbook:* {title} · {done}/{len(incident.checklist)} done"
+        progress = lang.t("label.done_count", done=done, total=len(incident.checklist))
+        summary = f"*{lang.t('label.playbook')}:* {title} · {progress}"
         if overdue:
-            summary += f" · ⚠️ *{overdue} overdue*"
+            summary += f" · ⚠️ *{lang.t('label.overdue_count', n=overdue)}*"
         lines.append(summary)
     elif playbook_title:
-        lines.append(f"*Playbook:* {truncate_escaped(one_line(playbook_title), 200)}")
+        lines.append(f"*{lang.t('label.playbook')}:* {truncate_escaped(one_line(playbook_title), 200)}")
     return lines
 
 
-def _owner_line(incident: Incident, mentions: Mapping[str, str] | None) -> str | None:
+def _owner_line(incident: Incident, mentions: Mapping[str, str] | None, lang: Lang) -> str | None:
     roles = list(dict.fromkeys(e.owner for e in incident.checklist if e.done_at is None))
     if not roles or not _is_active(incident):
         return None
-    return "*Owners:* " + ", ".join(_owner(role, mentions) for role in roles)
+    return f"*{lang.t('label.owners')}:* " + ", ".join(_owner(role, mentions) for role in roles)
 
 
 def _owner(role: str, mentions: Mapping[str, str] | None) -> str:
@@ -300,39 +308,40 @@ def _owner(role: str, mentions: Mapping[str, str] | None) -> str:
     return shown if shown == escape(role) else f"{shown} ({escape(role)})"
 
 
-def _evidence_text(evidence: Sequence[Evidence]) -> str:
+def _evidence_text(evidence: Sequence[Evidence], lang: Lang) -> str:
+    heading = f"*{lang.t('heading.evidence')}*"
     if not evidence:
-        return "*What crossed what*\n_no evidence recorded_"
-    lines = [f"• {truncate_escaped(e.describe(), 500)}" for e in evidence]
-    return fit_lines(["*What crossed what*", *lines], noun="conditions")
+        return f"{heading}\n_{lang.t('heading.no_evidence')}_"
+    lines = [f"• {truncate_escaped(describe_evidence(e, lang), 500)}" for e in evidence]
+    return fit_lines([heading, *lines], noun="conditions")
 
 
-def _sentiment(value: float | None) -> str:
-    return "sentiment n/a" if value is None else f"sentiment {value:.2f}"
+def _sentiment(value: float | None, lang: Lang = ENGLISH) -> str:
+    return lang.t("story.no_sentiment") if value is None else lang.t("story.sentiment", value=f"{value:.2f}")
 
 
-def _spread(item: TopItem) -> str:
+def _spread(item: TopItem, lang: Lang = ENGLISH) -> str:
     """``×12 copies via news, weibo`` for a story seen more than once; the author and reach."""
     parts = []
     if item.copies > 1:
-        via = f" via {escape(', '.join(item.sources))}" if item.sources else ""
-        parts.append(f"×{item.copies} copies{via}")
+        via = lang.t("story.via", sources=escape(", ".join(item.sources))) if item.sources else ""
+        parts.append(lang.t("story.copies", n=item.copies, via=via))
     if item.author:
-        reach = f" ({item.reach:,} followers)" if item.reach is not None else ""
-        parts.append(f"by {truncate_escaped(one_line(item.author), 60)}{reach}")
+        reach = lang.t("story.followers", n=f"{item.reach:,}") if item.reach is not None else ""
+        parts.append(lang.t("story.by", who=truncate_escaped(one_line(item.author), 60), reach=reach))
     if item.lang == "other":
-        parts.append("other language, not scored")
+        parts.append(lang.t("story.other_language"))
     return "".join(f" · {p}" for p in parts)
 
 
-def top_item_text(item: TopItem) -> str:
+def top_item_text(item: TopItem, lang: Lang = ENGLISH) -> str:
     """One evidence story: linked title, then source · time · sentiment · copies · author, then
     an excerpt."""
     title = one_line(item.title) or one_line(item.text)
     first = f"*{link(item.url, truncate(title, 150))}*"
     meta = (
-        f"{escape(one_line(item.source))} · {slack_time(item.published_at)} · {_sentiment(item.sentiment)}"
-        f"{_spread(item)}"
+        f"{escape(one_line(item.source))} · {slack_time(item.published_at, lang)} · {_sentiment(item.sentiment, lang)}"
+        f"{_spread(item, lang)}"
     )
     excerpt = one_line(item.text)
     lines = [first, meta]
@@ -341,47 +350,74 @@ def top_item_text(item: TopItem) -> str:
     return "\n".join(lines)
 
 
-def _top_item_blocks(items: Sequence[TopItem]) -> list[Block]:
+def _top_item_blocks(items: Sequence[TopItem], lang: Lang) -> list[Block]:
     if not items:
         return []
-    blocks = [section(f"*Matched stories, most negative first* ({len(items)})")]
-    blocks += [section(top_item_text(item)) for item in items[:TOP_ITEMS_SHOWN]]
+    blocks = [section(f"*{lang.t('heading.stories')}* ({len(items)})")]
+    blocks += [section(top_item_text(item, lang)) for item in items[:TOP_ITEMS_SHOWN]]
     if len(items) > TOP_ITEMS_SHOWN:
-        blocks.append(context(f"{ELLIPSIS} {len(items) - TOP_ITEMS_SHOWN} more items"))
+        blocks.append(context(lang.t("label.more_items", n=len(items) - TOP_ITEMS_SHOWN)))
     return blocks
 
 
-def _summary_text(summary: Summary) -> str:
+def _summary_text(summary: Summary, lang: Lang = ENGLISH) -> str:
     """*What is spreading*: volume, sources, rising terms, authors, other languages."""
-    lines = ["*What is spreading*", f"{summary.items} item(s) in {summary.stories} story(ies)"]
+    t = lang.t
+    lines = [f"*{t('heading.spreading')}*", t("spread.volume", items=summary.items, stories=summary.stories)]
     if summary.sources:
-        lines.append("*By source:* " + ", ".join(f"{escape(s)} {n}" for s, n in summary.sources))
+        lines.append(f"*{t('spread.sources')}* " + ", ".join(f"{escape(s)} {n}" for s, n in summary.sources))
     if summary.terms:
-        lines.append("*Rising terms:* " + ", ".join(f"{escape(t)} ×{lift:.1f} ({n})" for t, lift, n in summary.terms))
+        terms = ", ".join(f"{escape(w)} ×{lift:.1f} ({n})" for w, lift, n in summary.terms)
+        lines.append(f"*{t('spread.terms')}* " + terms)
     if summary.authors:
-        shown = [truncate_escaped(author_text(a, r, n), 80) for a, r, n in summary.authors]
-        lines.append("*Top authors:* " + ", ".join(shown))
+        shown = [truncate_escaped(_author(a, r, n, lang), 80) for a, r, n in summary.authors]
+        lines.append(f"*{t('spread.authors')}* " + ", ".join(shown))
     if summary.other_languages:
-        lines.append(f"_{summary.other_languages} item(s) in other languages: counted as volume, not scored_")
+        lines.append(f"_{t('spread.other_languages', n=summary.other_languages)}_")
     return fit_lines(lines, noun="lines")
 
 
-def _alert_actions(incident: Incident) -> Block:
+def _author(author: str, reach: int | None, items: int, lang: Lang) -> str:
+    if lang.locale == "en":
+        return author_text(author, reach, items)
+    shown = author + (lang.t("story.followers", n=f"{reach:,}") if reach is not None else "")
+    return shown + (f" ×{items}" if items > 1 else "")
+
+
+def _alert_actions(incident: Incident, lang: Lang) -> Block:
     ref = {"incident": incident.id}
     elements: list[Block] = []
-    if incident.status == IncidentStatus.OPEN:
-        elements.append(button("Acknowledge", "ack", ref, style="primary"))
-    elements.append(button("Show checklist", "show_checklist", ref))
+    status = incident.status
+    if status == IncidentStatus.OPEN:
+        elements.append(button(lang.t("button.ack"), "ack", ref, style="primary"))
+    if status == IncidentStatus.ACKNOWLEDGED:
+        elements.append(button(lang.t("button.stable"), "stable", ref))
+    if _is_active(incident):
+        elements.append(button(lang.t("button.resolve"), "resolve", ref))
+    if status != IncidentStatus.CLOSED:
+        elements.append(button(lang.t("button.close"), "close", ref, style="danger" if _is_active(incident) else None))
+    if _is_active(incident):
+        elements += [
+            button(lang.t("button.status_update"), "status_update", ref),
+            button(lang.t("button.assign"), "assign", ref),
+        ]
+    elements.append(button(lang.t("button.show_checklist"), "show_checklist", ref))
     if _is_active(incident):
         elements.append(
-            {
-                "type": "static_select",
-                "action_id": "mute",
-                "placeholder": {"type": "plain_text", "text": "Mute for…", "emoji": True},
-                "options": [_option(f"Mute for {h} h", {"incident": incident.id, "hours": h}) for h in MUTE_CHOICES],
-            }
+            _select("draft", lang.t("button.draft"), [(lang.t(f"kit.{k}"), {**ref, "kind": k}) for k in KINDS])
         )
+        mute = [(lang.t("button.mute_hours", h=h), {**ref, "hours": h}) for h in MUTE_CHOICES]
+        elements.append(_select("mute", lang.t("button.mute"), mute))
     return actions(elements, block_id=f"incident:{incident.id}")
+
+
+def _select(action_id: str, placeholder: str, options: Sequence[tuple[str, Mapping[str, Any]]]) -> Block:
+    return {
+        "type": "static_select",
+        "action_id": action_id,
+        "placeholder": {"type": "plain_text", "text": truncate(placeholder, MAX_OPTION_TEXT), "emoji": True},
+        "options": [_option(label, value) for label, value in options],
+    }
 
 
 def alert_fallback(incident: Incident) -> str:
@@ -404,6 +440,7 @@ def render_alert(
     playbook_title: str,
     now: datetime,
     mentions: Mapping[str, str] | None = None,
+    lang: Lang = ENGLISH,
 ) -> Payload:
     """The alert's top message; re-rendered and ``chat.update``-d when the incident changes.
 
@@ -411,19 +448,22 @@ def render_alert(
     and a ``mute`` select (while active); each value is JSON ``{"incident": id}`` (mute adds
     ``"hours"``).
     """
-    state = _state_lines(incident, rule_description, playbook_title, now)
-    owners = _owner_line(incident, mentions)
+    state = _state_lines(incident, rule_description, playbook_title, now, lang)
+    owners = _owner_line(incident, mentions, lang)
     if owners:
         state.append(owners)
     blocks: list[Block] = [
-        header(_alert_header(incident)),
+        header(_alert_header(incident, lang)),
         section(fit_lines(state, noun="lines")),
-        section(_evidence_text(incident.evidence)),
+        section(_evidence_text(incident.evidence, lang)),
     ]
     if incident.summary is not None and incident.summary.items:
-        blocks.append(section(_summary_text(incident.summary)))
-    blocks += _top_item_blocks(incident.top_items)
-    blocks += [context(f"Updated {slack_time(now)} · incident #{incident.id}"), _alert_actions(incident)]
+        blocks.append(section(_summary_text(incident.summary, lang)))
+    blocks += _top_item_blocks(incident.top_items, lang)
+    blocks += [
+        context(lang.t("label.updated", time=slack_time(now, lang), id=incident.id)),
+        _alert_actions(incident, lang),
+    ]
     return {"text": alert_fallback(incident), "blocks": blocks}
 
 
@@ -434,13 +474,13 @@ def _overdue(entry: ChecklistEntry, now: datetime) -> bool:
     return entry.done_at is None and _utc(entry.due_at) < _utc(now)
 
 
-def _item_status(entry: ChecklistEntry, now: datetime, mentions: Mapping[str, str] | None) -> str:
+def _item_status(entry: ChecklistEntry, now: datetime, mentions: Mapping[str, str] | None, lang: Lang) -> str:
     owner = f"👤 {_owner(entry.owner, mentions)}"
     if entry.done_at is not None:
-        by = f" by {person(entry.done_by)}" if entry.done_by else ""
-        return f"{owner} · ✅ done{by} {slack_time(entry.done_at)}"
-    status = f"{owner} · ⏰ due {slack_time(entry.due_at)}"
-    return status + (" · 🚨 *OVERDUE*" if _overdue(entry, now) else "")
+        by = (" " + lang.t("label.by", who=person(entry.done_by))) if entry.done_by else ""
+        return f"{owner} · {lang.t('item.done', who=by, time=slack_time(entry.done_at, lang))}"
+    status = f"{owner} · {lang.t('item.due', time=slack_time(entry.due_at, lang))}"
+    return status + (f" · {lang.t('item.overdue')}" if _overdue(entry, now) else "")
 
 
 def _item_main(entry: ChecklistEntry) -> str:
@@ -449,14 +489,14 @@ def _item_main(entry: ChecklistEntry) -> str:
     return f"{box} ~{text}~" if entry.done_at is not None else f"{box} {text}"
 
 
-def _tick_accessory(incident_id: int, entry: ChecklistEntry) -> Block:
+def _tick_accessory(incident_id: int, entry: ChecklistEntry, lang: Lang) -> Block:
     """A one-option ``checkboxes`` element (action ``tick``), or a button when ids are long."""
     ref = {"incident": incident_id, "item": entry.item_id}
     try:
-        option = _option("Done", ref)
+        option = _option(lang.t("button.done"), ref)
     except ValueError:
         op = "untick" if entry.done_at is not None else "tick"
-        return button("Undo" if op == "untick" else "Done", "tick", {**ref, "op": op})
+        return button(lang.t("button.undo" if op == "untick" else "button.done"), "tick", {**ref, "op": op})
     element: Block = {"type": "checkboxes", "action_id": "tick", "options": [option]}
     if entry.done_at is not None:
         element["initial_options"] = [option]
@@ -475,11 +515,13 @@ def _item_blocks(
     mentions: Mapping[str, str] | None,
     *,
     compact: bool,
+    lang: Lang = ENGLISH,
 ) -> list[Block]:
-    english = f"_{truncate_escaped(one_line(entry.text_en), 1200)}_" if entry.text_en else ""
-    status = _item_status(entry, now, mentions)
+    shows_english = lang.locale == "en" or lang.bilingual  # zh-CN alone shows the Chinese side only
+    english = f"_{truncate_escaped(one_line(entry.text_en), 1200)}_" if entry.text_en and shows_english else ""
+    status = _item_status(entry, now, mentions, lang)
     block_id = item_block_id(incident.id, entry.item_id)
-    accessory = _tick_accessory(incident.id, entry)
+    accessory = _tick_accessory(incident.id, entry, lang)
     if compact:
         text = "\n".join(t for t in (_item_main(entry), english, status) if t)
         return [section(text, block_id=block_id, accessory=accessory)]
@@ -494,17 +536,19 @@ def _phases(entries: Iterable[ChecklistEntry]) -> list[tuple[str, list[Checklist
 
 
 def _checklist_units(
-    incident: Incident, now: datetime, mentions: Mapping[str, str] | None, *, compact: bool
+    incident: Incident, now: datetime, mentions: Mapping[str, str] | None, *, compact: bool, lang: Lang = ENGLISH
 ) -> list[tuple[bool, list[Block]]]:
     """(is_item, blocks) for each phase title and each item, in order."""
     units: list[tuple[bool, list[Block]]] = []
     for number, (title, entries) in enumerate(_phases(incident.checklist), start=1):
         units.append((False, [section(f"*{number}. {truncate_escaped(one_line(title), 200)}*")]))
-        units += [(True, _item_blocks(incident, e, now, mentions, compact=compact)) for e in entries]
+        units += [(True, _item_blocks(incident, e, now, mentions, compact=compact, lang=lang)) for e in entries]
     return units
 
 
-def _fit_units(units: Sequence[tuple[bool, list[Block]]], room: int, total: int) -> tuple[list[Block], int]:
+def _fit_units(
+    units: Sequence[tuple[bool, list[Block]]], room: int, total: int, lang: Lang = ENGLISH
+) -> tuple[list[Block], int]:
     """As many units as fit in ``room`` blocks, then "… N more items"; and the items shown."""
     out: list[Block] = []
     shown = 0
@@ -514,7 +558,7 @@ def _fit_units(units: Sequence[tuple[bool, list[Block]]], room: int, total: int)
         if len(out) + len(blocks) + reserve > room:
             if not last_was_item:
                 out.pop()  # a phase title with none of its items
-            out.append(context(f"{ELLIPSIS} {total - shown} more items"))
+            out.append(context(lang.t("label.more_items", n=total - shown)))
             return out, shown
         out += blocks
         shown += int(is_item)
@@ -522,12 +566,12 @@ def _fit_units(units: Sequence[tuple[bool, list[Block]]], room: int, total: int)
     return out, shown
 
 
-def checklist_fallback(incident: Incident, now: datetime) -> str:
+def checklist_fallback(incident: Incident, now: datetime, lang: Lang = ENGLISH) -> str:
     done = sum(1 for e in incident.checklist if e.done_at is not None)
     overdue = sum(1 for e in incident.checklist if _overdue(e, now))
     title = escape(one_line(incident.title))
-    text = f"Checklist for #{incident.id} {title}: {done}/{len(incident.checklist)} done"
-    return truncate(text + (f", {overdue} overdue" if overdue else ""), MAX_FALLBACK_TEXT)
+    text = lang.t("checklist.fallback", id=incident.id, title=title, done=done, total=len(incident.checklist))
+    return truncate(text + (f", {lang.t('label.overdue_count', n=overdue)}" if overdue else ""), MAX_FALLBACK_TEXT)
 
 
 def render_checklist(
@@ -536,6 +580,7 @@ def render_checklist(
     playbook_title: str,
     now: datetime,
     mentions: Mapping[str, str] | None = None,
+    lang: Lang = ENGLISH,
 ) -> Payload:
     """The checklist message: items by phase, each with a ``tick`` checkbox.
 
@@ -545,26 +590,34 @@ def render_checklist(
     layout turns compact (one block per item), then the tail is cut with "… N more items".
     """
     top = [
-        header(f"📋 Checklist · #{incident.id} {plain(one_line(incident.title))}"),
+        header(lang.t("heading.checklist", id=incident.id, title=plain(one_line(incident.title)))),
         context(
             f"*{escape(one_line(playbook_title))}* · {sev_label(incident.severity)} · "
-            f"{STATUS_TEXT.get(incident.status, incident.status.value)} · as of {slack_time(now)}"
+            f"{lang.status(incident.status.value)} · {lang.t('label.as_of', time=slack_time(now, lang))}"
         ),
     ]
     room = MAX_BLOCKS - len(top)
+    fallback = checklist_fallback(incident, now, lang)
     if not incident.checklist:
-        return {"text": checklist_fallback(incident, now), "blocks": [*top, section("_No checklist items._")]}
+        return {"text": fallback, "blocks": [*top, section(f"_{lang.t('heading.no_items')}_")]}
     total = len(incident.checklist)
-    body, shown = _fit_units(_checklist_units(incident, now, mentions, compact=False), room, total)
+    body, shown = _fit_units(_checklist_units(incident, now, mentions, compact=False, lang=lang), room, total, lang)
     if shown < total:
-        body, shown = _fit_units(_checklist_units(incident, now, mentions, compact=True), room, total)
-    return {"text": checklist_fallback(incident, now), "blocks": [*top, *body]}
+        body, shown = _fit_units(_checklist_units(incident, now, mentions, compact=True, lang=lang), room, total, lang)
+    return {"text": fallback, "blocks": [*top, *body]}
 
 
 # --- thread updates ------------------------------------------------------------------------
 
 
-def render_update(incident: Incident, text: str, *, notify: Sequence[str] = ()) -> Payload:
+def render_update(
+    incident: Incident,
+    text: str,
+    *,
+    notify: Sequence[str] = (),
+    lang: Lang = ENGLISH,
+    actions_block: Block | None = None,
+) -> Payload:
     """A thread reply: ``text`` (escaped: it may quote feed content) and the current state.
 
     ``notify`` lists Slack user ids to mention (e.g. the escalation target); anything that is
@@ -573,8 +626,10 @@ def render_update(incident: Incident, text: str, *, notify: Sequence[str] = ()) 
     body = truncate_escaped(text, MAX_SECTION_TEXT - 200)
     people = " ".join(f"<@{uid}>" for uid in notify if _SLACK_USER.match(uid))
     blocks: list[Block] = [section(f"{body}\n{people}" if people else body)]
-    state = STATUS_TEXT.get(incident.status, incident.status.value)
+    state = lang.status(incident.status.value)
     blocks.append(context(f"#{incident.id} · {sev_label(incident.severity)} · {state}"))
+    if actions_block is not None:
+        blocks.append(actions_block)
     fallback = truncate(
         f"#{incident.id} {SEV_LABEL.get(incident.severity, 'SEV?')}: {escape(one_line(text))}",
         MAX_FALLBACK_TEXT,
@@ -606,3 +661,14 @@ def render_file(data: bytes, *, filename: str, title: str, text: str = "") -> Pa
         "title": truncate(one_line(title), MAX_FILE_TITLE),
         "text": truncate_escaped(text, MAX_FALLBACK_TEXT) if text else "",
     }
+
+
+def statement_actions(incident_id: int, kind: str, version: int, lang: Lang = ENGLISH) -> Block:
+    """Approve / Return / Edit buttons under a submitted statement (value: incident, kind, version)."""
+    ref = {"incident": incident_id, "kind": kind, "version": version}
+    elements = [
+        button(lang.t("button.approve"), "stmt_approve", ref, style="primary"),
+        button(lang.t("button.return"), "stmt_return", ref, style="danger"),
+        button(lang.t("button.edit"), "stmt_edit", ref),
+    ]
+    return actions(elements, block_id=f"statement:{incident_id}:{kind}:{version}")

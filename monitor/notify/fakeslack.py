@@ -134,6 +134,8 @@ class FakeSlackServer:
         self._messages: dict[tuple[str, str], StoredMessage] = {}
         self._channels: dict[str, str] = {}
         self._files: dict[str, StoredFile] = {}
+        self._views: list[dict[str, Any]] = []
+        self._ephemerals: list[dict[str, str]] = []
         self._counter = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -235,6 +237,18 @@ class FakeSlackServer:
         """Files uploaded so far, in order."""
         with self._lock:
             return list(self._files.values())
+
+    @property
+    def views(self) -> list[dict[str, Any]]:
+        """Modals opened (``views.open``) or updated (``views.update``), in order, as parsed JSON."""
+        with self._lock:
+            return list(self._views)
+
+    @property
+    def ephemerals(self) -> list[dict[str, str]]:
+        """``chat.postEphemeral`` messages: ``channel``, ``user`` and ``text``, in order."""
+        with self._lock:
+            return list(self._ephemerals)
 
     def post(
         self,
@@ -371,6 +385,43 @@ class FakeSlackServer:
             if errors:
                 return {"ok": False, "error": "invalid_blocks", "errors": errors}
         return None
+
+    def _views_open(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        if not body.get("trigger_id"):
+            return _error("invalid_trigger_id")
+        return self._view(body)
+
+    def _views_update(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        if not body.get("view_id") and not body.get("external_id"):
+            return _error("not_found")
+        return self._view(body)
+
+    def _view(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        view = body.get("view")
+        try:
+            parsed = json.loads(view) if isinstance(view, str) else view
+        except ValueError:
+            return _error("invalid_arguments")
+        if not isinstance(parsed, dict):
+            return _error("invalid_arguments")
+        errors = view_problems(parsed)
+        if errors:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": errors}}
+        self._counter += 1
+        self._views.append(parsed)
+        return {"ok": True, "view": {"id": f"V0FAKE{self._counter:04d}", **parsed}}
+
+    def _post_ephemeral(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        channel, user = str(body.get("channel") or ""), str(body.get("user") or "")
+        if not channel:
+            return _error("channel_not_found")
+        if not user:
+            return _error("user_not_found")
+        problem = self._check_content(body)
+        if problem:
+            return problem
+        self._ephemerals.append({"channel": channel, "user": user, "text": str(body.get("text") or "")})
+        return {"ok": True, "message_ts": self._next_ts()}
 
     def _api_test(self, body: Mapping[str, Any]) -> dict[str, Any]:
         return {"ok": True, "args": dict(body)}
@@ -537,6 +588,9 @@ _METHODS: dict[str, Callable[[FakeSlackServer, Mapping[str, Any]], dict[str, Any
     "auth.test": FakeSlackServer._auth_test,
     "chat.postMessage": FakeSlackServer._post_message,
     "chat.update": FakeSlackServer._update,
+    "chat.postEphemeral": FakeSlackServer._post_ephemeral,
+    "views.open": FakeSlackServer._views_open,
+    "views.update": FakeSlackServer._views_update,
     "conversations.info": FakeSlackServer._conversation_info,
     "conversations.history": FakeSlackServer._history,
     "conversations.replies": FakeSlackServer._replies,
@@ -568,6 +622,53 @@ def block_problems(blocks: list[Any]) -> list[str]:
                 problems.append(f"block_id must be unique and at most 255 characters [json-pointer:{where}]")
             seen.add(str(block_id))
         problems += _block_problems(block, where)
+    return problems
+
+
+def view_problems(view: Mapping[str, Any]) -> list[str]:
+    """Slack-style reasons a modal view would be refused (empty when Slack would accept)."""
+    problems: list[str] = []
+    if view.get("type") != "modal":
+        problems.append("view type must be 'modal' [json-pointer:/view/type]")
+    problems += _too_long(view.get("title"), 24, "/view/title")
+    for key in ("submit", "close"):
+        if key in view:
+            problems += _too_long(view.get(key), 24, f"/view/{key}")
+    if len(str(view.get("private_metadata") or "")) > 3000:
+        problems.append("private_metadata must be less than 3001 characters [json-pointer:/view/private_metadata]")
+    if len(str(view.get("callback_id") or "")) > 255:
+        problems.append("callback_id must be less than 256 characters [json-pointer:/view/callback_id]")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not 1 <= len(blocks) <= 100:
+        return [*problems, "1 to 100 blocks [json-pointer:/view/blocks]"]
+    has_input = False
+    for index, block in enumerate(blocks):
+        where = f"/view/blocks/{index}"
+        if isinstance(block, dict) and block.get("type") == "input":
+            has_input = True
+            problems += _input_problems(block, where)
+        elif isinstance(block, dict):
+            problems += block_problems([block])
+    if has_input and "submit" not in view:
+        problems.append("a view with inputs needs a submit button [json-pointer:/view/submit]")
+    return problems
+
+
+def _input_problems(block: dict[str, Any], where: str) -> list[str]:
+    problems = _too_long(block.get("label"), 2000, f"{where}/label")
+    element = block.get("element")
+    if not isinstance(element, dict):
+        return [*problems, f"input needs an element [json-pointer:{where}/element]"]
+    if element.get("type") == "plain_text_input":
+        limit = element.get("max_length", 3000)
+        if not isinstance(limit, int) or not 1 <= limit <= 3000:
+            problems.append(f"max_length from 1 to 3000 [json-pointer:{where}/element/max_length]")
+        elif len(str(element.get("initial_value") or "")) > limit:
+            problems.append(f"initial_value longer than max_length [json-pointer:{where}/element/initial_value]")
+    elif element.get("type") in ("static_select", "checkboxes"):
+        problems += _element_problems(element, f"{where}/element")
+    elif element.get("type") not in ("users_select", "conversations_select", "datetimepicker"):
+        problems.append(f"unsupported input element [json-pointer:{where}/element/type]")
     return problems
 
 

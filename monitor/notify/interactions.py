@@ -56,6 +56,11 @@ def parse_interaction(form_body: bytes) -> Action:
     return action_from_payload(_payload(form_body))
 
 
+def decode_form_payload(form_body: bytes) -> dict[str, Any]:
+    """The JSON object in Slack's ``payload=<json>`` form body (any interaction type)."""
+    return _payload(form_body)
+
+
 def action_from_payload(payload: Mapping[str, Any]) -> Action:
     """The action in an interaction payload already decoded from JSON.
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from monitor.models import Incident
 from monitor.notify import text
+from monitor.notify.i18n import ENGLISH, Lang
 
 
 class Renderer(Protocol):
@@ -27,17 +28,22 @@ class Renderer(Protocol):
 class TextRenderer:
     shows_images = False
 
+    def __init__(self, lang: Lang = ENGLISH) -> None:
+        self.lang = lang
+
     def chart(self, incident: Incident, png: bytes) -> dict[str, Any]:
         return {"text": f"(chart of incident #{incident.id}: {len(png)} bytes, shown in Slack)"}
 
     def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
-        return text.render_alert(incident, rule_description=rule_description, playbook_title=playbook_title, now=now)
+        return text.render_alert(
+            incident, rule_description=rule_description, playbook_title=playbook_title, now=now, lang=self.lang
+        )
 
     def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
-        return text.render_checklist(incident, playbook_title=playbook_title, now=now)
+        return text.render_checklist(incident, playbook_title=playbook_title, now=now, lang=self.lang)
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
-        return text.render_update(incident, message + (f" (to: {', '.join(notify)})" if notify else ""))
+        return text.render_update(incident, message + (f" (to: {', '.join(notify)})" if notify else ""), lang=self.lang)
 
 
 class SlackRenderer:
@@ -45,8 +51,9 @@ class SlackRenderer:
 
     shows_images = True
 
-    def __init__(self, mentions: Mapping[str, str] | None = None) -> None:
+    def __init__(self, mentions: Mapping[str, str] | None = None, lang: Lang = ENGLISH) -> None:
         self.mentions = dict(mentions or {})
+        self.lang = lang
 
     def chart(self, incident: Incident, png: bytes) -> dict[str, Any]:
         from monitor.notify import blocks
@@ -67,15 +74,25 @@ class SlackRenderer:
             playbook_title=playbook_title,
             now=now,
             mentions=self.mentions,
+            lang=self.lang,
         )
 
     def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
         from monitor.notify import blocks
 
-        return blocks.render_checklist(incident, playbook_title=playbook_title, now=now, mentions=self.mentions)
+        return blocks.render_checklist(
+            incident, playbook_title=playbook_title, now=now, mentions=self.mentions, lang=self.lang
+        )
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
         from monitor.notify import blocks
 
         users = [self.mentions[role] for role in notify if role in self.mentions]
-        return blocks.render_update(incident, message, notify=users)
+        return blocks.render_update(incident, message, notify=users, lang=self.lang)
+
+    def statement(self, incident: Incident, message: str, *, kind: str, version: int) -> dict[str, Any]:
+        """A submitted statement in the thread, with Approve / Return / Edit buttons."""
+        from monitor.notify import blocks
+
+        buttons = blocks.statement_actions(incident.id, kind, version, self.lang)
+        return blocks.render_update(incident, message, lang=self.lang, actions_block=buttons)

@@ -6,26 +6,28 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import Incident
+from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
+from monitor.roles import role_name
 from monitor.severity import label
 
 
-def _time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def render_alert(incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
+def render_alert(
+    incident: Incident, *, rule_description: str, playbook_title: str, now: datetime, lang: Lang = ENGLISH
+) -> dict[str, Any]:
+    _time, t = lang.time, lang.t
     lines = [
-        f"=== CRISIS ALERT #{incident.id} [{label(incident.severity)}] {incident.title} ===",
-        f"status: {incident.status.value}   opened: {_time(incident.opened_at)}   rule: {incident.rule_id}",
-        f"why: {rule_description}",
+        f"=== {t('console.alert')} #{incident.id} [{label(incident.severity)}] {incident.title} ===",
+        f"{t('console.status')}: {lang.word(incident.status.value)}   {t('console.opened')}: "
+        f"{_time(incident.opened_at)}   {t('console.rule')}: {incident.rule_id}",
+        f"{t('console.why')}: {rule_description}",
     ]
     if incident.group:
-        lines.append(f"group: {incident.group}")
-    lines += [f"  - {e.describe()}" for e in incident.evidence]
+        lines.append(f"{t('console.group')}: {incident.group}")
+    lines += [f"  - {describe_evidence(e, lang)}" for e in incident.evidence]
     if incident.summary is not None and incident.summary.items:
         lines += [f"  {line}" for line in incident.summary.lines()]
     if incident.top_items:
-        lines.append("matched stories, most negative first:")
+        lines.append(f"{t('console.stories')}:")
         for item in incident.top_items:
             score = "" if item.sentiment is None else f" ({item.sentiment:.2f})"
             text = (item.title or item.text).replace("\n", " ")[:80]
@@ -33,23 +35,31 @@ def render_alert(incident: Incident, *, rule_description: str, playbook_title: s
             copies = f" ×{item.copies} via {', '.join(item.sources)}" if item.copies > 1 else ""
             author = f" by {item.author}" if item.author else ""
             lines.append(f"  - [{item.source} {_time(item.published_at)}]{score}{copies}{author} {text}{link}")
-    lines.append(f"playbook: {playbook_title} ({incident.playbook})")
+    lines.append(f"{t('console.playbook')}: {playbook_title} ({incident.playbook})")
     return {"text": "\n".join(lines)}
 
 
-def render_checklist(incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
-    lines = [f"--- checklist for incident #{incident.id}: {playbook_title} ---"]
+def render_checklist(incident: Incident, *, playbook_title: str, now: datetime, lang: Lang = ENGLISH) -> dict[str, Any]:
+    _time, t = lang.time, lang.t
+    lines = [f"--- {t('console.checklist', id=incident.id)}: {playbook_title} ---"]
     phase = None
     for entry in incident.checklist:
         if entry.phase != phase:
             phase = entry.phase
             lines.append(f"[{entry.phase_title}]")
         mark = "x" if entry.done_at else " "
-        overdue = " OVERDUE" if entry.done_at is None and entry.due_at < now else ""
-        lines.append(f"  [{mark}] {entry.item_id}: {entry.text} / {entry.text_en}")
-        lines.append(f"        owner: {entry.owner}   due: {_time(entry.due_at)}{overdue}")
+        overdue = f" {t('console.overdue')}" if entry.done_at is None and entry.due_at < now else ""
+        lines.append(f"  [{mark}] {entry.item_id}: {_item_text(entry.text, entry.text_en, lang)}")
+        owner = role_name(entry.owner, lang.locale) if lang.locale == "zh-CN" else entry.owner
+        lines.append(f"        {t('console.owner')}: {owner}   {t('console.due')}: {_time(entry.due_at)}{overdue}")
     return {"text": "\n".join(lines)}
 
 
-def render_update(incident: Incident, text: str) -> dict[str, Any]:
-    return {"text": f"--- incident #{incident.id} [{label(incident.severity)}] {incident.status.value}: {text}"}
+def render_update(incident: Incident, text: str, lang: Lang = ENGLISH) -> dict[str, Any]:
+    status = lang.word(incident.status.value)
+    return {"text": f"--- {lang.t('console.incident')} #{incident.id} [{label(incident.severity)}] {status}: {text}"}
+
+
+def _item_text(text: str, text_en: str, lang: Lang) -> str:
+    """Both sides in English (the console's habit), the locale's side (or both when bilingual) in Chinese."""
+    return lang.pick(text, text_en) if lang.locale == "zh-CN" else f"{text} / {text_en}"

@@ -24,7 +24,9 @@ from monitor.models import (  # noqa: E402
     IncidentStatus,
     TopItem,
 )
-from monitor.notify.blocks import render_alert, render_checklist, render_update  # noqa: E402
+from monitor.notify import modals  # noqa: E402
+from monitor.notify.blocks import render_alert, render_checklist, render_update, statement_actions  # noqa: E402
+from monitor.notify.i18n import Lang  # noqa: E402
 
 TOKEN = "xoxb-test-token"
 OPENED = datetime(2024, 5, 1, 9, 40, tzinfo=UTC)
@@ -32,6 +34,8 @@ NOW = datetime(2024, 5, 1, 10, 30, tzinfo=UTC)
 MENTIONS = {"crisis_lead": "U024BE7LH", "quality": "U0G9QF9C6", "pr": "S0614TZR7"}
 RULE_DESCRIPTION = "产品质量投诉或负面报道激增"
 PLAYBOOK_TITLE = "产品质量事故应对"
+ZH = Lang("zh-CN", "Asia/Shanghai")
+EN = Lang("en", "UTC")
 
 
 def _entry(item_id: str, phase: tuple[str, str], text: str, text_en: str, owner: str, due: int) -> ChecklistEntry:
@@ -170,7 +174,54 @@ def _asdict(entry: ChecklistEntry) -> dict[str, Any]:
 
 
 def payloads() -> dict[str, dict[str, Any]]:
-    """Every message type, rendered from the sample incident."""
+    """Every message type, rendered from the sample incident: English, then the zh-CN ones."""
+    return {**english_payloads(), **chinese_payloads()}
+
+
+def chinese_payloads() -> dict[str, dict[str, Any]]:
+    """The same messages with ``locale: zh-CN`` and ``timezone: Asia/Shanghai``."""
+    incident = sample_incident()
+    acked = sample_incident(status=IncidentStatus.ACKNOWLEDGED, acknowledged_by="王芳")
+    statement = (
+        "📝 王芳 提交了等待声明（第 1 版），待 危机负责人、法务、新闻发言人 审批：\n> 我们已关注到X1 充电宝的用户反馈。"
+    )
+    return {
+        "alert_zh": render_alert(
+            incident,
+            rule_description=RULE_DESCRIPTION,
+            playbook_title=PLAYBOOK_TITLE,
+            now=NOW,
+            mentions=MENTIONS,
+            lang=ZH,
+        ),
+        "alert_acknowledged_zh": render_alert(
+            acked, rule_description=RULE_DESCRIPTION, playbook_title=PLAYBOOK_TITLE, now=NOW, mentions=MENTIONS, lang=ZH
+        ),
+        "checklist_zh": render_checklist(incident, playbook_title=PLAYBOOK_TITLE, now=NOW, mentions=MENTIONS, lang=ZH),
+        "update_zh": render_update(incident, "王芳 已确认", lang=ZH),
+        "statement_zh": render_update(
+            incident, statement, lang=ZH, actions_block=statement_actions(42, "holding", 1, ZH)
+        ),
+    }
+
+
+def views() -> dict[str, dict[str, Any]]:
+    """The modals, in both locales."""
+    incident = sample_incident(status=IncidentStatus.ACKNOWLEDGED, acknowledged_by="王芳")
+    found: dict[str, dict[str, Any]] = {}
+    for suffix, lang in (("", EN), ("_zh", ZH)):
+        found[f"modal_status_update{suffix}"] = modals.status_update(incident, lang, "C0CRISIS01")
+        found[f"modal_assign{suffix}"] = modals.assign(incident, lang, "C0CRISIS01")
+        found[f"modal_close_confirm{suffix}"] = modals.close_confirm(incident, lang, "C0CRISIS01")
+    return found
+
+
+def view_section(name: str, view: dict[str, Any]) -> str:
+    """How docs/slack.md shows one modal: the view as JSON."""
+    return f"<!-- payload:{name} -->\n```json\n{as_json(view)}\n```\n<!-- /payload -->\n"
+
+
+def english_payloads() -> dict[str, dict[str, Any]]:
     incident = sample_incident()
     acked = sample_incident(status=IncidentStatus.ACKNOWLEDGED, acknowledged_by="U024BE7LH")
     return {
@@ -206,3 +257,5 @@ def docs_section(name: str, payload: dict[str, Any]) -> str:
 if __name__ == "__main__":
     for name, payload in payloads().items():
         print(f"### {name}\n\n{docs_section(name, payload)}")
+    for name, view in views().items():
+        print(f"### {name}\n\n{view_section(name, view)}")

@@ -20,6 +20,8 @@ from slack_sample import (
     docs_section,
     payloads,
     sample_incident,
+    view_section,
+    views,
 )
 
 from monitor.models import ChecklistEntry, Evidence, Incident, IncidentStatus, TopItem
@@ -35,9 +37,10 @@ from monitor.notify.blocks import (
     truncate,
     truncate_escaped,
 )
-from monitor.notify.fakeslack import block_problems
+from monitor.notify.fakeslack import block_problems, view_problems
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+PAYLOADS = list(payloads())
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "slack.md"
 
 HOSTILE = [
@@ -92,7 +95,7 @@ def mrkdwn_tokens(text: str) -> list[str]:
 # --- snapshots ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["alert", "alert_acknowledged", "checklist", "update"])
+@pytest.mark.parametrize("name", PAYLOADS)
 def test_payload_snapshot(name: str) -> None:
     payload = payloads()[name]
     path = SNAPSHOTS / f"{name}.json"
@@ -102,14 +105,14 @@ def test_payload_snapshot(name: str) -> None:
     assert rendered == path.read_text(encoding="utf-8"), f"run with UPDATE_SNAPSHOTS=1 to accept ({path})"
 
 
-@pytest.mark.parametrize("name", ["alert", "alert_acknowledged", "checklist", "update"])
+@pytest.mark.parametrize("name", PAYLOADS)
 def test_docs_show_the_current_payloads(name: str) -> None:
     assert docs_section(name, payloads()[name]) in DOCS.read_text(encoding="utf-8"), (
         f"docs/slack.md is out of date for {name}: paste `python tests/notify/slack_sample.py`"
     )
 
 
-@pytest.mark.parametrize("name", ["alert", "alert_acknowledged", "checklist", "update"])
+@pytest.mark.parametrize("name", PAYLOADS)
 def test_sample_payloads_pass_slack_block_checks(name: str) -> None:
     assert block_problems(payloads()[name]["blocks"]) == []
 
@@ -129,17 +132,26 @@ def test_alert_shows_severity_rule_evidence_items_and_buttons() -> None:
     assert "<https://weibo.com/1234567890/NxYzAbCdE|X1充电宝半夜起火，差点烧了房子！>" in texts
     assert "weibo · <!date^1714558320^" in texts and "sentiment 0.02" in texts
     actions = payload["blocks"][-1]
-    assert [e["action_id"] for e in actions["elements"]] == ["ack", "show_checklist", "mute"]
+    assert [e["action_id"] for e in actions["elements"]] == [
+        "ack",
+        "resolve",
+        "close",
+        "status_update",
+        "assign",
+        "show_checklist",
+        "draft",
+        "mute",
+    ]
     assert json.loads(actions["elements"][0]["value"]) == {"incident": 42}
-    assert [json.loads(o["value"])["hours"] for o in actions["elements"][2]["options"]] == [1, 4, 12, 24]
+    assert [json.loads(o["value"])["hours"] for o in actions["elements"][-1]["options"]] == [1, 4, 12, 24]
 
 
-def test_resolved_alert_keeps_only_show_checklist() -> None:
+def test_resolved_alert_keeps_only_close_and_show_checklist() -> None:
     resolved = sample_incident(status=IncidentStatus.RESOLVED, resolved_at=NOW)
     payload = alert(resolved)
     assert payload["blocks"][0]["text"]["text"].startswith("RESOLVED · ")
     assert payload["text"].startswith("RESOLVED SEV2")
-    assert [e["action_id"] for e in payload["blocks"][-1]["elements"]] == ["show_checklist"]
+    assert [e["action_id"] for e in payload["blocks"][-1]["elements"]] == ["close", "show_checklist"]
     assert "*Owners:*" not in payload["blocks"][1]["text"]["text"]
 
 
@@ -389,3 +401,35 @@ def test_huge_titles_and_evidence_respect_limits() -> None:
     assert block_problems(payload["blocks"]) == []
     assert len(payload["text"]) <= 3000
     assert "more conditions" in payload["blocks"][2]["text"]["text"]
+
+
+@pytest.mark.parametrize("name", list(views()))
+def test_modal_snapshots_are_in_the_docs_and_valid(name: str) -> None:
+    view = views()[name]
+    path = SNAPSHOTS / f"{name}.json"
+    rendered = json.dumps(view, ensure_ascii=False, indent=2) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        path.write_text(rendered, encoding="utf-8")
+    assert rendered == path.read_text(encoding="utf-8"), f"run with UPDATE_SNAPSHOTS=1 to accept ({path})"
+    assert view_section(name, view) in DOCS.read_text(encoding="utf-8"), (
+        f"docs/slack.md is out of date for {name}: paste `python tests/notify/slack_sample.py`"
+    )
+    assert view_problems(view) == []
+
+
+def test_chinese_payloads_have_no_english_labels_and_local_times() -> None:
+    for name in ("alert_zh", "checklist_zh", "update_zh", "statement_zh"):
+        text = " ".join(all_text(payloads()[name]))
+        for english in (
+            "Status:",
+            "Rule:",
+            "Owners:",
+            "Acknowledge",
+            "Show checklist",
+            "What crossed what",
+            "OVERDUE",
+            "due ",
+        ):
+            assert english not in text, (name, english)
+    alert = " ".join(all_text(payloads()["alert_zh"]))
+    assert "*状态:*" in alert and "确认" in alert and "2024-05-01 17:40 CST" in alert  # 09:40 UTC in Shanghai
