@@ -20,6 +20,7 @@ from monitor.config import AppConfig, ComplaintsApiSource, FileDropSource, Sourc
 from monitor.engine import Engine
 from monitor.evaluator import Evaluator
 from monitor.health import PollBook, SourceMonitor
+from monitor.hits import HitBook
 from monitor.incidents import ChartMaker, IncidentService
 from monitor.ingest import Ingestor
 from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
@@ -222,6 +223,7 @@ def build_engine(
     wiring_closers.insert(0, leases)  # closed last: gives the leases up on a clean stop
     health = build_health(config, store, clock, sources, renderers)
     health.gate = functools.partial(leases.acquire, "health")
+    hits = HitBook(store, lambda: engine.definitions.rules.rules)  # each rule's hits, kept at ingest
     engine = Engine(
         clock=clock,
         sources=sources,
@@ -234,7 +236,11 @@ def build_engine(
             negative_cut=negative_cut(config),
         ),
         evaluator=Evaluator(
-            store, negative_cut(config), sources_down=health.down_sources_now, timed=metrics.observe_evaluation
+            store,
+            negative_cut(config),
+            sources_down=health.down_sources_now,
+            timed=metrics.observe_evaluation,
+            hits=hits,
         ),
         incidents=IncidentService(
             store,
@@ -255,7 +261,9 @@ def build_engine(
         ),
         leases=leases,
         book=PollBook(store, {s.name: s.interval for s in config.sources}),
+        evaluate_every=config.evaluate_every,
     )
+    engine.ingestor.hits = hits
     health.rules_for = engine.rules_fed_by
     metrics.declare(sources=sources, destinations=notifiers, rules=[r.id for r in definitions.rules.rules])
     return Wiring(engine, wiring_closers, all_renderers(roster), health, outbound)

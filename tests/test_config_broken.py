@@ -28,6 +28,7 @@ BASE: dict[str, Any] = {
     "database_outage_limit": "5m",
     "evaluate_every": "1m",
     "deliver_every": "5s",
+    "retention": "30d",
     "timezone": "Asia/Shanghai",
     "scoring": {"negative_below": 0.4, "model": None, "workers": 0},
     "notify": {
@@ -125,6 +126,7 @@ SEMANTIC: dict[str, list[Any]] = {
     "model": ["models/missing.marshal"],
     "listen": ["127.0.0.1:99999", "no-port"],
     "interval": ["soon", "0s"],
+    "retention": ["2h"],
     "session_lifetime": ["-5m"],
     "person": ["张三"],
     "act_roles": [["ceo"]],
