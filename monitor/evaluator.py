@@ -14,8 +14,8 @@ from monitor.detect.matching import group_key, selected_by_any
 from monitor.detect.running import DetectorMemo
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation, aggregate
-from monitor.evidence import Summary, summarise, top_stories
-from monitor.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits
+from monitor.evidence import Summary, TermBaseline, summarise, term_baseline, top_stories
+from monitor.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits, stored_items
 from monitor.models import ScoredItem, Signal, SignalState, TopItem
 from monitor.rules import Anomaly, Rule, Spike, leaves
 from monitor.severity import rank
@@ -73,13 +73,23 @@ class Evaluator:
         self.detectors = DetectorMemo()
         self.timed = timed
         self.hits: HitReader = hits or MatchedHits(self.items)
+        self._baselines: dict[tuple[tuple[str, ...], datetime], TermBaseline] = {}
 
     def summary(self, rule: Rule, items: Sequence[ScoredItem], now: datetime) -> Summary:
-        """What is spreading in the rule's window, terms against the ``TERM_BASELINE`` before it."""
+        """What is spreading in the rule's window, terms against the ``TERM_BASELINE`` before the
+        hour the window starts in (computed once an hour per set of sources, not every round)."""
         start = now - rule.window
         current = [s for s in items if s.item.published_at > start]
         sources = rule.all_sources()
-        baseline = self.items.items_between(sources or None, start - TERM_BASELINE, start)
+        edge = datetime.fromtimestamp(start.timestamp() // 3600 * 3600, start.tzinfo)
+        key = (sources, edge)
+        baseline = self._baselines.get(key)
+        if baseline is None:
+            baseline = term_baseline(self.items.items_between(sources or None, edge - TERM_BASELINE, edge))
+            if len(self._baselines) >= 16:  # a few windows and source sets; the oldest hours go first
+                for old in sorted(self._baselines, key=lambda k: k[1])[:8]:
+                    del self._baselines[old]
+            self._baselines[key] = baseline
         return summarise(current, baseline)
 
     def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
@@ -183,6 +193,8 @@ class Evaluator:
         wanted = {(h.source, h.item_id) for h in hits if h.obs.at > start}
         if not wanted:
             return []
+        if isinstance(self.items, SqlStore):  # only these items, by key
+            return stored_items(self.items, wanted)
         window = self.items.items_between(rule.all_sources() or None, start, now)
         return [s for s in window if (s.item.source, s.item.id) in wanted]
 

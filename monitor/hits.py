@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from monitor import __version__
 from monitor.clock import monotonic
@@ -71,9 +71,10 @@ def leaf_bits(rule: Rule) -> dict[int, int]:
 def hit_of(rule: Rule, scored: ScoredItem) -> Hit | None:
     """The item as the rule counts it; None when no selection of the rule counts it or it
     has no group."""
-    marks = OWN if selects(rule, None, scored) else 0
-    for i, leaf in enumerate(leaves(rule.condition)):
-        if selects(rule, leaf, scored):
+    own = selects(rule, None, scored)
+    marks = OWN if own else 0
+    for i, leaf in enumerate(_leaves(rule)):
+        if own if not (leaf.sources or leaf.match) else selects(rule, leaf, scored):
             marks |= 2 << i
     if not marks:
         return None
@@ -82,6 +83,34 @@ def hit_of(rule: Rule, scored: ScoredItem) -> Hit | None:
         return None
     it = scored.item
     return Hit(it.source, it.id, key, marks, Observation(it.published_at, it.count, scored.sentiment, scored.story))
+
+
+_LEAVES: dict[int, tuple[Rule, list[Any]]] = {}
+
+
+def _leaves(rule: Rule) -> list[Any]:
+    """``leaves(rule.condition)``, once per rule object (rules are loaded once)."""
+    kept = _LEAVES.get(id(rule))
+    if kept is not None and kept[0] is rule:
+        return kept[1]
+    if len(_LEAVES) > 10_000:
+        _LEAVES.clear()
+    found = leaves(rule.condition)
+    _LEAVES[id(rule)] = (rule, found)
+    return found
+
+
+def stored_items(store: SqlStore, keys: Iterable[tuple[str, str]]) -> list[ScoredItem]:
+    """The stored items of ``keys`` (source, id), oldest first."""
+    by_source: dict[str, list[str]] = {}
+    for source, item_id in keys:
+        by_source.setdefault(source, []).append(item_id)
+    found = []
+    for source, ids in sorted(by_source.items()):
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            found.extend(store.items_of(source, chunk))
+    return sorted(found, key=lambda s: (s.item.published_at, s.item.source, s.item.id))
 
 
 def fingerprint(rule: Rule) -> str:

@@ -443,6 +443,17 @@ class SqlStore:
         )
         return [_scored_from_row(r) for r in rows]
 
+    def items_of(self, source: str, ids: Sequence[str]) -> list[ScoredItem]:
+        """The stored items of ``source`` with these ids (at most a few hundred at a time)."""
+        if not ids:
+            return []
+        rows = self._rows(
+            "SELECT source, id, published_at, kind, title, text, url, category, count, attrs, sentiment, "
+            f"lang, norm, tokens, story_id FROM items WHERE source = ? AND id IN ({','.join('?' * len(ids))})",
+            (source, *ids),
+        )
+        return [_scored_from_row(r) for r in rows]
+
     def earliest_item(self, sources: Sequence[str] | None) -> datetime | None:
         """When the oldest stored item of ``sources`` (None = all) was published."""
         params: list[Any] = list(sources or ())
