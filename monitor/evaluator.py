@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.clock import monotonic
-from monitor.detect.conditions import Leaf, Observe, compare, evaluate
+from monitor.detect.anomaly import AnomalyDetector
+from monitor.detect.conditions import Leaf, Observe, anomaly, compare, evaluate
 from monitor.detect.matching import group_key, selected_by_any
-from monitor.detect.running import DetectorMemo
+from monitor.detect.running import DetectorMemo, Running
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation, aggregate
 from monitor.evidence import Summary, TermBaseline, summarise, term_baseline, top_stories
@@ -23,6 +24,7 @@ from monitor.store import SqlStore
 
 TOP_ITEMS = 5
 TERM_BASELINE = timedelta(hours=24)
+WARM_CHUNK = timedelta(days=1)
 
 
 class ItemReader(Protocol):
@@ -121,14 +123,19 @@ class Evaluator:
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
         cut = rule.negative_below or self.default_cut
         sources = rule.all_sources()
+        self.prepare([rule], now)  # done already for a round (``Engine.evaluate``): then a lookup
         states = self.store.rule_states(rule.id)
+        history_since = self.history_start or self.items.earliest_item(sources or None)
+        since = self.read_since(rule, now, set(states))
+        if since == now - rule.lookback():  # anomaly detectors to replay: a day at a time, not all at once
+            self.warm(rule, now, set(states), history_since, cut)
+            since = self.read_since(rule, now, set(states))
         groups: dict[str, list[Hit]] = defaultdict(list)
-        for hit in self.hits.hits_between(rule, self.read_since(rule, now, set(states)), now):
+        for hit in self.hits.hits_between(rule, since, now):
             groups[hit.group].append(hit)
         known = self.hits.groups_between(rule, now - rule.lookback(), now)
         for group in known or ():
             groups.setdefault(group, [])
-        history_since = self.history_start or self.items.earliest_item(sources or None)
         fed_by_down = bool(down & set(sources)) if sources else bool(down)
         bits = leaf_bits(rule)
         signals = []
@@ -186,6 +193,40 @@ class Evaluator:
                     return full
                 since = min(since, kept.edge)
         return max(full, since)
+
+    def warm(self, rule: Rule, now: datetime, states: set[str], history_since: datetime | None, cut: float) -> None:
+        """Start the rule's ``anomaly`` detectors where one evaluation at ``now`` would (``start``
+        of the history) and feed them the history a day of hits at a time, up to the last
+        bucket before ``now``: the same buckets in the same order as one replay, without
+        holding the whole history in memory. Only with stored hits (their groups are known)."""
+        anomalies = [leaf for leaf in leaves(rule.condition) if isinstance(leaf, Anomaly)]
+        groups = self.hits.groups_between(rule, now - rule.lookback(), now) if anomalies else None
+        if groups is None:
+            return
+        groups |= states
+        bits = leaf_bits(rule)
+        size = rule.bucket.total_seconds()
+        for leaf in anomalies:
+            begin = max(now - leaf.history, history_since) if history_since else now
+            params = leaf.params(rule.bucket)
+            for group in groups:
+                self.detectors.put(
+                    (rule.id, group, leaf), Running(params, AnomalyDetector(params), begin, leaf.history)
+                )
+            edge = begin
+            while True:
+                ahead = min(edge + WARM_CHUNK, now).timestamp() // size * size
+                end = datetime.fromtimestamp(ahead, now.tzinfo)
+                if end <= edge:
+                    break
+                by_group: dict[str, list[Observation]] = defaultdict(list)
+                for hit in self.hits.hits_between(rule, edge, end):
+                    if hit.marks & bits[id(leaf)]:
+                        by_group[hit.group].append(hit.obs)
+                for group in groups:
+                    key = (rule.id, group, leaf)
+                    anomaly(leaf, by_group.get(group, []), end, rule.bucket, cut, history_since, self.detectors, key)
+                edge = end
 
     def window_items(self, rule: Rule, hits: Sequence[Hit], now: datetime) -> list[ScoredItem]:
         """The stored items of the hits in the rule's window (evidence and summary)."""

@@ -39,6 +39,7 @@ OWN = 1
 HITS_VERSION = 1
 """Bump when matching changes what a rule counts: every rule's hits are rebuilt."""
 REBUILD_CHUNK = timedelta(hours=1)
+LATER = timedelta(days=3650)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ class HitBook:
     # -- evaluation ----------------------------------------------------------------------
 
     def hits_between(self, rule: Rule, start: datetime, end: datetime) -> list[Hit]:
-        self.ensure([rule], end)
+        """The stored hits (call ``ensure`` first, at the evaluation's time)."""
         rows = self.store._rows(
             "SELECT source, item_id, group_key, marks, published_at, count, sentiment, story_id FROM rule_hits "
             "WHERE rule_id = ? AND published_at > ? AND published_at <= ? ORDER BY published_at, source, item_id",
@@ -184,7 +185,6 @@ class HitBook:
     def groups_between(self, rule: Rule, start: datetime, end: datetime) -> set[str] | None:
         """The groups with a hit in ``(start, end]`` (``rule_groups``: each group's latest hit);
         None when some group's latest hit is after ``end`` (then only reading tells)."""
-        self.ensure([rule], end)
         rows = self.store._rows(
             "SELECT group_key, last_at FROM rule_groups WHERE rule_id = ? AND last_at > ?", (rule.id, ts(start))
         )
@@ -224,8 +224,8 @@ class HitBook:
         chunks = max(1, -int(-(now - since) // REBUILD_CHUNK))
         log.info("rebuilding what rule(s) %s count from stored items since %s (%d hour(s))", names, since, chunks)
         edge, done, reported, found = since, 0, 0, 0
-        while edge < now:
-            upper = min(edge + REBUILD_CHUNK, now)
+        while edge < now + LATER:
+            upper = min(edge + REBUILD_CHUNK, now) if edge < now else now + LATER  # then any item dated later
             with self.store.transaction():
                 rows = []
                 for rule, _ in stale:
@@ -238,7 +238,7 @@ class HitBook:
                 insert_hits(self.store, rows)
                 touch_groups(self.store, rows)
             found += len(rows)
-            edge, done = upper, done + 1
+            edge, done = upper, min(done + 1, chunks)
             if done * 10 // chunks > reported:
                 reported = done * 10 // chunks
                 log.info("rebuilding %s: %d%% (%d of %d hours, %d hits)", names, reported * 10, done, chunks, found)
