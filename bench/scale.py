@@ -14,7 +14,15 @@ and for three ``daemon.py run`` processes sharing a fresh schema of the database
   an incident. The delay is from the item appearing in its feed to the alert being marked
   sent (console notifier: the pipeline's own delay, without Slack's one-post-per-second pace).
 
-Printed: polls/s for one and three daemons and their ratio, and p50/p95/max of the delay.
+* **CPU seconds per poll**: the daemons' own CPU time (user + system, ``/proc/PID/stat``)
+  over the measurement, per poll; beside it the whole machine's busy CPU per poll
+  (``/proc/stat``: daemons, PostgreSQL and the feed server), and what is left once the
+  daemons and the feed server are taken out (mostly PostgreSQL: the cost of coordination);
+* **CPU seconds per stored item**: the daemons' CPU from start-up to the end of the settle
+  time, in which every feed's items are stored once, per item stored then.
+
+Printed: polls/s for one and three daemons and their ratio, p50/p95/max of the delay, and
+the CPU figures above for each.
 The machine's cores bound the ratio: three daemons, PostgreSQL and the feed server share
 them. Everything is bounded: daemons are stopped (SIGTERM) and the schema dropped at the end.
 """
@@ -33,6 +41,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -154,7 +163,43 @@ def alert_times(url: str) -> dict[str, float]:
     return {r[0]: float(r[1]) for r in rows}
 
 
-def run(daemons: int, args: argparse.Namespace, base: str) -> tuple[float, list[float]]:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy (all cores) since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / TICK
+
+
+def stored_items(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT COUNT(*) FROM items").fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass
+class Cpu:
+    per_poll: float = float("nan")
+    machine_per_poll: float = float("nan")
+    rest_per_poll: float = float("nan")
+    per_item: float = float("nan")
+    items: int = 0
+
+
+def run(daemons: int, args: argparse.Namespace, base: str) -> tuple[float, list[float], Cpu]:
     crisis_feeds = list(range(0, args.feeds, max(args.feeds // args.crises, 1)))[: args.crises]
     settle = args.settle
     start = time.time()
@@ -189,9 +234,20 @@ def run(daemons: int, args: argparse.Namespace, base: str) -> tuple[float, list[
                     )
                 )
             time.sleep(max(start + settle - time.time(), 0))
+            cpu = Cpu(items=stored_items(url))
+            settled = sum(cpu_of(p.pid) for p in procs)
+            cpu.per_item = settled / cpu.items if cpu.items else float("nan")
+            server_before, machine_before = cpu_of(server.pid or 0), machine_busy()
             before, t0 = counter.value, time.monotonic()
             time.sleep(args.measure)
-            polls = (counter.value - before) / (time.monotonic() - t0)
+            done = counter.value - before
+            polls = done / (time.monotonic() - t0)
+            used = sum(cpu_of(p.pid) for p in procs) - settled
+            machine = machine_busy() - machine_before
+            served = cpu_of(server.pid or 0) - server_before
+            if done:
+                cpu.per_poll, cpu.machine_per_poll = used / done, machine / done
+                cpu.rest_per_poll = (machine - used - served) / done
             deadline = time.time() + args.drain
             sent: dict[str, float] = {}
             while time.time() < deadline and len(sent) < len(crisis_feeds):
@@ -213,7 +269,7 @@ def run(daemons: int, args: argparse.Namespace, base: str) -> tuple[float, list[
     missing = len(crisis_feeds) - len(delays)
     if missing:
         print(f"  ({missing} of {len(crisis_feeds)} alerts not sent within the drain time)")
-    return polls, delays
+    return polls, delays, cpu
 
 
 def pct(values: Sequence[float], q: float) -> float:
@@ -240,12 +296,19 @@ def main() -> int:
     )
     results = {}
     for daemons in (1, 3):
-        polls, delays = run(daemons, args, args.db)
+        polls, delays, cpu = run(daemons, args, args.db)
         results[daemons] = polls
         print(
             f"{daemons} daemon(s): {polls:7.1f} polls/s; item -> alert delay over {len(delays)} incidents: "
             f"p50 {statistics.median(delays) if delays else float('nan'):.1f}s, p95 {pct(delays, 0.95):.1f}s, "
             f"max {max(delays, default=float('nan')):.1f}s",
+            flush=True,
+        )
+        print(
+            f"  CPU per poll: daemons {cpu.per_poll * 1000:.1f} ms, whole machine {cpu.machine_per_poll * 1000:.1f} ms "
+            f"(of which PostgreSQL and the rest, without daemons and feed server, "
+            f"{cpu.rest_per_poll * 1000:.1f} ms); CPU per stored item (start-up and first polls): "
+            f"{cpu.per_item * 1000:.1f} ms over {cpu.items:,} items",
             flush=True,
         )
     ratio = results[3] / results[1] if results[1] else float("nan")

@@ -22,6 +22,7 @@ from monitor.engine import Engine
 from monitor.escalation import Escalator
 from monitor.evaluator import Evaluator
 from monitor.health import PollBook, SourceMonitor
+from monitor.hits import HitBook
 from monitor.incidents import ChartMaker, IncidentService
 from monitor.ingest import Ingestor
 from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
@@ -232,6 +233,7 @@ def build_engine(
     health = build_health(config, store, clock, sources, renderers)
     health.gate = functools.partial(leases.acquire, "health")
     current = CurrentDefinitions(definitions, roster, config)
+    hits = HitBook(store, lambda: current.rules.rules)  # each rule's hits, kept at ingest
     engine = Engine(
         clock=clock,
         sources=sources,
@@ -244,7 +246,11 @@ def build_engine(
             negative_cut=negative_cut(config),
         ),
         evaluator=Evaluator(
-            store, negative_cut(config), sources_down=health.down_sources_now, timed=metrics.observe_evaluation
+            store,
+            negative_cut(config),
+            sources_down=health.down_sources_now,
+            timed=metrics.observe_evaluation,
+            hits=hits,
         ),
         incidents=IncidentService(
             store,
@@ -274,7 +280,9 @@ def build_engine(
         ),
         leases=leases,
         book=PollBook(store, {s.name: s.interval for s in config.sources}),
+        evaluate_every=config.evaluate_every,
     )
+    engine.ingestor.hits = hits
     health.rules_for = engine.rules_fed_by
     route_slack(notifiers, store, config)
     engine.sla.lang = config.lang()

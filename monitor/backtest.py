@@ -17,7 +17,8 @@ from typing import Any
 
 from monitor.detect.conditions import evaluate
 from monitor.detect.state import RuleState, step
-from monitor.evaluator import group_items, observer
+from monitor.evaluator import observer
+from monitor.hits import Hit, hit_of, leaf_bits
 from monitor.ingest import Ingestor
 from monitor.models import Item, ItemKind, ScoredItem, SignalState
 from monitor.rules import Rule
@@ -147,13 +148,14 @@ def _replay_rule(
     result.chart_group = (
         chart_group if chart_group is not None else max(groups, key=lambda g: len(groups[g][0]), default="")
     )
+    bits = leaf_bits(rule)
     open_episodes: dict[str, Episode] = {}
     states: dict[str, RuleState] = defaultdict(RuleState)
     now = start
     while now <= end:
         for group, (times, grouped) in groups.items():
             window = grouped[bisect.bisect_right(times, now - lookback) : bisect.bisect_right(times, now)]
-            verdict = evaluate(rule.condition, observer(rule, window), now, rule, cut, history_since)
+            verdict = evaluate(rule.condition, observer(bits, window), now, rule, cut, history_since)
             state = step(states[group], verdict.holds, now, rule.for_, rule.keep_firing_for)
             value = verdict.evidence[0].value if verdict.evidence else 0.0
             _track(result, open_episodes, group, states[group].state, state.state, now, value)
@@ -187,14 +189,21 @@ def _track(
         episodes.pop(group).resolved_at = now
 
 
-def _groups(rule: Rule, scored: Sequence[ScoredItem]) -> dict[str, tuple[list[datetime], list[ScoredItem]]]:
-    """Each group's items (those any condition counts), sorted, with their times for bisecting."""
+def _groups(rule: Rule, scored: Sequence[ScoredItem]) -> dict[str, tuple[list[datetime], list[Hit]]]:
+    """Each group's hits (the items any condition counts, ``monitor.hits``), sorted, with
+    their times for bisecting: the same hits the live daemon records at ingest."""
     sources = set(rule.all_sources())
-    chosen = [s for s in scored if not sources or s.item.source in sources]
+    grouped: dict[str, list[Hit]] = defaultdict(list)
+    for s in scored:
+        if sources and s.item.source not in sources:
+            continue
+        hit = hit_of(rule, s)
+        if hit is not None:
+            grouped[hit.group].append(hit)
     result = {}
-    for key, items in group_items(rule, chosen).items():
-        items.sort(key=lambda s: s.item.published_at)
-        result[key] = ([s.item.published_at for s in items], items)
+    for key, hits in grouped.items():
+        hits.sort(key=lambda h: h.obs.at)
+        result[key] = ([h.obs.at for h in hits], hits)
     return result
 
 

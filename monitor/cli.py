@@ -453,6 +453,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from monitor.reload import RELOAD_CHECK, Reloader
     from monitor.scheduler import Running, build_scheduler, run_until_stopped
     from monitor.store import open_store
+    from monitor.store.prune import PRUNE_EVERY, daemon_pruner
 
     config, definitions = load_all(ns.config)
     store = open_store(database_url(config, ns.db))
@@ -467,6 +468,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
             return EXIT_OK
         live = _live_daemon(wiring, server, os.environ)
         reloader = Reloader(engine, config, store, wiring.renderers, clock, config_path=ns.config, live=live)
+        pruner = daemon_pruner(engine, config, store, clock)
         running = Running()
         scheduler = build_scheduler(
             engine,
@@ -476,6 +478,7 @@ def cmd_run(ns: argparse.Namespace) -> int:
             sla_every=config.incidents.check_every,
             extra_jobs={
                 "reload": (reloader.check_files, RELOAD_CHECK),
+                "prune": (pruner.run, PRUNE_EVERY),
                 **({"source_health": (wiring.health.check_now, HEALTH_CHECK)} if wiring.health else {}),
             },
             running=running,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from monitor.durations import Duration
+from monitor.durations import Duration, format_duration
 from monitor.errors import ConfigError, Problem
 from monitor.escalation import EscalationLevel, EscalationWebhook
 from monitor.notify.i18n import Lang
@@ -268,6 +268,11 @@ class AppConfig(Strict):
     http: HttpConfig = HttpConfig()
     evaluate_every: Duration = timedelta(minutes=1)
     deliver_every: Duration = timedelta(seconds=5)
+    retention: Duration | None = Field(
+        default=None,
+        description="How long items are kept (then pruned, with their hits and finished outbox rows; incidents "
+        "stay); default: the longest rule lookback plus a day, at least 30 days",
+    )
     timezone: str = Field(
         default="UTC",
         description="Time zone of every time printed outside Slack's own date tokens (e.g. Asia/Shanghai)",
@@ -283,6 +288,13 @@ class AppConfig(Strict):
     def _known_timezone(cls, zone: str) -> str:
         check_timezone(zone)
         return zone
+
+    @field_validator("retention")
+    @classmethod
+    def _retention_long_enough(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(days=1):
+            raise found_expected(format_duration(value), "a retention of at least 1d, e.g. retention: 45d")
+        return value
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> AppConfig:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from monitor.clock import Clock, monotonic
 from monitor.config import AppConfig
@@ -28,6 +28,7 @@ from monitor.loading import Definitions
 from monitor.metrics import Metrics
 from monitor.models import FetchResult, Signal
 from monitor.outbox import Dispatcher
+from monitor.overrun import OverrunWatch
 from monitor.protocols import Source
 from monitor.roster import Roster
 from monitor.sla import SlaWatch
@@ -51,6 +52,7 @@ class Engine:
         sla: SlaWatch,
         leases: LeaseKeeper | None = None,
         book: PollBook | None = None,
+        evaluate_every: timedelta | None = None,
     ) -> None:
         self.clock = clock
         self.sources = dict(sources)
@@ -64,6 +66,7 @@ class Engine:
         self.sla = sla
         self.leases = leases
         self.book = book  # restore/backoff/after-poll bookkeeping of sources (monitor.health)
+        self.overruns = OverrunWatch(metrics, evaluate_every)  # an evaluation longer than its interval
         self._eval_lock = threading.Lock()
         self._deliver_lock = threading.Lock()
         self._poll_locks = {name: threading.Lock() for name in self.sources}
@@ -119,13 +122,16 @@ class Engine:
             rules = [r for r in self.definitions.rules.rules if self._holds(f"rule:{r.id}", now)]
             down = self.evaluator.sources_down(now)
             signals: list[Signal] = []
+            cycle = self.overruns.start()
+            self.evaluator.prepare(rules, now)
             for rule in rules:
-                with self.evaluator.store.transaction():
+                with self.evaluator.store.transaction(), cycle.rule(rule.id):
                     found = self.evaluator.evaluate_timed(rule, now, down)
                     for signal in found:
                         self.incidents.handle(signal, rule, now)
                 signals.extend(found)
             self.evaluator.finish(now)
+            cycle.finish()
             return signals
 
     def check_sla(self) -> int:

@@ -194,7 +194,20 @@ def _number(value: str) -> int | None:
         return None
 
 
-def summarise(current: Sequence[ScoredItem], baseline: Sequence[ScoredItem]) -> Summary:
+@dataclass(frozen=True, slots=True)
+class TermBaseline:
+    """What ``rising_terms`` needs of a baseline: its stories, and in how many of them each term is."""
+
+    stories: int
+    counts: Counter[str]
+
+
+def term_baseline(items: Sequence[ScoredItem]) -> TermBaseline:
+    docs = _story_terms(items)
+    return TermBaseline(len(docs), Counter(t for terms in docs for t in terms))
+
+
+def summarise(current: Sequence[ScoredItem], baseline: Sequence[ScoredItem] | TermBaseline) -> Summary:
     """The breakdown of the window's items, with term lift against ``baseline``."""
     if not current:
         return Summary()
@@ -239,16 +252,18 @@ def terms_of(scored: ScoredItem) -> set[str]:
     return {t for t in tokens if _TERM.match(t) and t not in STOP_TERMS}
 
 
-def rising_terms(current: Sequence[ScoredItem], baseline: Sequence[ScoredItem]) -> tuple[tuple[str, float, int], ...]:
+def rising_terms(
+    current: Sequence[ScoredItem], baseline: Sequence[ScoredItem] | TermBaseline
+) -> tuple[tuple[str, float, int], ...]:
     """Terms whose share of stories grew most against the baseline (add-one smoothed lift),
     each story counted once; a term needs 2 stories in the window (1 when the window has
     fewer than 4)."""
     now_docs = _story_terms(current)
-    base_docs = _story_terms(baseline)
+    base = baseline if isinstance(baseline, TermBaseline) else term_baseline(baseline)
     now_counts: Counter[str] = Counter(t for terms in now_docs for t in terms)
-    base_counts: Counter[str] = Counter(t for terms in base_docs for t in terms)
+    base_counts = base.counts
     floor = 2 if len(now_docs) >= 4 else 1
-    n_now, n_base = len(now_docs), len(base_docs)
+    n_now, n_base = len(now_docs), base.stories
     scored = []
     for term, count in now_counts.items():
         if count < floor:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from monitor.catalogue import Catalogue
 from monitor.classify import KeywordClassifier
+from monitor.hits import HitBook
 from monitor.metrics import Metrics
 from monitor.models import (
     FetchResult,
@@ -76,6 +77,7 @@ class Ingestor:
         self.classifier = classifier
         self.metrics = metrics
         self.catalogue = catalogue or Catalogue()
+        self.hits: HitBook | None = None  # the daemon's: each rule's hits recorded with the items
 
     def ingest(self, source: str, result: FetchResult, now: datetime) -> int:
         """Store the new items of one poll; return how many were new."""
@@ -86,7 +88,10 @@ class Ingestor:
         fresh = self._fresh(source, result.items)
         scored = self.score(sorted(fresh, key=lambda i: i.published_at))
         with self.store.transaction():
-            added = self.store.add_items(assign_stories(self.store, scored), now)
+            scored = assign_stories(self.store, scored)
+            added = self.store.add_items(scored, now)
+            if self.hits is not None:
+                self.hits.record(scored)
         self.metrics.inc("items_total", added, source=source)
         self.store.record_fetch(source, now, error=result.errors[0] if failed else None, items=added)
         if added:
@@ -111,6 +116,8 @@ class Ingestor:
         with self.store.transaction():
             scored = assign_stories(self.store, scored)
             self.store.add_items(scored, now)
+            if self.hits is not None:
+                self.hits.record(scored)
         return scored
 
 

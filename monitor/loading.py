@@ -12,6 +12,7 @@ from monitor.errors import ConfigError, Problem
 from monitor.playbooks import Playbook, load_playbooks
 from monitor.roster import load_roster
 from monitor.rules import RuleSet, load_rules
+from monitor.store.prune import retention_problems
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ def load_definitions(config: AppConfig, *, check_sources: bool = True) -> Defini
         categories=KeywordClassifier.default().keys(),
     )
     problems.extend(found)
+    problems.extend(retention_problems(config.retention, rules.entries))
     if config.roster:
         try:
             load_roster(Path(config.roster))

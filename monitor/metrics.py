@@ -56,6 +56,7 @@ COUNTERS: dict[str, Family] = {
         "Delivery attempts, by destination and result (sent, failed)", ("destination", "result")
     ),
     "intake_records_total": Family("Complaint records posted to the HTTP intake, by outcome", ("outcome",)),
+    "evaluation_overruns_total": Family("Evaluation rounds that took longer than evaluate_every", ()),
 }
 
 #: Counters that also count a delivery attempt of the given result.
@@ -84,6 +85,12 @@ class Metrics:
             "Time to evaluate one rule over its window, by rule",
             ("rule",),
             buckets=EVAL_BUCKETS,
+            registry=self.registry,
+        )
+        self.cycle_seconds = Histogram(
+            f"{PREFIX}evaluation_cycle_seconds",
+            "Time to evaluate every rule this daemon holds, once (one round of evaluate_every)",
+            buckets=(*EVAL_BUCKETS, 10, 30, 60),
             registry=self.registry,
         )
         self.alert_latency = Histogram(
@@ -131,6 +138,9 @@ class Metrics:
     def observe_evaluation(self, rule: str, seconds: float, at: datetime) -> None:
         self.eval_seconds.labels(rule=rule).observe(seconds)
         self.last_evaluation[rule] = at
+
+    def observe_cycle(self, seconds: float) -> None:
+        self.cycle_seconds.observe(seconds)
 
     def observe_alert_latency(self, seconds: float) -> None:
         self.alert_latency.observe(max(seconds, 0.0))

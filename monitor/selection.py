@@ -25,6 +25,7 @@ from monitor.loading import Definitions
 from monitor.playbooks import Playbook, load_playbook
 from monitor.roster import load_roster
 from monitor.rules import RuleSet, cross_check, load_rule_file
+from monitor.store.prune import retention_problems
 
 YAML = re.compile(r"\.ya?ml$")
 
@@ -158,6 +159,7 @@ def load_selected(config: AppConfig, chosen: Selection, *, check_sources: bool) 
         problems.extend(found)
     sources = config.source_names() if check_sources else None
     problems.extend(cross_check(entries, set(playbooks), sources, set(KeywordClassifier.default().keys())))
+    problems.extend(retention_problems(config.retention, entries))
     if config.roster:
         try:
             load_roster(Path(config.roster))

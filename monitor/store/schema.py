@@ -155,7 +155,7 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX stories_last ON stories (last_at)",
         "ALTER TABLE incidents ADD COLUMN summary TEXT",
     ],
-    # silences: Alertmanager-style matchers (JSON list of [label, op, value]) over a time span
+    # 5: silences: Alertmanager-style matchers (JSON list of [label, op, value]) over a time span
     [
         """CREATE TABLE silences (
             id INTEGER PRIMARY KEY {autoincrement},
@@ -168,6 +168,39 @@ MIGRATIONS: list[list[str]] = [
             ended_by TEXT
         )""",
         "CREATE INDEX silences_ends ON silences (ends_at)",
+    ],
+    # 6: volume (issue 14): what each rule counts, matched once at ingest (monitor.hits),
+    # each rule's groups with their latest hit, which rule definitions those hits were built
+    # for, and indexes for per-source reads and for pruning (monitor.store.prune)
+    [
+        """CREATE TABLE rule_hits (
+            rule_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            published_at DOUBLE PRECISION NOT NULL,
+            group_key TEXT NOT NULL,
+            marks INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            sentiment DOUBLE PRECISION,
+            story_id BIGINT,
+            PRIMARY KEY (rule_id, source, item_id)
+        )""",
+        "CREATE INDEX rule_hits_time ON rule_hits (rule_id, published_at)",
+        "CREATE INDEX rule_hits_published ON rule_hits (published_at)",
+        """CREATE TABLE rule_groups (
+            rule_id TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            last_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (rule_id, group_key)
+        )""",
+        """CREATE TABLE rule_hits_built (
+            rule_id TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            since DOUBLE PRECISION NOT NULL,
+            built_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX items_source_published ON items (source, published_at)",
+        "CREATE INDEX outbox_finished ON outbox (created_at) WHERE status IN ('sent', 'failed')",
     ],
 ]
 

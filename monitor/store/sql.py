@@ -411,36 +411,25 @@ class SqlStore(NotifyRows):
         return known
 
     def add_items(self, scored: Sequence[ScoredItem], fetched_at: datetime) -> int:
-        """Store items not seen before; return how many were new."""
-        added = 0
+        """Store items not seen before, in batches of one statement; return how many were new."""
+        rows = [_item_row(s, fetched_at) for s in scored]
         with self.transaction():
-            for s in scored:
-                it = s.item
-                cur = self._exec(
-                    """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url,
-                       category, count, attrs, sentiment, lang, norm, tokens, story_id)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                    (
-                        it.source,
-                        it.id,
-                        ts(it.published_at),
-                        ts(fetched_at),
-                        it.kind,
-                        it.title,
-                        it.text,
-                        it.url,
-                        s.category,
-                        it.count,
-                        json.dumps(dict(it.attrs), ensure_ascii=False),
-                        s.sentiment,
-                        s.lang,
-                        s.norm if s.tokens is not None else None,
-                        s.tokens,
-                        s.story,
-                    ),
-                )
-                added += max(cur.rowcount, 0)
-        return added
+            return self.executemany(
+                """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url,
+                   category, count, attrs, sentiment, lang, norm, tokens, story_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                rows,
+            )
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One statement over many rows, in one round of the driver (batched writes); the rows changed."""
+        if not rows:
+            return 0
+        with self.transaction():
+            self._wrote = True
+            cur = self._conn.cursor()
+            cur.executemany(self._sql(statement), [tuple(r) for r in rows])
+            return max(int(cur.rowcount), 0)
 
     def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]:
         """Items published in ``(start, end]``, from ``sources`` (None = all), oldest first."""
@@ -453,6 +442,17 @@ class SqlStore(NotifyRows):
             "SELECT source, id, published_at, kind, title, text, url, category, count, attrs, sentiment, "
             f"lang, norm, tokens, story_id FROM items WHERE {where} ORDER BY published_at, source, id",
             params,
+        )
+        return [_scored_from_row(r) for r in rows]
+
+    def items_of(self, source: str, ids: Sequence[str]) -> list[ScoredItem]:
+        """The stored items of ``source`` with these ids (at most a few hundred at a time)."""
+        if not ids:
+            return []
+        rows = self._rows(
+            "SELECT source, id, published_at, kind, title, text, url, category, count, attrs, sentiment, "
+            f"lang, norm, tokens, story_id FROM items WHERE source = ? AND id IN ({','.join('?' * len(ids))})",
+            (source, *ids),
         )
         return [_scored_from_row(r) for r in rows]
 
@@ -1012,6 +1012,28 @@ def _message(row: tuple[Any, ...]) -> Message:
         thread_of=row[5],
         update_of=row[6],
         attempts=int(row[7]),
+    )
+
+
+def _item_row(s: ScoredItem, fetched_at: datetime) -> tuple[Any, ...]:
+    it = s.item
+    return (
+        it.source,
+        it.id,
+        ts(it.published_at),
+        ts(fetched_at),
+        it.kind,
+        it.title,
+        it.text,
+        it.url,
+        s.category,
+        it.count,
+        json.dumps(dict(it.attrs), ensure_ascii=False),
+        s.sentiment,
+        s.lang,
+        s.norm if s.tokens is not None else None,
+        s.tokens,
+        s.story,
     )
 
 
