@@ -15,14 +15,14 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from monitor.clock import Clock
 from monitor.errors import InvalidOperation, NotFound
-from monitor.httpserver import HttpServer, Limits, Reply, Request
+from monitor.httpserver import HttpServer, Limits, Reply, Request, Response, error
 from monitor.ingest import Ingestor
 from monitor.metrics import Metrics
 from monitor.models import FetchResult, Incident, Item, TimelineEntry
@@ -49,25 +49,6 @@ class ApiStore(Protocol):
 MAX_BATCH = 1000
 ID = r"(\d{1,18})"  # a longer number is no incident of ours: 404, not an overflow
 MAX_MUTE_HOURS = 72
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: Any = None
-    content_type: str = "application/json"
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def encoded(self) -> bytes:
-        if self.content_type == "application/json":
-            return json.dumps(self.body, ensure_ascii=False, default=str).encode("utf-8")
-        if isinstance(self.body, bytes):
-            return self.body
-        return str(self.body or "").encode("utf-8")
-
-
-def error(status: int, message: str, **extra: Any) -> Response:
-    return Response(status, {"error": message, **extra})
 
 
 OPS = ("ack", "stable", "resolve", "close", "tick", "untick", "note", "mute")

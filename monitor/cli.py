@@ -15,6 +15,7 @@ from typing import Any
 
 from monitor import __version__
 from monitor.errors import ConfigError, InvalidOperation, NotFound
+from monitor.store import open_existing
 from monitor.store.sql import DatabaseUnavailable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -81,18 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _is_database_error(exc: BaseException) -> bool:
     """sqlite3's and psycopg's errors (a database that is unreachable, locked, or not ours)."""
     return type(exc).__module__.split(".")[0] in ("sqlite3", "psycopg")
-
-
-def open_existing(url: str) -> Any:
-    """Open the database for a read-only command: never create one (a typo would make an empty one)."""
-    from monitor.store import is_postgres_url, open_store
-
-    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
-    if not is_postgres_url(url) and path != ":memory:" and not Path(path).exists():
-        raise NotFound(
-            f"no database at {path}: pass --db or --config (or set CRISISMON_DB) to name the daemon's database"
-        )
-    return open_store(url)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import socket
 import socketserver
@@ -299,3 +300,23 @@ def _content_length(values: list[str], max_body: int) -> tuple[int, Reply | None
     if len(raw) > MAX_LENGTH_DIGITS or int(raw) > max_body:
         return 0, Reply(413, f"the body may be at most {max_body} bytes; Content-Length says {raw[:20]}\n".encode())
     return int(raw), None
+
+
+# A reply of the JSON API and the console (monitor.api, monitor.silence_api, monitor.web).
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: Any = None
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> bytes:
+        if self.content_type == "application/json":
+            return json.dumps(self.body, ensure_ascii=False, default=str).encode("utf-8")
+        if isinstance(self.body, bytes):
+            return self.body
+        return str(self.body or "").encode("utf-8")
+
+
+def error(status: int, message: str, **extra: Any) -> Response:
+    return Response(status, {"error": message, **extra})

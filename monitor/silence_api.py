@@ -18,6 +18,7 @@ from typing import Any
 
 from monitor import silences
 from monitor.durations import parse_duration
+from monitor.httpserver import Response, error
 from monitor.models import Silence
 
 Handler = Callable[..., Any]
@@ -33,16 +34,12 @@ def silence_routes(api: Any) -> list[tuple[str, re.Pattern[str], Handler]]:
 
 
 def _list(api: Any, *, query: Mapping[str, list[str]], **_: Any) -> Any:
-    from monitor.api import Response
-
     now = api.clock.now()
     found = silences.list_silences(api.store, now, include_ended=query.get("all") in (["1"], ["true"]))
     return Response(200, [silences.as_json(s, now) for s in found])
 
 
 def _create(api: Any, *, body: bytes, **_: Any) -> Any:
-    from monitor.api import Response, error
-
     try:
         args = json.loads(body or b"{}")
     except ValueError:
@@ -84,8 +81,6 @@ def _from_args(store: Any, args: Mapping[str, Any], now: Any) -> Silence:
 
 
 def _expire(api: Any, silence_id: str, *, query: Mapping[str, list[str]], **_: Any) -> Any:
-    from monitor.api import Response, error
-
     now = api.clock.now()
     by = (query.get("by") or [""])[0]
     try:

@@ -49,8 +49,8 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _store(ns: argparse.Namespace) -> Any:
-    from monitor.cli import open_existing
     from monitor.config import database_url, load_config
+    from monitor.store import open_existing
 
     return open_existing(database_url(load_config(ns.config), ns.db))
 

@@ -6,6 +6,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+from monitor.errors import NotFound
 from monitor.store.sql import (
     DatabaseUnavailable,
     DuplicateIncident,
@@ -21,6 +22,7 @@ __all__ = [
     "SourceHealth",
     "SqlStore",
     "is_postgres_url",
+    "open_existing",
     "open_store",
     "redact_url",
 ]
@@ -115,3 +117,13 @@ def redact_url(url: str) -> str:
             netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
     tail = re.sub(r"(?i)(\bpassword=)[^&#]*", r"\1***", tail)
     return f"{scheme}{sep}{netloc}{tail}"
+
+
+def open_existing(url: str) -> SqlStore:
+    """Open the database for a read-only command: never create one (a typo would make an empty one)."""
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    if not is_postgres_url(url) and path != ":memory:" and not Path(path).exists():
+        raise NotFound(
+            f"no database at {path}: pass --db or --config (or set CRISISMON_DB) to name the daemon's database"
+        )
+    return open_store(url)

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from monitor.api import Response
 from monitor.clock import Clock
 from monitor.errors import InvalidOperation, NotFound
+from monitor.httpserver import Response
 from monitor.roster import Person, Roster
 from monitor.rules import Rule
 from monitor.web import svg, views
