@@ -38,6 +38,7 @@ from monitor.models import (
     TimelineEntry,
     TopItem,
 )
+from monitor.retry import exponential
 from monitor.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ class SqlStore:
         return DatabaseUnavailable(f"{self.where}: {self._last_error}{hint_for(exc)}")
 
     def _backoff(self) -> float:
-        return float(min(RECONNECT_FIRST * 2 ** max(self._failures - 1, 0), RECONNECT_MAX))
+        return exponential(RECONNECT_FIRST, self._failures - 1, RECONNECT_MAX)
 
     def _ensure_connection(self) -> None:
         if not self._broken or self._connect is None:
