@@ -140,8 +140,9 @@ def test_decisions_follow_from_the_history(rule) -> None:  # type: ignore[no-unt
 
 def test_the_episode_lookup_reaches_back_only_over_the_realert_window(store: SqlStore, rule) -> None:  # type: ignore[no-untyped-def]
     old = incident_in(store, IncidentStatus.RESOLVED, 1)
-    assert [i.id for i in store.incidents_live_since("", NOW)] == [old]
-    later = NOW + rule.realert + timedelta(seconds=1)
+    assert [i.id for i in store.incidents_live_since("", NOW - timedelta(seconds=1))] == [old]
+    assert store.incidents_live_since("", NOW) == []  # ended exactly realert ago: outside, as in decide()
+    later = NOW + rule.realert
     assert store.incidents_live_since("", core.handled_cutoff(rule, later)) == []
     active = incident_in(store, IncidentStatus.OPEN, 2)
     assert [i.id for i in store.incidents_live_since("", core.handled_cutoff(rule, later))] == [active]

@@ -694,11 +694,11 @@ class SqlStore:
         return None if row is None else self._incident(row)
 
     def incidents_live_since(self, group: str, since: datetime) -> list[Incident]:
-        """Incidents of ``group`` still active or ended (resolved or closed) at or after ``since``:
+        """Incidents of ``group`` still active or ended (resolved or closed) after ``since``:
         bounded by that window, not by history."""
         rows = self._rows(
             f"SELECT {_INCIDENT_COLS} FROM incidents WHERE group_key = ? "
-            f"AND ({ACTIVE_SQL} OR COALESCE(resolved_at, closed_at) >= ?) ORDER BY id",
+            f"AND ({ACTIVE_SQL} OR COALESCE(resolved_at, closed_at) > ?) ORDER BY id",
             (group, ts(since)),
         )
         return [self._incident(r) for r in rows]
