@@ -207,7 +207,8 @@ class IncidentService:
 
     def _episode_handled(self, signal: Signal, cutoff: datetime) -> bool:
         """A person ended an incident of this firing episode (or the rule joined one), looking
-        back only as far as ``cutoff`` (the realert window): the cost does not grow with history."""
+        back only as far as ``cutoff`` (the realert window, exclusive as in ``incident_core.recently_ended``):
+        the cost does not grow with history."""
         if signal.since is None:
             return False
         since = signal.since

@@ -146,3 +146,21 @@ def test_the_sentiment_cache_is_per_test_session() -> None:
     home = Path.home() / ".cache" / "crisismon"
     assert tablecache.cache_dir() == folder != home
     assert folder.name.startswith("crisismon-test-cache")
+
+
+def test_one_backoff_and_one_retry_after_parser() -> None:
+    """Sources, delivery and the database reconnect all use monitor.retry's ``exponential`` and
+    ``parse_retry_after``: no other module raises 2 to a power or reads a Retry-After itself."""
+    found = []
+    for path in python_files("monitor"):
+        if path.name == "retry.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):  # a power of 2 by a variable: a hand-made backoff
+            power = isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)
+            if power and ast.unparse(node.left) == "2" and not isinstance(node.right, ast.Constant):  # type: ignore[attr-defined]
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: 2 ** {ast.unparse(node.right)}")  # type: ignore[attr-defined]
+        for number, line in enumerate(text.splitlines(), 1):
+            if "retry-after" in line.lower() and ".get(" in line and "parse_retry_after(" not in line:
+                found.append(f"{path.relative_to(ROOT)}:{number}: reads Retry-After")
+    assert found == [], "use monitor.retry:\n" + "\n".join(found)

@@ -136,12 +136,3 @@ def test_decisions_follow_from_the_history(rule) -> None:  # type: ignore[no-unt
     assert core.decide(ended, rule, core.History(active=active), NOW) == core.Decision("suggest_resolution", active)
     assert core.decide(ended, rule, core.History(), NOW) == core.NOTHING
     assert core.decide(signal(SignalState.PENDING), rule, core.History(active=active), NOW) == core.NOTHING
-
-
-def test_the_episode_lookup_reaches_back_only_over_the_realert_window(store: SqlStore, rule) -> None:  # type: ignore[no-untyped-def]
-    old = incident_in(store, IncidentStatus.RESOLVED, 1)
-    assert [i.id for i in store.incidents_live_since("", NOW)] == [old]
-    later = NOW + rule.realert + timedelta(seconds=1)
-    assert store.incidents_live_since("", core.handled_cutoff(rule, later)) == []
-    active = incident_in(store, IncidentStatus.OPEN, 2)
-    assert [i.id for i in store.incidents_live_since("", core.handled_cutoff(rule, later))] == [active]

@@ -191,3 +191,20 @@ def test_signal_updates_are_in_the_timeline_at_most_once_per_bucket(world, store
     signals = [e for e in store.timeline(incident.id) if e.kind == "signal"]
     assert 1 <= len(signals) <= 2  # changed every minute, written at most once per 5-minute bucket
     assert "count" in signals[0].detail["evidence"][0]
+
+
+def test_an_episode_still_firing_after_realert_since_its_resolution_opens_a_new_incident(
+    world, store: SqlStore
+) -> None:  # type: ignore[no-untyped-def]
+    clock, source, _, engine, ops = world
+    open_incident(engine, clock, source)
+    (incident,) = store.incidents()
+    ops.resolve(incident.id, "王芳", clock.now())
+    for n in range(4):  # the surge goes on for 40 minutes: the rule never stops firing
+        surge(clock, source, 1000 + 20 * n, 12)
+        engine.cycle()
+        if n < 3:
+            assert len(store.incidents()) == 1, f"within realert (30m) of the resolution, minute {10 * n}"
+        clock.advance(minutes=10)
+    assert len(store.incidents()) == 2
+    assert store.incidents()[-1].status == "open"

@@ -1,0 +1,2 @@
+"""Notifications: renderers (Slack blocks, plain text) and the destinations messages are
+delivered to (console, Slack)."""

@@ -38,6 +38,7 @@ from monitor.models import (
     TimelineEntry,
     TopItem,
 )
+from monitor.retry import exponential
 from monitor.store.notify_rows import NotifyRows
 from monitor.store.schema import MIGRATIONS
 
@@ -251,7 +252,7 @@ class SqlStore(NotifyRows):
         return DatabaseUnavailable(f"{self.where}: {self._last_error}{hint_for(exc)}")
 
     def _backoff(self) -> float:
-        return float(min(RECONNECT_FIRST * 2 ** max(self._failures - 1, 0), RECONNECT_MAX))
+        return exponential(RECONNECT_FIRST, self._failures - 1, RECONNECT_MAX)
 
     def _ensure_connection(self) -> None:
         if not self._broken or self._connect is None:
@@ -694,11 +695,11 @@ class SqlStore(NotifyRows):
         return None if row is None else self._incident(row)
 
     def incidents_live_since(self, group: str, since: datetime) -> list[Incident]:
-        """Incidents of ``group`` still active or ended (resolved or closed) at or after ``since``:
+        """Incidents of ``group`` still active or ended (resolved or closed) after ``since``:
         bounded by that window, not by history."""
         rows = self._rows(
             f"SELECT {_INCIDENT_COLS} FROM incidents WHERE group_key = ? "
-            f"AND ({ACTIVE_SQL} OR COALESCE(resolved_at, closed_at) >= ?) ORDER BY id",
+            f"AND ({ACTIVE_SQL} OR COALESCE(resolved_at, closed_at) > ?) ORDER BY id",
             (group, ts(since)),
         )
         return [self._incident(r) for r in rows]
