@@ -78,9 +78,11 @@ MOVES: dict[str, str] = {
     "monitor.live": "monitor.runtime.live",
     "monitor.logs": "monitor.runtime.logs",
     "monitor.readiness": "monitor.runtime.readiness",
+    "monitor.overrun": "monitor.runtime.overrun",
     # http/: the server helper, the API, retry arithmetic
     "monitor.httpserver": "monitor.http.server",
     "monitor.api": "monitor.http.api",
+    "monitor.silence_api": "monitor.http.silences",
     "monitor.retry": "monitor.http.retry",
     # slack/: everything Slack, out and in
     "monitor.notify.slack": "monitor.slack.client",
