@@ -22,6 +22,10 @@ The protocol for one message (each step committed before the next):
 
 A notifier without ``find`` (console, webhooks) can repeat a message after a crash between
 4 and 5: delivery is at least once, de-duplicated where the remote can be searched.
+
+Before all that, a message of an incident matched by an active silence is taken out of the
+queue (status ``silenced``, never sent; ``monitor.silences``), and a message given up for good
+is reported to the operations channel (``monitor.notify.routing.DropReporter``).
 """
 
 from __future__ import annotations

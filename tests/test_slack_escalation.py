@@ -137,10 +137,12 @@ def test_webhook_mode_posts_alerts_and_says_what_it_cannot_do(
     caplog.set_level(logging.INFO)
     world = slack_world(store, slack, tmp_path, incidents=ESCALATION, env={"SLACK_WEBHOOK_URL": slack.webhook_url})
     assert "incoming-webhook mode (SLACK_WEBHOOK_URL)" in caplog.text
-    assert "threads, edits in place, buttons" in caplog.text
+    assert "threads, edits in place, charts" in caplog.text and "buttons are left out" in caplog.text
     world.open_incident()
     posts = [json.loads(c.raw) for c in slack.calls("webhook")]
     assert posts[0]["text"].startswith("SEV2 (high)") and "Checklist for #1" in posts[1]["text"]
+    flat = json.dumps([p.get("blocks") for p in posts])
+    assert '"actions"' not in flat and '"button"' not in flat and '"checkboxes"' not in flat
     step(world, 10)  # an escalation: in the webhook's channel, no DM there
     texts = [json.loads(c.raw)["text"] for c in slack.calls("webhook")]
     assert any("escalating to management" in t for t in texts)
@@ -163,3 +165,13 @@ def test_a_reload_applies_new_escalation_timeouts(tmp_path: Path, store: SqlStor
         assert policy.steps("medium", ("crisis_lead",)).timeout.total_seconds() == 900
     finally:
         daemon.close()
+
+
+def test_webhook_mode_keeps_buttons_when_clicks_can_be_received(
+    store: SqlStore, slack: FakeSlackServer, tmp_path: Path
+) -> None:
+    env = {"SLACK_WEBHOOK_URL": slack.webhook_url, "SLACK_SIGNING_SECRET": "s3cret"}
+    world = slack_world(store, slack, tmp_path, env=env)
+    world.open_incident()
+    alert = json.loads(slack.calls("webhook")[0].raw)
+    assert any(b["type"] == "actions" for b in alert["blocks"])

@@ -17,9 +17,11 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_MODE = (
     "Slack: incoming-webhook mode (%s): alerts and updates are posted to the webhook's channel; "
-    "threads, edits in place, buttons, charts, routes and direct messages need a bot token "
-    "(set %s and SLACK_CHANNEL)"
+    "threads, edits in place, charts, routes and direct messages need a bot token "
+    "(set %s and SLACK_CHANNEL); buttons %s"
 )
+BUTTONS_ON = "are kept (SLACK_SIGNING_SECRET is set: the webhook's app must send clicks to /slack/interactions)"
+BUTTONS_OFF = "are left out (nothing would receive a click: set SLACK_SIGNING_SECRET and the app's Request URL)"
 
 
 def extra_notifiers(
@@ -35,13 +37,14 @@ def extra_notifiers(
     if url and "slack" not in notifiers:
         from monitor.notify.slack import SlackWebhookNotifier
 
+        interactive = bool(env.get("SLACK_SIGNING_SECRET"))
         try:
-            notifiers["slack"] = SlackWebhookNotifier(url, timeout=slack.timeout)
+            notifiers["slack"] = SlackWebhookNotifier(url, timeout=slack.timeout, interactive=interactive)
         except ValueError as exc:
             log.error("Slack is off: %s is set but %s", slack.webhook_env, exc)
         else:
             renderers["slack"] = SlackRenderer((roster or Roster()).mentions())
-            log.info(WEBHOOK_MODE, slack.webhook_env, slack.token_env)
+            log.info(WEBHOOK_MODE, slack.webhook_env, slack.token_env, BUTTONS_ON if interactive else BUTTONS_OFF)
     elif url:
         log.info("Slack: bot-token mode; %s is ignored", slack.webhook_env)
     hook = config.incidents.escalation_webhook

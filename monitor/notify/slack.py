@@ -489,6 +489,7 @@ class SlackWebhookNotifier:
     edited nor threaded, nor carry files. An update is posted as a new message whose text and
     first block say "Update:"; a thread reply is posted at the top level of the webhook's
     channel; a file (chart) message posts its text only, with a note that the image is left out.
+    ``interactive`` False drops buttons, checkboxes and menus (nothing would receive a click).
     """
 
     def __init__(
@@ -498,6 +499,7 @@ class SlackWebhookNotifier:
         *,
         destination: str = "slack",
         timeout: float = DEFAULT_TIMEOUT,
+        interactive: bool = True,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -505,11 +507,14 @@ class SlackWebhookNotifier:
         self.url = url
         self.client = client or _webhook_client(timeout)
         self.direct_messages = False  # a webhook posts to its one channel
+        self.interactive = interactive
         self.destination = destination
 
     def deliver(self, message: Message, thread_ref: str | None, update_ref: str | None) -> Receipt:
         text, blocks = _webhook_file_content(message) if FILE_KEY in message.payload else _content(message)
         body: dict[str, Any] = {"text": text, "unfurl_links": False, "unfurl_media": False}
+        if blocks and not self.interactive:
+            blocks = without_controls(blocks)
         if update_ref:
             body["text"] = f"Update: {text}"
             if blocks and len(blocks) < 50:
@@ -522,6 +527,22 @@ class SlackWebhookNotifier:
             raise DeliveryError(f"slack webhook: {type(exc).__name__}") from exc
         _check_webhook(response)
         return Receipt(ref=None, channel=None)
+
+
+INTERACTIVE = frozenset({"button", "checkboxes", "static_select", "overflow", "radio_buttons", "datepicker"})
+
+
+def without_controls(blocks: list[Any]) -> list[Any]:
+    """Blocks without ``actions`` blocks and without interactive section accessories."""
+    kept: list[Any] = []
+    for block in blocks:
+        if not isinstance(block, dict) or block.get("type") == "actions":
+            continue
+        accessory = block.get("accessory")
+        if isinstance(accessory, dict) and accessory.get("type") in INTERACTIVE:
+            block = {k: v for k, v in block.items() if k != "accessory"}
+        kept.append(block)
+    return kept
 
 
 def _webhook_client(timeout: float) -> httpx.Client:
