@@ -346,8 +346,9 @@ def build_slack(
     env: Mapping[str, str],
     silences: Any = None,
 ) -> Any:
-    """The Slack app (buttons, modals, ``/crisis``); ``silences`` adapts ``monitor.silences`` to
-    :class:`monitor.slackapp.Silences` (None: ``/crisis silence`` says silences are off)."""
+    """The Slack app (buttons, modals, ``/crisis``). ``silences`` is a :class:`monitor.slackapp.Silences`;
+    None: an adapter over ``monitor.silences`` when that module exists, else ``/crisis silence``
+    says silences are off."""
     from monitor.kit import Facts
     from monitor.slackapp import build_slack_app, module_silences
 
