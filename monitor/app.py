@@ -378,20 +378,20 @@ def start_socket_mode(app_token: str, api: Any, wiring: Wiring, env: Mapping[str
     from monitor.notify.interactions import InteractionError, action_from_payload
     from monitor.notify.socket_mode import SocketModeListener, SocketModeUnavailable
 
-    def handle(payload: dict[str, Any]) -> None:
+    def handle(payload: dict[str, Any]) -> Any:
         try:
             if api.slack_app is not None:
-                api.slack_app.interaction(payload)
-                return
+                return api.slack_app.interaction(payload)
             refusal = api.perform(action_from_payload(payload))
         except InteractionError as exc:
             log.warning("ignored a Slack interaction: %s", exc)
-            return
+            return None
         except DatabaseUnavailable as exc:
             log.warning("could not carry out a Slack interaction: %s", exc)
-            return
+            return None
         if refusal:
             log.info("Slack action refused: %s", refusal)
+        return None
 
     listener = SocketModeListener(app_token, handle, env=env)
     try:
