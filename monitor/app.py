@@ -374,8 +374,9 @@ def build_slack(
     env: Mapping[str, str],
     silences: Any = None,
 ) -> Any:
-    """The Slack app (buttons, modals, ``/crisis``); ``silences`` adapts ``monitor.silences`` to
-    :class:`monitor.slackapp.Silences` (None: ``/crisis silence`` says silences are off)."""
+    """The Slack app (buttons, modals, ``/crisis``). ``silences`` is a :class:`monitor.slackapp.Silences`;
+    None: an adapter over ``monitor.silences`` when that module exists, else ``/crisis silence``
+    says silences are off."""
     from monitor.kit import Facts
     from monitor.slackapp import build_slack_app, module_silences
 
@@ -405,20 +406,20 @@ def start_socket_mode(app_token: str, api: Any, wiring: Wiring, env: Mapping[str
     from monitor.notify.interactions import InteractionError, action_from_payload
     from monitor.notify.socket_mode import SocketModeListener, SocketModeUnavailable
 
-    def handle(payload: dict[str, Any]) -> None:
+    def handle(payload: dict[str, Any]) -> Any:
         try:
             if api.slack_app is not None:
-                api.slack_app.interaction(payload)
-                return
+                return api.slack_app.interaction(payload)
             refusal = api.perform(action_from_payload(payload))
         except InteractionError as exc:
             log.warning("ignored a Slack interaction: %s", exc)
-            return
+            return None
         except DatabaseUnavailable as exc:
             log.warning("could not carry out a Slack interaction: %s", exc)
-            return
+            return None
         if refusal:
             log.info("Slack action refused: %s", refusal)
+        return None
 
     listener = SocketModeListener(app_token, handle, env=env)
     try:

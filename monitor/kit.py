@@ -26,7 +26,7 @@ KINDS: tuple[str, ...] = ("holding", "first_statement", "cs_script", "media_qa",
 #: placeholder -> what it is filled with
 PLACEHOLDERS: dict[str, str] = {
     "company": "communication.company",
-    "product": "the incident's group (a product or topic), else its title",
+    "product": "the product of the incident's group (product=X), else the group's values, else its title",
     "title": "the incident's title",
     "count": "how many items (posts, complaints) the incident has gathered",
     "time": "when the incident opened, in the configured time zone",
@@ -90,7 +90,7 @@ def values(incident: Incident, facts: Facts, lang: Lang) -> dict[str, str]:
     joiner = "、" if lang.locale == "zh-CN" else ", "
     return {
         "company": facts.company,
-        "product": incident.group or incident.title,
+        "product": product(incident),
         "title": incident.title,
         "count": str(count),
         "time": lang.time(incident.opened_at),
@@ -98,6 +98,14 @@ def values(incident: Incident, facts: Facts, lang: Lang) -> dict[str, str]:
         "regions": joiner.join(facts.regions) or ("相关地区" if lang.locale == "zh-CN" else "the regions concerned"),
         "incident": f"#{incident.id}",
     }
+
+
+def product(incident: Incident) -> str:
+    """``X1 充电宝`` for the group ``product=X1 充电宝,region=上海``; the group's values, or the title."""
+    fields = dict(part.partition("=")[::2] for part in incident.group.split(",") if "=" in part)
+    if fields.get("product"):
+        return fields["product"]
+    return " ".join(v for v in fields.values() if v) or incident.group or incident.title
 
 
 def fill(text: str, filled: Mapping[str, str]) -> str:

@@ -273,7 +273,11 @@ class SlackApp:
             raise Refused(
                 self.lang.t("err.bad_request", reason="no Slack client to open a modal (set SLACK_BOT_TOKEN)")
             )
-        self.client.views_open(trigger_id=trigger, view=view)
+        try:
+            self.client.views_open(trigger_id=trigger, view=view)
+        except Exception as exc:  # slack_sdk's errors (this module does not import slack_sdk)
+            log.warning("views.open failed: %s", exc)
+            raise Refused(self.lang.t("err.modal", reason=_slack_error(exc))) from None
 
     # --- modal submissions -------------------------------------------------------------------
 
@@ -549,3 +553,10 @@ def build_slack_app(
         client=client,
         silences=silences,
     )
+
+
+def _slack_error(exc: Exception) -> str:
+    """Slack's error code when the exception carries an answer (``expired_trigger_id``…), else its type."""
+    response = getattr(exc, "response", None)
+    code = response.get("error") if response is not None and hasattr(response, "get") else None
+    return str(code) if code else type(exc).__name__

@@ -61,3 +61,24 @@ def test_placeholders_are_filled_from_the_incident(lang: Lang, expected: str) ->
     )
     text = draft_text(kit, "internal_briefing", incident, Facts("示例电器", "400-800-1234", ("上海",)), lang)
     assert "#7" in text and expected in text and "上海" in text and "{" not in text
+
+
+@pytest.mark.parametrize(
+    ("group", "expected"),
+    [("product=X1 充电宝", "X1 充电宝"), ("product=X1,region=上海", "X1"), ("region=上海", "上海"), ("", "标题")],
+)
+def test_product_comes_from_the_group(group: str, expected: str) -> None:
+    from monitor.kit import product
+
+    incident = Incident(
+        id=1,
+        rule_id="r",
+        group=group,
+        playbook="p",
+        title="标题",
+        status=IncidentStatus.OPEN,
+        severity="high",
+        opened_at=datetime(2026, 11, 20, tzinfo=UTC),
+        updated_at=datetime(2026, 11, 20, tzinfo=UTC),
+    )
+    assert product(incident) == expected

@@ -27,6 +27,7 @@ from monitor.evidence import Summary, author_text
 from monitor.kit import KINDS
 from monitor.models import ChecklistEntry, Evidence, Incident, IncidentStatus, TopItem
 from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
+from monitor.roles import role_name
 from monitor.severity import SEV_LABEL
 
 Block = dict[str, Any]
@@ -299,13 +300,15 @@ def _owner_line(incident: Incident, mentions: Mapping[str, str] | None, lang: La
     roles = list(dict.fromkeys(e.owner for e in incident.checklist if e.done_at is None))
     if not roles or not _is_active(incident):
         return None
-    return f"*{lang.t('label.owners')}:* " + ", ".join(_owner(role, mentions) for role in roles)
+    return f"*{lang.t('label.owners')}:* " + ", ".join(_owner(role, mentions, lang) for role in roles)
 
 
-def _owner(role: str, mentions: Mapping[str, str] | None) -> str:
-    """``<@U…> (role)`` when the roster names someone for the role, else just the role."""
+def _owner(role: str, mentions: Mapping[str, str] | None, lang: Lang = ENGLISH) -> str:
+    """``<@U…> (role)`` when the roster names someone for the role, else just the role
+    (its Chinese name with ``locale: zh-CN``)."""
     shown = mention(role, mentions)
-    return shown if shown == escape(role) else f"{shown} ({escape(role)})"
+    called = escape(role_name(role, lang.locale) if lang.locale == "zh-CN" else role)
+    return called if shown == escape(role) else f"{shown} ({called})"
 
 
 def _evidence_text(evidence: Sequence[Evidence], lang: Lang) -> str:
@@ -475,7 +478,7 @@ def _overdue(entry: ChecklistEntry, now: datetime) -> bool:
 
 
 def _item_status(entry: ChecklistEntry, now: datetime, mentions: Mapping[str, str] | None, lang: Lang) -> str:
-    owner = f"👤 {_owner(entry.owner, mentions)}"
+    owner = f"👤 {_owner(entry.owner, mentions, lang)}"
     if entry.done_at is not None:
         by = (" " + lang.t("label.by", who=person(entry.done_by))) if entry.done_by else ""
         return f"{owner} · {lang.t('item.done', who=by, time=slack_time(entry.done_at, lang))}"

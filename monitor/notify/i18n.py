@@ -199,6 +199,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Only {roles} approve statements; your roles: {mine}.",
     ),
     "err.bad_request": ("无法处理该请求：{reason}", "Could not handle that request: {reason}"),
+    "err.modal": ("无法打开窗口（{reason}），请再点一次。", "Could not open the window ({reason}); click again."),
     "err.silences_off": ("此处未启用静默功能。", "Silences are not available here."),
     "ok.done": ("已完成：{what}", "Done: {what}"),
     # slash command

@@ -8,7 +8,8 @@ secret are needed: the websocket itself is authenticated by the app token.
 :class:`SocketModeListener` uses slack_sdk's built-in client (stdlib only, no extra
 dependency). Every envelope is acknowledged at once (Slack wants an ack within 3 seconds and
 otherwise retries); then the payload of an ``interactive`` ``block_actions`` envelope is
-passed to ``handler``, which turns it into an action with
+passed to ``handler`` (a ``view_submission`` is handled first and the handler's answer sent
+with the ack, as Slack asks for modals), which turns it into an action with
 :func:`monitor.notify.interactions.action_from_payload` and applies it, exactly like the
 HTTP endpoint does after checking the signature. Anything else (events, slash commands,
 other interactions) is acknowledged and ignored. A handler that raises is logged; the
@@ -124,16 +125,28 @@ class SocketModeListener:
             client.close()
 
     def on_request(self, client: Acknowledger, request: SocketModeRequest) -> None:
-        """Ack ``request``, then hand a block action's payload to the handler."""
-        client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+        """Ack ``request``; hand a block action's payload to the handler after the ack, and a
+        modal submission's before it, so that the handler's answer (a dict such as
+        ``{"response_action": "errors", …}``) rides on the ack as Slack expects."""
         payload = request.payload
-        if request.type != "interactive" or not isinstance(payload, dict) or payload.get("type") != "block_actions":
-            kind = payload.get("type") if isinstance(payload, dict) else None
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        if request.type != "interactive" or kind not in ("block_actions", "view_submission"):
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
             log.debug("ignored a Socket Mode %s envelope (%s)", request.type, kind)
             return
+        if kind == "block_actions":
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+            self._handle(payload)
+            return
+        answer = self._handle(payload)
+        body = answer if isinstance(answer, dict) and answer else None
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id, payload=body))
+
+    def _handle(self, payload: dict[str, Any]) -> object:
         try:
-            self.handler(payload)
+            return self.handler(payload)
         except InteractionError as exc:
             log.warning("refused a Slack interaction over Socket Mode: %s", exc)
         except Exception:
             log.exception("handling a Slack interaction over Socket Mode failed")
+        return None

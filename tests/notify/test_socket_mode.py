@@ -79,7 +79,6 @@ def test_the_handler_can_be_the_http_code_path() -> None:
     [
         ("events_api", {"type": "event_callback", "event": {"type": "app_mention"}}),
         ("slash_commands", {"command": "/crisis", "text": "status"}),
-        ("interactive", {"type": "view_submission", "view": {}}),
         ("interactive", {"type": "shortcut", "callback_id": "x"}),
     ],
 )
@@ -214,3 +213,14 @@ def test_through_slack_sdks_own_client() -> None:
 def test_action_from_payload_refuses_non_objects() -> None:
     with pytest.raises(InteractionError, match="JSON object"):
         action_from_payload([])  # type: ignore[arg-type]
+
+
+def test_a_modal_submission_is_handled_before_the_ack_which_carries_the_answer() -> None:
+    answer = {"response_action": "errors", "errors": {"text": "too long"}}
+    seen: list[dict[str, Any]] = []
+    listener = SocketModeListener(APP_TOKEN, lambda p: seen.append(p) or answer, web_client=WebClient())
+    client = FakeSocketClient()
+    submission = {"type": "view_submission", "view": {"callback_id": "status_update"}}
+    listener.on_request(client, envelope(submission, kind="interactive", envelope_id="env-7"))
+    assert seen == [submission]
+    assert client.acks == [{"envelope_id": "env-7", "payload": answer}]

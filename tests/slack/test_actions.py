@@ -137,3 +137,10 @@ def test_signature_failures_are_refused_before_anything_happens(world: World, fa
     assert world.command(LEAD, f"ack {incident_id}", age=-600).status_code == 401
     assert world.incident(incident_id).status.value == "open"
     assert fake.ephemerals == [] and fake.views == []
+
+
+def test_a_modal_slack_refuses_to_open_is_explained(world: World, fake: FakeSlackServer) -> None:
+    incident_id = world.open_incident()
+    fake.fail_next("views.open", error="expired_trigger_id")
+    assert world.click(LEAD, "status_update", {"incident": incident_id}).status_code == 200
+    assert "Could not open the window (expired_trigger_id)" in fake.ephemerals[-1]["text"]

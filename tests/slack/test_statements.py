@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitor.kit import product
 from monitor.review import review_data, review_markdown
 
 from .world import LEAD, LEGAL, SPOKES, World, text_value
@@ -35,7 +36,7 @@ def test_draft_is_prefilled_from_the_kit_with_the_incident_facts(world: World) -
     text = draft_text(open_draft(world, incident_id, "first_statement"))
     incident = world.incident(incident_id)
     assert "示例电器" in text and "400-800-1234" in text and "上海, 江苏" in text  # communication facts
-    assert (incident.group or incident.title) in text and "CST" in text  # product and local time
+    assert product(incident) in text and "product=" not in text and "CST" in text  # product and local time
     assert "{" not in text  # every placeholder filled
 
 
