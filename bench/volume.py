@@ -20,7 +20,8 @@ fresh schema of the PostgreSQL database given with ``--db``):
 Printed for each N: items/s stored and scored (surge items / time until all are stored),
 arrival -> alert p50/p95 (the fire complaint's POST returning, or its news item appearing in
 the feed, to the alert marked sent by the console notifier), evaluation seconds per cycle
-(mean and max of the daemon's ``crisismon_evaluation_cycle_seconds``), evaluations that
+during the surge (mean, and the histogram bucket of the slowest) and after it (``--quiet``
+seconds once every alert is out), from ``crisismon_evaluation_cycle_seconds``; evaluations that
 overran ``evaluate_every`` (``crisismon_evaluation_overruns_total``) and runs the scheduler
 skipped, and the daemon's peak RSS (``VmHWM``); then the N row as ratios of the N = 0 row.
 First, rows/s storing 20,000 items with one statement per item (as before) and batched
@@ -319,6 +320,10 @@ class Result:
     overruns: int
     skipped: int
     rss_mb: float
+    quiet_mean: float
+    quiet_cycles: int
+    before_sum: float
+    before_cycles: int
 
 
 def sent_alerts(store: SqlStore) -> dict[str, float]:
@@ -368,6 +373,9 @@ def run(n: int, args: argparse.Namespace) -> Result:
                 time.sleep(args.evaluate_for)
                 metrics_after = client.get(f"{base}/metrics").text
                 alerts = drain(store, result["crisis_at"], args.drain)
+                quiet_before = client.get(f"{base}/metrics").text
+                time.sleep(args.quiet)
+                quiet_after = client.get(f"{base}/metrics").text
         finally:
             rss = peak_rss_mb(daemon.pid)
             daemon.send_signal(signal.SIGTERM)
@@ -392,6 +400,12 @@ def run(n: int, args: argparse.Namespace) -> Result:
         metrics_before, "crisismon_evaluation_cycle_seconds_sum"
     )
     longest = [float(m) for m in re.findall(r"evaluation took ([0-9.]+)s", text)]
+    quiet_n = metric(quiet_after, "crisismon_evaluation_cycle_seconds_count") - metric(
+        quiet_before, "crisismon_evaluation_cycle_seconds_count"
+    )
+    quiet_s = metric(quiet_after, "crisismon_evaluation_cycle_seconds_sum") - metric(
+        quiet_before, "crisismon_evaluation_cycle_seconds_sum"
+    )
     return Result(
         stored=n,
         preload_s=preload_s,
@@ -406,6 +420,10 @@ def run(n: int, args: argparse.Namespace) -> Result:
         overruns=int(metric(metrics_after, "crisismon_evaluation_overruns_total")),
         skipped=len(re.findall(r'job "evaluate \(.*skipped', text)),
         rss_mb=rss,
+        quiet_mean=quiet_s / quiet_n if quiet_n else float("nan"),
+        before_sum=metric(metrics_before, "crisismon_evaluation_cycle_seconds_sum"),
+        before_cycles=int(metric(metrics_before, "crisismon_evaluation_cycle_seconds_count")),
+        quiet_cycles=int(quiet_n),
     )
 
 
@@ -503,7 +521,9 @@ def line(r: Result) -> str:
     return (
         f"N={r.stored:>10,}: {r.items_per_s:7.0f} items/s; arrival->alert p50 {r.p50:5.1f}s p95 {r.p95:5.1f}s "
         f"({r.alerts}/{r.crises} alerts); evaluation per cycle mean {r.cycle_mean:.3f}s max {r.cycle_max:.3f}s "
-        f"over {r.cycles} cycles, {r.overruns} overrun(s), {r.skipped} skipped; peak RSS {r.rss_mb:.0f} MB"
+        f"over {r.cycles} cycles, {r.overruns} overrun(s), {r.skipped} skipped; after the surge "
+        f"{r.quiet_mean:.3f}s over {r.quiet_cycles} cycles; before the surge {r.before_cycles} cycles took "
+        f"{r.before_sum:.1f}s (the first replays the anomaly history); peak RSS {r.rss_mb:.0f} MB"
     )
 
 
@@ -554,6 +574,7 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=15.0, help="seconds after start-up before the surge")
     parser.add_argument("--evaluate-for", type=float, default=10.0, help="seconds of evaluation after the surge")
     parser.add_argument("--drain", type=float, default=60.0, help="seconds to wait for the last alerts")
+    parser.add_argument("--quiet", type=float, default=16.0, help="seconds of evaluation measured after all alerts")
     parser.add_argument("--skip-empty", action="store_true", help="only the N row (development)")
     parser.add_argument("--logs", help="keep the daemons' logs in this folder")
     args = parser.parse_args()

@@ -183,14 +183,21 @@ class HitBook:
         ]
 
     def groups_between(self, rule: Rule, start: datetime, end: datetime) -> set[str] | None:
-        """The groups with a hit in ``(start, end]`` (``rule_groups``: each group's latest hit);
-        None when some group's latest hit is after ``end`` (then only reading tells)."""
+        """The groups with a hit in ``(start, end]``: ``rule_groups`` has each group's latest
+        hit; a group whose latest is after ``end`` (items arriving during an evaluation, or
+        dated ahead) is looked up in ``rule_hits``."""
         rows = self.store._rows(
             "SELECT group_key, last_at FROM rule_groups WHERE rule_id = ? AND last_at > ?", (rule.id, ts(start))
         )
-        if any(float(r[1]) > (ts(end) or 0.0) for r in rows):
-            return None
-        return {str(r[0]) for r in rows}
+        found = set()
+        for group, last_at in rows:
+            if float(last_at) <= (ts(end) or 0.0) or self.store._one(
+                "SELECT 1 FROM rule_hits WHERE rule_id = ? AND group_key = ? AND published_at > ? "
+                "AND published_at <= ? LIMIT 1",
+                (rule.id, group, ts(start), ts(end)),
+            ):
+                found.add(str(group))
+        return found
 
     def ensure(self, rules: Iterable[Rule], now: datetime) -> None:
         """Rebuild the hits of rules added or edited since they were built (or whose lookback

@@ -186,6 +186,7 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (rule_id, source, item_id)
         )""",
         "CREATE INDEX rule_hits_time ON rule_hits (rule_id, published_at)",
+        "CREATE INDEX rule_hits_group ON rule_hits (rule_id, group_key, published_at)",
         "CREATE INDEX rule_hits_published ON rule_hits (published_at)",
         """CREATE TABLE rule_groups (
             rule_id TEXT NOT NULL,

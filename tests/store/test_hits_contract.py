@@ -187,6 +187,10 @@ def test_running_anomaly_detectors_read_only_new_hits_and_reach_the_same_verdict
                  published_at=clock.now() - timedelta(seconds=10 * k), attrs={"product": PRODUCTS[k % 2]})
             for k in range(burst)
         ]  # fmt: skip
+        if step in (5, 6):  # an item dated ahead (it arrived while a round ran, or its clock is fast)
+            ahead = clock.now() + timedelta(minutes=3)
+            fresh.append(Item(source="complaints", id=f"ahead{step}", text=TEXTS[0].format(n=step),
+                              published_at=ahead, attrs={"product": PRODUCTS[1]}))  # fmt: skip
         ingest.ingest("complaints", FetchResult(items=fresh), clock.now())
         now = clock.now()
         partial += stored.read_since(ANOMALY, now, set()) > now - ANOMALY.lookback()
