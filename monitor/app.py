@@ -374,11 +374,10 @@ def build_slack(
     env: Mapping[str, str],
     silences: Any = None,
 ) -> Any:
-    """The Slack app (buttons, modals, ``/crisis``). ``silences`` is a :class:`monitor.slackapp.Silences`;
-    None: an adapter over ``monitor.silences`` when that module exists, else ``/crisis silence``
-    says silences are off."""
+    """The Slack app (buttons, modals, ``/crisis``). ``silences`` is a :class:`monitor.slackapp.Silences`
+    (default: the daemon's, :mod:`monitor.silences` over the ops store)."""
     from monitor.kit import Facts
-    from monitor.slackapp import build_slack_app, module_silences
+    from monitor.slackapp import StoreSilences, build_slack_app
 
     token = env.get(config.notify.slack.token_env)
     client = None
@@ -397,7 +396,7 @@ def build_slack(
         facts=Facts(talk.company, talk.hotline, talk.regions),
         approvers=talk.approvers,
         client=client,
-        silences=silences if silences is not None else module_silences(ops.store),
+        silences=silences if silences is not None else StoreSilences(ops.store),
     )
 
 

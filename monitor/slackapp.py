@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from monitor import silences
 from monitor.clock import Clock
 from monitor.errors import InvalidOperation, NotFound
 from monitor.kit import KINDS, Facts, draft_text
@@ -47,6 +48,7 @@ from monitor.notify.interactions import InteractionError, action_from_payload
 from monitor.ops import IncidentOps
 from monitor.playbooks import Playbook
 from monitor.roster import Roster
+from monitor.silences import SilenceStore
 from monitor.statements import Statements
 
 log = logging.getLogger(__name__)
@@ -79,46 +81,24 @@ class Silences(Protocol):
 
 
 class StoreSilences:
-    """:class:`Silences` over the functions of :mod:`monitor.silences` and one store.
+    """:class:`Silences` over :mod:`monitor.silences` and one store: the daemon's ``/crisis silence``."""
 
-    ``module`` provides ``create_from_text(store, text, author, now) -> Silence``,
-    ``expire(store, silence_id, now)`` and ``list_silences(store, now)``; a silence is shown
-    with its ``describe()`` when it has one, else ``str()``. :func:`module_silences` builds this
-    from the installed module when there is one.
-    """
-
-    def __init__(self, store: Any, module: Any) -> None:
+    def __init__(self, store: SilenceStore) -> None:
         self.store = store
-        self.module = module
 
     def create(self, text: str, author: str, now: datetime) -> str:
-        return _describe(self.module.create_from_text(self.store, text, author, now))
+        return silences.describe(silences.create_from_text(self.store, text, author, now), now)
 
     def expire(self, silence_id: str, author: str, now: datetime) -> str:
-        key: int | str = int(silence_id) if silence_id.isdigit() else silence_id
-        found = self.module.expire(self.store, key, now)
-        return _describe(found) if found is not None else f"{silence_id} ({author})"
+        key = silence_id.removeprefix("#")
+        if not key.isdigit():
+            raise InvalidOperation(
+                f"silences are expired by number, e.g. /crisis silence expire 3; found {silence_id!r}"
+            )
+        return silences.describe(silences.expire(self.store, int(key), now, by=author), now)
 
     def active(self, now: datetime) -> list[str]:
-        return [_describe(s) for s in self.module.list_silences(self.store, now)]
-
-
-def module_silences(store: Any) -> Silences | None:
-    """:class:`StoreSilences` over ``monitor.silences`` when that module exists, else None."""
-    import importlib
-
-    try:
-        module = importlib.import_module("monitor.silences")
-    except ImportError:
-        return None
-    if not all(hasattr(module, name) for name in ("create_from_text", "expire", "list_silences")):
-        return None
-    return StoreSilences(store, module)
-
-
-def _describe(silence: Any) -> str:
-    describe = getattr(silence, "describe", None)
-    return str(describe() if callable(describe) else silence)
+        return [silences.describe(s, now) for s in silences.list_silences(self.store, now)]
 
 
 class Refused(Exception):

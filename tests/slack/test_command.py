@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import InvalidOperation
+
 from .world import LEAD, SPOKES, STRANGER, World
 
 
@@ -59,39 +65,22 @@ def test_silences_go_through_the_silences_seam(world: World) -> None:
     assert len(world.silences.created) == 1
 
 
-def test_store_silences_adapts_the_silences_module_functions() -> None:
-    from dataclasses import dataclass
-    from datetime import UTC, datetime
-    from types import SimpleNamespace
+def test_store_silences_creates_lists_and_expires_real_silences(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
 
     from monitor.slackapp import StoreSilences
+    from monitor.store import open_store
 
-    @dataclass
-    class Silence:
-        id: int
-        text: str
-        author: str
-        ended: bool = False
-
-        def describe(self) -> str:
-            return f"#{self.id} {self.text} ({self.author})"
-
-    kept: list[Silence] = []
-
-    def create_from_text(store: object, text: str, author: str, now: datetime) -> Silence:
-        kept.append(Silence(len(kept) + 1, text, author))
-        return kept[-1]
-
-    def expire(store: object, silence_id: int, now: datetime) -> None:
-        kept[silence_id - 1].ended = True
-
-    def list_silences(store: object, now: datetime) -> list[Silence]:
-        return [s for s in kept if not s.ended]
-
-    module = SimpleNamespace(create_from_text=create_from_text, expire=expire, list_silences=list_silences)
-    silences = StoreSilences(object(), module)
+    store = open_store(str(tmp_path / "s.db"))
+    silences = StoreSilences(store)
     now = datetime(2026, 11, 20, tzinfo=UTC)
-    assert silences.create("rule=x 2h launch", "王芳", now) == "#1 rule=x 2h launch (王芳)"
-    assert silences.active(now) == ["#1 rule=x 2h launch (王芳)"]
-    assert silences.expire("1", "王芳", now) == "1 (王芳)"
-    assert silences.active(now) == []
+    line = silences.create("rule=product-quality for 2h 新品发布会", "王芳", now)
+    assert "rule=product-quality" in line and "王芳" in line and "新品发布会" in line
+    assert len(silences.active(now)) == 1
+    assert silences.active(now + timedelta(hours=3)) == []
+    assert "王芳" in silences.expire("#1", "王芳", now + timedelta(minutes=5))
+    assert silences.active(now + timedelta(minutes=6)) == []
+    assert store.silence(1).ended_by == "王芳"
+    with pytest.raises(InvalidOperation, match="by number"):
+        silences.expire("first", "王芳", now)
+    store.close()
