@@ -37,15 +37,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.classify import KeywordClassifier
+from monitor.config.playbooks import load_playbooks
+from monitor.config.rules import Immediate, Rule, leaves, load_rules
 from monitor.detect.matching import selected_by_any
-from monitor.ingest import Ingestor
-from monitor.metrics import Metrics
 from monitor.models import Item, ScoredItem
-from monitor.playbooks import load_playbooks
-from monitor.rules import Immediate, Rule, leaves, load_rules
+from monitor.runtime.ingest import Ingestor
+from monitor.runtime.metrics import Metrics
 from monitor.store import open_store
 from monitor.testing import FakeScorer
+from monitor.text.classify import KeywordClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "immediate"
@@ -156,7 +156,7 @@ def replay_false_alarms(records: list[dict[str, Any]], immediate: set[str]) -> t
         path = Path(tmp) / "calm.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         done = subprocess.run(
-            [sys.executable, "-m", "monitor.cli", "backtest", "--items", str(path)],
+            [sys.executable, "-m", "monitor.cli.main", "backtest", "--items", str(path)],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -21,14 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.classify import KeywordClassifier
+from monitor.config.playbooks import load_playbooks
+from monitor.config.rules import Rule, load_rules
 from monitor.detect.matching import selected_by_any
-from monitor.ingest import score_items
 from monitor.models import Item, ScoredItem
-from monitor.playbooks import load_playbooks
-from monitor.rules import Rule, load_rules
+from monitor.runtime.ingest import score_items
 from monitor.testing import FakeScorer
 from monitor.text import prepare_cached
+from monitor.text.classify import KeywordClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [

@@ -40,7 +40,7 @@ import nab_cv
 from nab_data import Scored, load_anchors, load_corpus, load_windows, score_facts
 from nab_detectors import crisismon, replay_alerts, windowed_gaussian
 
-from monitor import nab
+from bench import nab_score as nab
 from monitor.detect.anomaly import AnomalyParams
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab-realtweets-dev"

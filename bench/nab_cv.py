@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from nab_data import Scored
 from nab_detectors import Surprises, crisismon, replay_alerts, windowed_gaussian
 
-from monitor import nab
+from bench import nab_score as nab
 from monitor.detect.anomaly import AnomalyParams
 
 DETECTOR_GRID: list[dict[str, object]] = [

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from monitor import nab
+from bench import nab_score as nab
 
 
 @dataclass(frozen=True)

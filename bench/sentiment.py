@@ -86,7 +86,7 @@ def main() -> int:
 
 def _crisismon() -> list[str]:
     script = Path(sys.executable).with_name("crisismon")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "monitor.sentiment.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "monitor.cli.sentiment"]
 
 
 def _run(cmd: list[str], stdin: Path | None, env: dict[str, str] | None = None) -> tuple[float, float, str]:

@@ -29,14 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from nab_data import Scored, load_corpus, load_windows, score_facts
 
-from monitor import nab
+from bench import nab_score as nab
+from monitor.config.durations import format_duration
+from monitor.config.rules import Rule, SpikeCondition, load_rule_file
 from monitor.detect.conditions import evaluate
 from monitor.detect.running import DetectorMemo
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation
-from monitor.durations import format_duration
 from monitor.models import SignalState
-from monitor.rules import Rule, SpikeCondition, load_rule_file
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, on a bucket boundary
 ANOMALY: dict[str, Any] = {"anomaly": {"metric": "count"}}

@@ -57,14 +57,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.classify import KeywordClassifier  # noqa: E402
-from monitor.config import AppConfig  # noqa: E402
-from monitor.hits import HitBook, _row, hit_of, insert_hits, touch_groups  # noqa: E402
-from monitor.ingest import score_items  # noqa: E402
-from monitor.loading import load_definitions  # noqa: E402
+from monitor.config.loading import load_definitions  # noqa: E402
+from monitor.config.settings import AppConfig  # noqa: E402
+from monitor.detect.hits import HitBook, _row, hit_of, insert_hits, touch_groups  # noqa: E402
 from monitor.models import Item, ScoredItem  # noqa: E402
+from monitor.runtime.ingest import score_items  # noqa: E402
 from monitor.store import SqlStore, open_store  # noqa: E402
 from monitor.testing import FakeScorer  # noqa: E402
+from monitor.text.classify import KeywordClassifier  # noqa: E402
 
 PRODUCTS = ["暖居 X3 电暖器", "暖居 X5 暖风机", "暖居 M2 取暖器", "暖居 K1 电热毯", "暖居 S9 加湿器"]
 WORDS = [

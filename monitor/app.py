@@ -13,36 +13,36 @@ from typing import Any
 
 import httpx
 
-from monitor.catalogue import load_catalogue
-from monitor.classify import KeywordClassifier
 from monitor.clock import Clock
-from monitor.config import AppConfig, ComplaintsApiSource, FileDropSource, SourceConfig
-from monitor.current import CurrentDefinitions
-from monitor.engine import Engine
-from monitor.escalation import Escalator
-from monitor.evaluator import Evaluator
-from monitor.health import PollBook, SourceMonitor
-from monitor.hits import HitBook
-from monitor.incidents import ChartMaker, IncidentService
-from monitor.ingest import Ingestor
-from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
-from monitor.loading import Definitions
-from monitor.metrics import Metrics, alert_latency
+from monitor.config.catalogue import load_catalogue
+from monitor.config.current import CurrentDefinitions
+from monitor.config.loading import Definitions
+from monitor.config.roster import Roster, load_roster
+from monitor.config.rules import Rule
+from monitor.config.settings import AppConfig, ComplaintsApiSource, FileDropSource, SourceConfig
+from monitor.detect.evaluator import Evaluator
+from monitor.detect.hits import HitBook
+from monitor.incidents.escalation import Escalator
+from monitor.incidents.service import ChartMaker, IncidentService
+from monitor.incidents.silences import Silencer
+from monitor.incidents.sla import SlaWatch
 from monitor.models import Incident
 from monitor.notify.channels import route_slack, sla_policy
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer, SlackRenderer, TextRenderer
 from monitor.notify.routing import DropReporter
-from monitor.outbox import Dispatcher
 from monitor.protocols import Notifier, Scorer, Source
-from monitor.roster import Roster, load_roster
-from monitor.rules import Rule
-from monitor.silences import Silencer
-from monitor.sla import SlaWatch
+from monitor.runtime.engine import Engine
+from monitor.runtime.health import PollBook, SourceMonitor
+from monitor.runtime.ingest import Ingestor
+from monitor.runtime.leases import LeaseKeeper, LeaseTimes, make_node_id
+from monitor.runtime.metrics import Metrics, alert_latency
+from monitor.runtime.outbox import Dispatcher
 from monitor.sources.complaints import ComplaintsApiSource as ComplaintsSource
 from monitor.sources.outbound import AddressPolicy, Outbound
 from monitor.store import DatabaseUnavailable, SqlStore
+from monitor.text.classify import KeywordClassifier
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ def chart_maker(store: SqlStore, cut: float, zone: str = "UTC") -> ChartMaker:
     """Draws the alert chart; None when matplotlib is not installed (crisismon[charts])."""
 
     def make(rule: Rule, incident: Incident, now: datetime) -> bytes | None:
-        from monitor.charts import ChartsUnavailable
-        from monitor.review import metric_chart
+        from monitor.incidents.review import metric_chart
+        from monitor.notify.charts import ChartsUnavailable
 
         try:
             return metric_chart(store, rule, incident, cut, now, zone)
@@ -178,7 +178,7 @@ def build_notifiers(
     token = env.get(config.notify.slack.token_env)
     channel = env.get("SLACK_CHANNEL") or config.notify.slack.channel
     if token and channel:
-        from monitor.notify.slack import SlackNotifier, make_web_client
+        from monitor.slack.client import SlackNotifier, make_web_client
 
         base_url = env.get("CRISISMON_SLACK_API_URL") or config.notify.slack.api_url
         slack = config.notify.slack
@@ -314,9 +314,9 @@ def build_api(
     app_token = env.get("SLACK_APP_TOKEN")
     if not config.http.listen and not app_token:
         return None
-    from monitor.api import Api, ApiServer
-    from monitor.ops import IncidentOps
-    from monitor.readiness import watch_daemon
+    from monitor.http.api import Api, ApiServer
+    from monitor.incidents.ops import IncidentOps
+    from monitor.runtime.readiness import watch_daemon
 
     token = env.get(config.http.token_env)
     if config.http.listen and not token:
@@ -346,7 +346,7 @@ def build_api(
         start_socket_mode(app_token, api, wiring, env)
     if not config.http.listen:
         return None
-    from monitor.httpserver import Limits
+    from monitor.http.server import Limits
 
     host, port = config.http.listen.rsplit(":", 1)
     seconds = config.http.read_timeout.total_seconds()
@@ -374,15 +374,15 @@ def build_slack(
     env: Mapping[str, str],
     silences: Any = None,
 ) -> Any:
-    """The Slack app (buttons, modals, ``/crisis``). ``silences`` is a :class:`monitor.slackapp.Silences`
-    (default: the daemon's, :mod:`monitor.silences` over the ops store)."""
-    from monitor.kit import Facts
-    from monitor.slackapp import StoreSilences, build_slack_app
+    """The Slack app (buttons, modals, ``/crisis``). ``silences`` is a :class:`monitor.slack.app.Silences`
+    (default: the daemon's, :mod:`monitor.incidents.silences` over the ops store)."""
+    from monitor.incidents.kit import Facts
+    from monitor.slack.app import StoreSilences, build_slack_app
 
     token = env.get(config.notify.slack.token_env)
     client = None
     if token:
-        from monitor.notify.slack import make_web_client
+        from monitor.slack.client import make_web_client
 
         base_url = env.get("CRISISMON_SLACK_API_URL") or config.notify.slack.api_url
         client = make_web_client(token, base_url=base_url, timeout=config.notify.slack.timeout, env=env)
@@ -402,8 +402,8 @@ def build_slack(
 
 def start_socket_mode(app_token: str, api: Any, wiring: Wiring, env: Mapping[str, str]) -> None:
     """Slack interactions over Socket Mode (no public URL needed); failures are logged."""
-    from monitor.notify.interactions import InteractionError, action_from_payload
-    from monitor.notify.socket_mode import SocketModeListener, SocketModeUnavailable
+    from monitor.slack.interactions import InteractionError, action_from_payload
+    from monitor.slack.socket_mode import SocketModeListener, SocketModeUnavailable
 
     def handle(payload: dict[str, Any]) -> Any:
         try:

@@ -1,4 +1,4 @@
-"""Domain errors. Only ``monitor.cli`` turns them into messages and exit codes."""
+"""Domain errors. Only ``monitor.cli.main`` turns them into messages and exit codes."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Plain data that flows through the pipeline.
 
 Item -> ScoredItem -> (per-rule series) -> Signal -> Incident -> Message.
-Runtime values only; configuration models live in ``monitor.config``, ``monitor.rules``
-and ``monitor.playbooks``.
+Runtime values only; configuration models live in ``monitor.config.settings``, ``monitor.config.rules``
+and ``monitor.config.playbooks``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from monitor.evidence import Summary
+    from monitor.detect.evidence import Summary
 
 ItemKind = Literal["post", "complaint", "count"]
 
@@ -151,7 +151,7 @@ class Signal:
     severity: str
     evidence: tuple[Evidence, ...] = ()
     top_items: tuple[TopItem, ...] = ()
-    summary: Summary | None = None  # what is spreading (monitor.evidence), while firing
+    summary: Summary | None = None  # what is spreading (monitor.detect.evidence), while firing
     transitioned: bool = False  # state changed at this evaluation
     since: datetime | None = None  # when the current firing episode started
 

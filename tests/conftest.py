@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.playbooks import Playbook, load_playbooks
+from monitor.config.playbooks import Playbook, load_playbooks
 from monitor.store import SqlStore, open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.config.rules import Rule
 from monitor.detect.conditions import Verdict, evaluate
+from monitor.detect.evaluator import Evaluator, SortedItems
 from monitor.detect.running import DetectorMemo
 from monitor.detect.window import Observation
-from monitor.evaluator import Evaluator, SortedItems
 from monitor.models import Item, ScoredItem
-from monitor.rules import Rule
 from monitor.store import SqlStore
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

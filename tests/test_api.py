@@ -10,16 +10,16 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from monitor.api import Api, ApiServer
 from monitor.app import build_engine
-from monitor.config import AppConfig, ScoringConfig
-from monitor.engine import Engine
-from monitor.loading import load_definitions
-from monitor.notify.blocks import render_alert
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig, ScoringConfig
+from monitor.http.api import Api, ApiServer
+from monitor.incidents.ops import IncidentOps
 from monitor.notify.render import TextRenderer
-from monitor.notify.signature import sign
-from monitor.ops import IncidentOps
-from monitor.readiness import watch_daemon
+from monitor.runtime.engine import Engine
+from monitor.runtime.readiness import watch_daemon
+from monitor.slack.blocks import render_alert
+from monitor.slack.signature import sign
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
 
@@ -207,7 +207,7 @@ def test_slack_requests_with_bad_signatures_are_refused(world: World, age: int, 
 
 
 def test_socket_mode_payloads_take_the_same_path_as_http(world: World) -> None:
-    from monitor.notify.interactions import action_from_payload
+    from monitor.slack.interactions import action_from_payload
 
     incident_id = world.open_incident()
     incident = world.store.incident(incident_id)

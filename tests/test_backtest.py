@@ -151,12 +151,12 @@ def test_backtest_replays_the_ingest_path_on_a_crisis(tmp_path: Path, capsys: py
 
 
 def test_odd_items_are_stored_and_counted_never_raised(tmp_path: Path) -> None:
-    from monitor.backtest import ingest_items, load_items_jsonl
-    from monitor.classify import KeywordClassifier
-    from monitor.ingest import Ingestor
-    from monitor.metrics import Metrics
+    from monitor.detect.backtest import ingest_items, load_items_jsonl
+    from monitor.runtime.ingest import Ingestor
+    from monitor.runtime.metrics import Metrics
     from monitor.store import open_store
     from monitor.testing import FakeScorer
+    from monitor.text.classify import KeywordClassifier
 
     items = tmp_path / "crisis.jsonl"
     write_crisis(items)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from monitor.catalogue import Catalogue, Product, load_catalogue
-from monitor.classify import KeywordClassifier
 from monitor.cli import main
+from monitor.config.catalogue import Catalogue, Product, load_catalogue
 from monitor.detect.matching import group_key
 from monitor.errors import ConfigError
-from monitor.ingest import score_items
 from monitor.models import Item
+from monitor.runtime.ingest import score_items
 from monitor.testing import FakeScorer
+from monitor.text.classify import KeywordClassifier
 
 from .conftest import ROOT
 

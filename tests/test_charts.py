@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.charts import ChartSeries, ChartsUnavailable, render_png
+from monitor.notify.charts import ChartSeries, ChartsUnavailable, render_png
 
 pytest.importorskip("matplotlib", reason="charts need the charts extra")
 
@@ -110,8 +110,8 @@ def test_chinese_is_drawn_with_the_shipped_cjk_font_without_system_fonts() -> No
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
-    from monitor.charts import _font_families
-    from monitor.fonts import cjk_font
+    from monitor.notify.charts import _font_families
+    from monitor.notify.fonts import cjk_font
 
     shipped = cjk_font()
     if shipped is None:

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from monitor.config import AppConfig
-from monitor.config import ComplaintsApiSource as ComplaintsConfig
-from monitor.engine import Engine
-from monitor.httpserver import HttpServer, Reply, Request
+from monitor.config.settings import AppConfig
+from monitor.config.settings import ComplaintsApiSource as ComplaintsConfig
+from monitor.http.server import HttpServer, Reply, Request
+from monitor.runtime.engine import Engine
 from monitor.sources.complaints import ComplaintsApiSource, ComplaintsMapping, parse_record
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer
@@ -202,7 +202,7 @@ def test_a_mapping_reads_another_crm_and_its_paging(crm: CrmServer) -> None:
 def test_a_bad_mapping_is_a_config_error() -> None:
     from pydantic import ValidationError
 
-    from monitor.config import ComplaintsApiSource as ComplaintsConfig
+    from monitor.config.settings import ComplaintsApiSource as ComplaintsConfig
 
     # one model: what check validates is what the source reads
     assert ComplaintsConfig.model_fields["mapping"].annotation == ComplaintsMapping | None
@@ -261,8 +261,8 @@ def test_config_builds_a_mapped_counts_source() -> None:
 
 def _engine(config: AppConfig, store: SqlStore, clock: FakeClock, sources: dict[str, Any]) -> Engine:
     from monitor.app import build_engine
-    from monitor.loading import Definitions
-    from monitor.rules import RuleSet
+    from monitor.config.loading import Definitions
+    from monitor.config.rules import RuleSet
 
     wiring = build_engine(
         config,

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel
 
 from monitor.cli import main
-from monitor.yamlload import load_yaml
+from monitor.config.yamlload import load_yaml
 
 from .test_docs import DOCUMENTED
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from monitor.app import build_api, build_engine
-from monitor.config import AppConfig, ScoringConfig
-from monitor.loading import Definitions, load_definitions
+from monitor.config.loading import Definitions, load_definitions
+from monitor.config.playbooks import Playbook
+from monitor.config.roster import Roster
+from monitor.config.rules import Rule, RuleSet
+from monitor.config.settings import AppConfig, ScoringConfig
 from monitor.notify.render import TextRenderer
-from monitor.playbooks import Playbook
-from monitor.roster import Roster
-from monitor.rules import Rule, RuleSet
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
 

@@ -4,11 +4,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.config.rules import Rule
 from monitor.detect.conditions import evaluate
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import Observation
 from monitor.models import SignalState
-from monitor.rules import Rule
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HISTORY = NOW - timedelta(days=7)  # data exists for the last week

@@ -7,8 +7,10 @@ import re
 import pytest
 from pydantic import BaseModel
 
-from monitor import config, kit, playbooks, roster, rules
-from monitor.escalation import EscalationLevel, EscalationWebhook
+from monitor.config import playbooks, roster, rules
+from monitor.config import settings as config
+from monitor.incidents import kit
+from monitor.incidents.escalation import EscalationLevel, EscalationWebhook
 from monitor.notify.routing import SlackRoute
 from monitor.sources import mappings
 

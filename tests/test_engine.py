@@ -6,11 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from monitor.app import build_engine
-from monitor.config import AppConfig, ScoringConfig
-from monitor.engine import Engine
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig, ScoringConfig
 from monitor.models import IncidentStatus, Item
 from monitor.notify.render import TextRenderer
+from monitor.runtime.engine import Engine
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.classify import KeywordClassifier
-from monitor.evidence import summarise, top_stories
-from monitor.ingest import score_items
+from monitor.detect.evidence import summarise, top_stories
 from monitor.models import Item, ScoredItem
 from monitor.notify.text import render_alert
+from monitor.runtime.ingest import score_items
 from monitor.testing import FakeScorer
+from monitor.text.classify import KeywordClassifier
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from monitor.app import build_engine, build_sources
-from monitor.config import AppConfig, load_config
-from monitor.engine import Engine
-from monitor.loading import Definitions
-from monitor.rules import RuleSet
+from monitor.config.loading import Definitions
+from monitor.config.rules import RuleSet
+from monitor.config.settings import AppConfig, load_config
+from monitor.runtime.engine import Engine
 from monitor.sources.filedrop import FileDropSource, is_partial
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer

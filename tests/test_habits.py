@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from monitor.clock import monotonic
-from monitor.httpserver import POLL_INTERVAL, HttpServer, Reply
+from monitor.http.server import POLL_INTERVAL, HttpServer, Reply
 from monitor.sentiment import tablecache
 
 from .conftest import ROOT
@@ -118,7 +118,7 @@ def quick(value: ast.expr) -> bool:
 
 
 def test_servers_use_the_helper_or_poll_for_shutdown_at_least_every_tenth_of_a_second() -> None:
-    """monitor.httpserver.HttpServer serves the API, the demo, the fake Slack and the tests; only
+    """monitor.http.server.HttpServer serves the API, the demo, the fake Slack and the tests; only
     the misbehaving feed server of the source tests (it stalls and truncates on purpose) runs a
     raw server, and it too checks for shutdown every 0.05 s."""
     slow = []
@@ -138,7 +138,7 @@ def test_servers_use_the_helper_or_poll_for_shutdown_at_least_every_tenth_of_a_s
                     )
                     if not fast:
                         slow.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert slow == [], "stop within 0.1 s: use monitor.httpserver.HttpServer"
+    assert slow == [], "stop within 0.1 s: use monitor.http.server.HttpServer"
 
 
 def test_the_sentiment_cache_is_per_test_session() -> None:
@@ -149,7 +149,7 @@ def test_the_sentiment_cache_is_per_test_session() -> None:
 
 
 def test_one_backoff_and_one_retry_after_parser() -> None:
-    """Sources, delivery and the database reconnect all use monitor.retry's ``exponential`` and
+    """Sources, delivery and the database reconnect all use monitor.http.retry's ``exponential`` and
     ``parse_retry_after``: no other module raises 2 to a power or reads a Retry-After itself."""
     found = []
     for path in python_files("monitor"):
@@ -163,4 +163,4 @@ def test_one_backoff_and_one_retry_after_parser() -> None:
         for number, line in enumerate(text.splitlines(), 1):
             if "retry-after" in line.lower() and ".get(" in line and "parse_retry_after(" not in line:
                 found.append(f"{path.relative_to(ROOT)}:{number}: reads Retry-After")
-    assert found == [], "use monitor.retry:\n" + "\n".join(found)
+    assert found == [], "use monitor.http.retry:\n" + "\n".join(found)

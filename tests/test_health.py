@@ -7,14 +7,14 @@ from itertools import pairwise
 from typing import Any
 
 from monitor.app import build_engine
-from monitor.config import AppConfig
-from monitor.engine import Engine
-from monitor.evaluator import Evaluator
-from monitor.health import PollBook, SourceMonitor, source_status
-from monitor.loading import Definitions
+from monitor.config.loading import Definitions
+from monitor.config.rules import Rule, RuleSet
+from monitor.config.settings import AppConfig
+from monitor.detect.evaluator import Evaluator
 from monitor.models import FetchResult, Item, ScoredItem, SignalState
 from monitor.notify.render import Renderer, SlackRenderer, TextRenderer
-from monitor.rules import Rule, RuleSet
+from monitor.runtime.engine import Engine
+from monitor.runtime.health import PollBook, SourceMonitor, source_status
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeClock, FakeScorer, FakeSource
 

@@ -9,12 +9,12 @@ import pytest
 
 from monitor.app import build_engine
 from monitor.cli import main
-from monitor.config import AppConfig
-from monitor.engine import Engine
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.rules import load_rules
+from monitor.config.settings import AppConfig
 from monitor.models import Item
 from monitor.notify.render import TextRenderer
-from monitor.rules import load_rules
+from monitor.runtime.engine import Engine
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
 

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor import incident_core as core
-from monitor.config import AppConfig
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig
 from monitor.errors import InvalidOperation
-from monitor.loading import load_definitions
+from monitor.incidents import core
+from monitor.incidents.ops import IncidentOps
 from monitor.models import ACTIVE_SQL, ACTIVE_STATUSES, Incident, IncidentStatus, Signal, SignalState
 from monitor.notify.render import TextRenderer
-from monitor.ops import IncidentOps
 from monitor.store import SqlStore
 from monitor.store.schema import MIGRATIONS
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.kit import KINDS, PLACEHOLDERS, Facts, draft_text, placeholders_in
+from monitor.config.playbooks import load_playbook, load_playbooks
+from monitor.incidents.kit import KINDS, PLACEHOLDERS, Facts, draft_text, placeholders_in
 from monitor.models import Incident, IncidentStatus
 from monitor.notify.i18n import Lang
-from monitor.playbooks import load_playbook, load_playbooks
 
 from .conftest import ROOT
 
@@ -68,7 +68,7 @@ def test_placeholders_are_filled_from_the_incident(lang: Lang, expected: str) ->
     [("product=X1 充电宝", "X1 充电宝"), ("product=X1,region=上海", "X1"), ("region=上海", "上海"), ("", "标题")],
 )
 def test_product_comes_from_the_group(group: str, expected: str) -> None:
-    from monitor.kit import product
+    from monitor.incidents.kit import product
 
     incident = Incident(
         id=1,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.leases import LeaseKeeper, LeaseTimes, make_node_id
+from monitor.runtime.leases import LeaseKeeper, LeaseTimes, make_node_id
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeClock, FakeSource, RecordingNotifier
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from monitor.app import build_engine
-from monitor.config import AppConfig, IncidentsConfig, ScoringConfig
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig, IncidentsConfig, ScoringConfig
 from monitor.errors import InvalidOperation
-from monitor.loading import load_definitions
+from monitor.incidents.ops import IncidentOps
+from monitor.incidents.review import review_data, review_markdown
 from monitor.models import IncidentStatus
 from monitor.notify.render import TextRenderer
-from monitor.ops import IncidentOps
-from monitor.review import review_data, review_markdown
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
 

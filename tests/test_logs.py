@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.logs import JsonFormatter
+from monitor.runtime.logs import JsonFormatter
 
 from .conftest import ROOT
 
 
 def record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
-    rec = logging.LogRecord("monitor.ingest", logging.WARNING, __file__, 1, msg, args, None)
+    rec = logging.LogRecord("monitor.runtime.ingest", logging.WARNING, __file__, 1, msg, args, None)
     rec.__dict__.update(extra)
     return rec
 
@@ -22,7 +22,7 @@ def record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
 def test_a_json_line_has_the_fields_and_what_the_message_names() -> None:
     line = JsonFormatter().format(record("source %s: %d new item(s)", "微博", 3))
     data = json.loads(line)
-    assert data["level"] == "warning" and data["logger"] == "monitor.ingest"
+    assert data["level"] == "warning" and data["logger"] == "monitor.runtime.ingest"
     assert data["message"] == "source 微博: 3 new item(s)" and data["source"] == "微博"
     assert data["time"].endswith("+00:00")
     assert json.loads(JsonFormatter().format(record("incident %d opened: %s [%s]", 7, "t", "high")))["incident"] == 7

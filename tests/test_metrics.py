@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.metrics import Metrics
+from monitor.runtime.metrics import Metrics
 from monitor.store import SqlStore
 
 from .test_api import World

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from monitor import nab
+from bench import nab_score as nab
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab-realtweets-dev"
 DATA = Path(os.environ.get("CRISISMON_NAB_DATA", DEFAULT_DATA))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import nab
+from bench import nab_score as nab
 from monitor.detect.anomaly import Alerting, AnomalyParams
 
 from .conftest import ROOT

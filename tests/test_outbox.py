@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.leases import LeaseKeeper, LeaseTimes
 from monitor.models import Evidence, Message, Receipt
-from monitor.outbox import Dispatcher, backoff
 from monitor.protocols import DeliveryError
+from monitor.runtime.leases import LeaseKeeper, LeaseTimes
+from monitor.runtime.outbox import Dispatcher, backoff
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeClock, RecordingNotifier
 
@@ -240,7 +240,7 @@ def test_two_daemons_deliver_each_destination_from_one_of_them(tmp_path: Path) -
 
 
 def test_with_slack_a_post_whose_daemon_died_before_marking_is_found_not_repeated(db: SqlStore) -> None:
-    from monitor.notify.slack import SlackNotifier, make_web_client
+    from monitor.slack.client import SlackNotifier, make_web_client
     from monitor.testing import FakeSlackServer
 
     clock = FakeClock()

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from monitor.app import build_engine
-from monitor.config import AppConfig
-from monitor.engine import Engine
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig
 from monitor.notify.render import TextRenderer
+from monitor.runtime.engine import Engine
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSource, RecordingNotifier
 
@@ -38,9 +38,9 @@ def test_an_evaluation_longer_than_its_interval_warns_with_the_slowest_rules_and
     store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = engine_every(store, timedelta(microseconds=1))  # any real round takes longer
-    caplog.set_level(logging.WARNING, logger="monitor.overrun")
+    caplog.set_level(logging.WARNING, logger="monitor.runtime.overrun")
     engine.evaluate()
-    warnings = [r.getMessage() for r in caplog.records if r.name == "monitor.overrun"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "monitor.runtime.overrun"]
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith("evaluation took ")
     assert "longer than evaluate_every" in warnings[0] and "slowest rules: " in warnings[0]
@@ -56,10 +56,10 @@ def test_a_round_within_its_interval_is_measured_but_not_warned(
     store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = engine_every(store, timedelta(minutes=1))
-    caplog.set_level(logging.WARNING, logger="monitor.overrun")
+    caplog.set_level(logging.WARNING, logger="monitor.runtime.overrun")
     engine.evaluate()
     engine.evaluate()
-    assert not [r for r in caplog.records if r.name == "monitor.overrun"]
+    assert not [r for r in caplog.records if r.name == "monitor.runtime.overrun"]
     text = engine.metrics.render().decode()
     assert "crisismon_evaluation_overruns_total 0.0" in text
     assert "crisismon_evaluation_cycle_seconds_count 2.0" in text

@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from monitor.app import build_engine
-from monitor.config import AppConfig, ScoringConfig
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig, ScoringConfig
 from monitor.models import Item
 from monitor.notify.render import TextRenderer
 from monitor.store import SqlStore

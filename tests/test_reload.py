@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import AppConfig, ScoringConfig
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.reload import Reloader
+from monitor.config.settings import AppConfig, ScoringConfig
 from monitor.notify.render import TextRenderer
-from monitor.reload import Reloader
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeSource, RecordingNotifier
 

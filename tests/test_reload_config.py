@@ -10,11 +10,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.app import build_engine, build_sources
-from monitor.config import load_config
-from monitor.live import LiveDaemon
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.reload import Reloader
+from monitor.config.settings import load_config
 from monitor.notify.render import SlackRenderer, TextRenderer
-from monitor.reload import Reloader
+from monitor.runtime.live import LiveDaemon
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, RecordingNotifier
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.classify import KeywordClassifier
-from monitor.rules import load_rules
+from monitor.config.rules import load_rules
+from monitor.text.classify import KeywordClassifier
 
 from .conftest import ROOT
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from monitor.ruletest import expand_series
+from monitor.detect.ruletest import expand_series
 
 FAILING = """
 tests:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from monitor.classify import KeywordClassifier
-from monitor.playbooks import load_playbooks
-from monitor.rules import leaves, load_rules
+from monitor.config.playbooks import load_playbooks
+from monitor.config.rules import leaves, load_rules
+from monitor.text.classify import KeywordClassifier
 
 from .conftest import ROOT
 

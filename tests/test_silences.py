@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor import silences
+from monitor.incidents import silences
 from monitor.models import Matcher
 from monitor.store import SqlStore
 from monitor.testing import FakeSlackServer

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
+from monitor.config.settings import load_config
 from monitor.errors import ConfigError
 from monitor.store import SqlStore
 from monitor.testing import FakeSlackServer

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from monitor.escalation import dm_payload, page_payload
+from monitor.incidents.escalation import dm_payload, page_payload
 from monitor.models import Incident, IncidentStatus
-from monitor.notify.fakeslack import block_problems
+from monitor.testing.fakeslack import block_problems
 
 from .conftest import ROOT
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from monitor.app import build_engine
-from monitor.config import AppConfig, NotifyConfig, ScoringConfig, SlackConfig
-from monitor.engine import Engine
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig, NotifyConfig, ScoringConfig, SlackConfig
+from monitor.runtime.engine import Engine
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSlackServer, FakeSource
 

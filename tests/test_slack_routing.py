@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import SlackConfig, load_config
+from monitor.config.settings import SlackConfig, load_config
 from monitor.errors import ConfigError
-from monitor.ops import IncidentOps
+from monitor.incidents.ops import IncidentOps
 from monitor.store import SqlStore
 from monitor.testing import FakeSlackServer
 
@@ -108,8 +108,8 @@ def test_check_names_the_line_of_a_bad_route(tmp_path: Path, route: str, field: 
 
 
 def test_a_reload_routes_the_next_incidents(store: SqlStore, slack: FakeSlackServer, tmp_path: Path) -> None:
-    from monitor.live import LiveDaemon
-    from monitor.roster import Roster
+    from monitor.config.roster import Roster
+    from monitor.runtime.live import LiveDaemon
 
     world = slack_world(store, slack, tmp_path)
     live = LiveDaemon(engine=world.engine, build_sources=lambda configs: {}, env={"SLACK_CHANNEL": CHANNEL})

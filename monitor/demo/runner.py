@@ -11,12 +11,12 @@ from pathlib import Path
 
 from monitor.app import Wiring, build_api, build_engine
 from monitor.clock import AcceleratedClock, monotonic
-from monitor.config import AppConfig, ComplaintsApiSource, HttpConfig, RsshubSource, RssSource, ScoringConfig
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig, ComplaintsApiSource, HttpConfig, RsshubSource, RssSource, ScoringConfig
 from monitor.demo.delivery import report, wait_for_delivery
 from monitor.demo.scenario import build_timeline
 from monitor.demo.server import WEIBO_ROUTE, ScenarioServer
-from monitor.loading import load_definitions
-from monitor.scheduler import Running, build_scheduler, run_until_stopped
+from monitor.runtime.scheduler import Running, build_scheduler, run_until_stopped
 from monitor.store import SqlStore, open_store
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 
 from monitor.clock import Clock
 from monitor.demo.scenario import Event
-from monitor.httpserver import HttpServer, Reply, Request
+from monitor.http.server import HttpServer, Reply, Request
 
 WEIBO_ROUTE = "/weibo/keyword/暖居"
 

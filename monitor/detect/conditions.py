@@ -7,12 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.detect.anomaly import AnomalyDetector
-from monitor.detect.running import DetectorMemo, Running
-from monitor.detect.window import Observation, aggregate, is_rate, window_metric
-from monitor.durations import format_duration
-from monitor.models import Evidence
-from monitor.rules import (
+from monitor.config.durations import format_duration
+from monitor.config.rules import (
     AllCondition,
     Anomaly,
     AnomalyCondition,
@@ -25,6 +21,10 @@ from monitor.rules import (
     SpikeCondition,
     Threshold,
 )
+from monitor.detect.anomaly import AnomalyDetector
+from monitor.detect.running import DetectorMemo, Running
+from monitor.detect.window import Observation, aggregate, is_rate, window_metric
+from monitor.models import Evidence
 
 _OPS = {
     ">": lambda a, b: a > b,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from monitor.config.rules import Anomaly, Immediate, Match, Rule, Spike, Threshold, leaves
 from monitor.models import ScoredItem
-from monitor.rules import Anomaly, Immediate, Match, Rule, Spike, Threshold, leaves
 from monitor.text import prepare_cached
 from monitor.text.terms import Keyword, Sense, TextIndex, compile_keywords, compile_sense, found_in, index_of
 

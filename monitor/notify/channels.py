@@ -7,11 +7,11 @@ import logging
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from monitor.escalation import PAGE_DESTINATION, policy_of
+from monitor.config.roster import Roster
+from monitor.incidents.escalation import PAGE_DESTINATION, policy_of
+from monitor.incidents.sla import SlaPolicy
 from monitor.notify.render import Renderer, SlackRenderer
 from monitor.protocols import Notifier
-from monitor.roster import Roster
-from monitor.sla import SlaPolicy
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def extra_notifiers(
     slack = config.notify.slack
     url = env.get(slack.webhook_env)
     if url and "slack" not in notifiers:
-        from monitor.notify.slack import SlackWebhookNotifier
+        from monitor.slack.client import SlackWebhookNotifier
 
         interactive = bool(env.get("SLACK_SIGNING_SECRET"))
         try:
@@ -65,7 +65,7 @@ def extra_notifiers(
 def route_slack(notifiers: Mapping[str, Notifier], store: Any, config: Any) -> None:
     """Give the bot-token Slack notifier its routes (webhook mode has one channel)."""
     from monitor.notify.routing import MessageRouter
-    from monitor.notify.slack import SlackNotifier
+    from monitor.slack.client import SlackNotifier
 
     slack = notifiers.get("slack")
     if isinstance(slack, SlackNotifier):

@@ -56,7 +56,7 @@ class SlackRenderer:
         self.lang = lang
 
     def chart(self, incident: Incident, png: bytes) -> dict[str, Any]:
-        from monitor.notify import blocks
+        from monitor.slack import blocks
 
         return blocks.render_file(
             png,
@@ -66,7 +66,7 @@ class SlackRenderer:
         )
 
     def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
-        from monitor.notify import blocks
+        from monitor.slack import blocks
 
         return blocks.render_alert(
             incident,
@@ -78,21 +78,21 @@ class SlackRenderer:
         )
 
     def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
-        from monitor.notify import blocks
+        from monitor.slack import blocks
 
         return blocks.render_checklist(
             incident, playbook_title=playbook_title, now=now, mentions=self.mentions, lang=self.lang
         )
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
-        from monitor.notify import blocks
+        from monitor.slack import blocks
 
         users = [self.mentions[role] for role in notify if role in self.mentions]
         return blocks.render_update(incident, message, notify=users, lang=self.lang)
 
     def statement(self, incident: Incident, message: str, *, kind: str, version: int) -> dict[str, Any]:
         """A submitted statement in the thread, with Approve / Return / Edit buttons."""
-        from monitor.notify import blocks
+        from monitor.slack import blocks
 
         buttons = blocks.statement_actions(incident.id, kind, version, self.lang)
         return blocks.render_update(incident, message, lang=self.lang, actions_block=buttons)

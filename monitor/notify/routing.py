@@ -31,10 +31,10 @@ from typing import Any, Protocol
 
 from pydantic import Field, field_validator, model_validator
 
+from monitor.config.validation import Strict, found_expected
+from monitor.detect.severity import SEVERITIES
 from monitor.errors import Problem
 from monitor.models import Incident, Message
-from monitor.severity import SEVERITIES
-from monitor.validation import Strict, found_expected
 
 ADMIN_KINDS = frozenset({"admin", "source_down", "source_up"})
 CHANNEL_PATTERN = r"^#?[^\s#@<>|]{1,80}$"
@@ -150,9 +150,9 @@ def known_names(config: Any) -> tuple[set[str], set[str]]:
     reported where they are loaded)."""
     from pathlib import Path
 
-    from monitor.classify import KeywordClassifier
-    from monitor.playbooks import load_playbooks
-    from monitor.rules import load_rules
+    from monitor.config.playbooks import load_playbooks
+    from monitor.config.rules import load_rules
+    from monitor.text.classify import KeywordClassifier
 
     playbooks, _ = load_playbooks(Path(config.playbooks_dir))
     rules, _ = load_rules(

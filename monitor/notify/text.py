@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from monitor.config.roles import role_name
+from monitor.detect.severity import label
 from monitor.models import Incident
 from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
-from monitor.roles import role_name
-from monitor.severity import label
 
 
 def render_alert(

@@ -2,7 +2,7 @@
 
 For a paging tool (PagerDuty Events, Opsgenie, a chat bridge…), usually through a small
 adapter or the tool's own "generic webhook" integration. The body is the ``page`` message's
-payload (:func:`monitor.escalation.page_payload`): ``event`` (``incident.escalated``),
+payload (:func:`monitor.incidents.escalation.page_payload`): ``event`` (``incident.escalated``),
 ``at``, ``level``, ``role``, ``person``, ``text`` and ``incident`` (id, title, severity,
 status, rule, group, playbook, opened_at). Headers: ``Content-Type: application/json`` and
 ``Idempotency-Key: crisismon-page-<outbox id>`` (the same on a retry, so a receiver can drop
@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from monitor.http.retry import parse_retry_after
 from monitor.models import Message, Receipt
 from monitor.protocols import DeliveryError
-from monitor.retry import parse_retry_after
 
 
 class WebhookPager:

@@ -1,4 +1,4 @@
-"""Errors of the sentiment package. Only ``monitor.sentiment.cli`` turns them into exit codes."""
+"""Errors of the sentiment package. Only ``monitor.cli.sentiment`` turns them into exit codes."""
 
 from __future__ import annotations
 

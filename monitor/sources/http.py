@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 
 from monitor.clock import monotonic
-from monitor.retry import exponential
-from monitor.retry import parse_retry_after as parse_retry_after  # sources import it from here
+from monitor.http.retry import exponential
+from monitor.http.retry import parse_retry_after as parse_retry_after  # sources import it from here
 from monitor.sources.outbound import deadline as deadline_block
 
 DEFAULT_ACCEPT = (

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from monitor.validation import Strict, found_expected
+from monitor.config.validation import Strict, found_expected
 
 PUBLISHED_FORMATS = ("auto", "iso8601", "rfc2822", "epoch", "epoch_ms")
 COMPLAINT_ATTRS = ("product", "region", "brand", "channel", "store")

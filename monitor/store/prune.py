@@ -1,6 +1,6 @@
 """Retention: remove what no rule, review or backtest still needs, in small batches.
 
-Items published before the *cutoff* go, with their rule hits (``monitor.hits``), stories
+Items published before the *cutoff* go, with their rule hits (``monitor.detect.hits``), stories
 whose newest item is older, and finished outbox rows (sent or failed) of incidents that are
 no longer active. Incidents, their checklists, timelines and evidence are never removed.
 
@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.durations import format_duration
+from monitor.config.durations import format_duration
+from monitor.config.rules import Rule
 from monitor.errors import Problem
-from monitor.rules import Rule
 from monitor.store.sql import SqlStore, dt, ts
 
 log = logging.getLogger(__name__)
 
 MIN_RETENTION = timedelta(days=30)
 MARGIN = timedelta(days=1)
-REVIEW_BEFORE = timedelta(hours=6)  # monitor.review reads items from this long before an incident opened
+REVIEW_BEFORE = timedelta(hours=6)  # monitor.incidents.review reads items from this long before an incident opened
 BATCH = 2000
 PRUNE_EVERY = timedelta(hours=1)
 ACTIVE = ("open", "acknowledged", "stable")

@@ -169,7 +169,7 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX silences_ends ON silences (ends_at)",
     ],
-    # 6: volume (issue 14): what each rule counts, matched once at ingest (monitor.hits),
+    # 6: volume (issue 14): what each rule counts, matched once at ingest (monitor.detect.hits),
     # each rule's groups with their latest hit, which rule definitions those hits were built
     # for, and indexes for per-source reads and for pruning (monitor.store.prune)
     [

@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.clock import monotonic
+from monitor.detect.evidence import Summary
 from monitor.detect.state import RuleState
 from monitor.errors import InvalidOperation, NotFound
-from monitor.evidence import Summary
+from monitor.http.retry import exponential
 from monitor.models import (
     ACTIVE_SQL,
     ChecklistEntry,
@@ -38,7 +39,6 @@ from monitor.models import (
     TimelineEntry,
     TopItem,
 )
-from monitor.retry import exponential
 from monitor.store.notify_rows import NotifyRows
 from monitor.store.schema import MIGRATIONS
 
@@ -957,7 +957,7 @@ class SqlStore(NotifyRows):
             self._exec("INSERT INTO source_state (name) VALUES (?) ON CONFLICT DO NOTHING", (name,))
             self._exec("UPDATE source_state SET data = ? WHERE name = ?", (json.dumps(dict(data)), name))
 
-    # -- source health: monitor.health and `crisismon sources` (begin) -----------------
+    # -- source health: monitor.runtime.health and `crisismon sources` (begin) -----------------
 
     def source_health_of(self, name: str) -> SourceHealth | None:
         """One source's row of ``source_health``; None when it was never polled."""

@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from monitor.rules import Immediate, leaves
+from monitor.config.rules import Immediate, leaves
 from monitor.text.normalise import keyword_form
 from monitor.text.segment import is_word, word_frequencies
 from monitor.text.terms import compile_keyword

@@ -585,6 +585,6 @@ def found_in(
 def index_of(tokens: str) -> TextIndex:
     """The index of a text whose words are ``tokens`` (space-separated, as stored).
 
-    Each item is matched once, at ingest, against every rule in a row (``monitor.hits``), so a
+    Each item is matched once, at ingest, against every rule in a row (``monitor.detect.hits``), so a
     small cache serves it; 20,000 entries held about 75 MB (3.7 KB each, tracemalloc)."""
     return TextIndex(tokens.split(" ") if tokens else [])

@@ -19,7 +19,7 @@ def build_console(
     config: Any, engine: Any, store: Any, clock: Any, ops: Any, env: Mapping[str, str], *, cut: float
 ) -> Console:
     """The console of a daemon: its rules, roster and sources as currently loaded (the engine's
-    current view, ``monitor.current``, swapped on reload). ``cut``: the negative-sentiment cut."""
+    current view, ``monitor.config.current``, swapped on reload). ``cut``: the negative-sentiment cut."""
 
     def configured() -> dict[str, Any]:
         current = engine.current.config or config

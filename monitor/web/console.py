@@ -2,7 +2,7 @@
 
 ``Console.handle(method, path, headers, body)`` answers the console's paths (``/``,
 ``/incidents/...``, ``/rules``, ``/sources``, ``/login``, ``/logout``, ``/static/...``) and
-returns None for every other path, which ``monitor.api.Api`` then serves. Pages are
+returns None for every other path, which ``monitor.http.api.Api`` then serves. Pages are
 rendered on the server (Jinja2, autoescaped); acting goes through ``IncidentOps`` like the
 CLI and Slack, recorded under the person's roster name.
 """
@@ -23,10 +23,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from monitor.clock import Clock
+from monitor.config.roster import Person, Roster
+from monitor.config.rules import Rule
 from monitor.errors import InvalidOperation, NotFound
-from monitor.httpserver import Response
-from monitor.roster import Person, Roster
-from monitor.rules import Rule
+from monitor.http.server import Response
 from monitor.web import svg, views
 from monitor.web.auth import LOGIN_COOKIE, SESSION_COOKIE, Session, Sessions, Throttle, cookie, parse_cookies
 from monitor.web.auth import verify_password as check_password
@@ -178,7 +178,7 @@ class Console:
         return self.page("board.html", who, title="Incidents", rows=rows, now=now)
 
     def incident(self, who: Who, incident_id: str, *, problem: str = "", status: int = 200) -> Response:
-        from monitor.review import review_data
+        from monitor.incidents.review import review_data
 
         now = self.now()
         incident = self.store.incident(int(incident_id))
@@ -203,7 +203,7 @@ class Console:
         )
 
     def review(self, who: Who, incident_id: str) -> Response:
-        from monitor.review import review_markdown
+        from monitor.incidents.review import review_markdown
 
         incident = self.store.incident(int(incident_id))
         text = review_markdown(incident, self.store.timeline(incident.id))

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.config.roster import Roster
+from monitor.config.rules import Anomaly, Immediate, Rule, Spike, leaves
 from monitor.detect.matching import selects
+from monitor.detect.severity import SEV_LABEL, rank
 from monitor.detect.window import Observation, aggregate
-from monitor.health import SourceLine, source_lines
+from monitor.incidents.sla import muted
 from monitor.models import ACTIVE_STATUSES, Incident, IncidentStatus, SignalState, TimelineEntry
-from monitor.roster import Roster
-from monitor.rules import Anomaly, Immediate, Rule, Spike, leaves
-from monitor.severity import SEV_LABEL, rank
-from monitor.sla import muted
+from monitor.runtime.health import SourceLine, source_lines
 from monitor.web.svg import Chart
 
 STATUS_ORDER = {s: i for i, s in enumerate(("open", "acknowledged", "stable", "resolved", "closed"))}
@@ -151,7 +151,7 @@ def describe(entry: TimelineEntry) -> str:
 
 def incident_chart(store: Any, rule: Rule, incident: Incident, cut: float, now: datetime) -> Chart:
     """The rule's metric for the incident's group, 6 h before it opened until it ended (as the review's)."""
-    from monitor.backtest import replay, spans
+    from monitor.detect.backtest import replay, spans
 
     start = incident.opened_at - timedelta(hours=6)
     end = incident.resolved_at or incident.closed_at or now

@@ -8,8 +8,8 @@ import pytest
 from slack_sample import TOKEN
 from slack_sdk import WebClient
 
-from monitor.notify.fakeslack import FakeSlackServer
-from monitor.notify.slack import make_web_client
+from monitor.slack.client import make_web_client
+from monitor.testing.fakeslack import FakeSlackServer
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # when run as a script
     sys.path.insert(0, str(ROOT))
 
-from monitor.evidence import Summary  # noqa: E402
+from monitor.detect.evidence import Summary  # noqa: E402
 from monitor.models import (  # noqa: E402
     ChecklistEntry,
     Evidence,
@@ -24,9 +24,9 @@ from monitor.models import (  # noqa: E402
     IncidentStatus,
     TopItem,
 )
-from monitor.notify import modals  # noqa: E402
-from monitor.notify.blocks import render_alert, render_checklist, render_update, statement_actions  # noqa: E402
 from monitor.notify.i18n import Lang  # noqa: E402
+from monitor.slack import modals  # noqa: E402
+from monitor.slack.blocks import render_alert, render_checklist, render_update, statement_actions  # noqa: E402
 
 TOKEN = "xoxb-test-token"
 OPENED = datetime(2024, 5, 1, 9, 40, tzinfo=UTC)

@@ -25,8 +25,8 @@ from slack_sample import (
 )
 
 from monitor.models import ChecklistEntry, Evidence, Incident, IncidentStatus, TopItem
-from monitor.notify import blocks
-from monitor.notify.blocks import (
+from monitor.slack import blocks
+from monitor.slack.blocks import (
     escape,
     fit_lines,
     link,
@@ -37,7 +37,7 @@ from monitor.notify.blocks import (
     truncate,
     truncate_escaped,
 )
-from monitor.notify.fakeslack import block_problems, view_problems
+from monitor.testing.fakeslack import block_problems, view_problems
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 PAYLOADS = list(payloads())

@@ -11,8 +11,8 @@ from slack_sample import TOKEN
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from monitor.notify.fakeslack import FakeSlackServer, block_problems
-from monitor.notify.slack import make_web_client
+from monitor.slack.client import make_web_client
+from monitor.testing.fakeslack import FakeSlackServer, block_problems
 
 
 def test_base_url_is_loopback_with_a_trailing_slash(fake_slack: FakeSlackServer) -> None:

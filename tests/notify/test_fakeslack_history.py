@@ -7,7 +7,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from monitor.notify.fakeslack import FakeSlackServer
+from monitor.testing.fakeslack import FakeSlackServer
 
 CHANNEL = "C0CRISIS01"
 META = {"event_type": "crisismon_message", "event_payload": {"outbox_id": 3}}

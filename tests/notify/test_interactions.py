@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 import pytest
 from slack_sample import NOW, PLAYBOOK_TITLE, RULE_DESCRIPTION, sample_incident
 
-from monitor.notify.blocks import render_alert, render_checklist
-from monitor.notify.interactions import Action, InteractionError, parse_interaction
-from monitor.notify.signature import sign, verify_slack_signature
+from monitor.slack.blocks import render_alert, render_checklist
+from monitor.slack.interactions import Action, InteractionError, parse_interaction
+from monitor.slack.signature import sign, verify_slack_signature
 
 SECRET = "test-signing-secret"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.notify.signature import MAX_AGE_SECONDS, SignatureError, sign, verify_slack_signature
+from monitor.slack.signature import MAX_AGE_SECONDS, SignatureError, sign, verify_slack_signature
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_714_559_400.0

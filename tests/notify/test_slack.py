@@ -12,10 +12,10 @@ from slack_sample import MENTIONS, NOW, PLAYBOOK_TITLE, RULE_DESCRIPTION, TOKEN,
 from slack_sdk import WebClient
 
 from monitor.models import IncidentStatus, Message
-from monitor.notify.blocks import render_alert, render_checklist, render_update
-from monitor.notify.fakeslack import FakeSlackServer
-from monitor.notify.slack import SlackNotifier, SlackWebhookNotifier, make_web_client
 from monitor.protocols import DeliveryError, Notifier
+from monitor.slack.blocks import render_alert, render_checklist, render_update
+from monitor.slack.client import SlackNotifier, SlackWebhookNotifier, make_web_client
+from monitor.testing.fakeslack import FakeSlackServer
 
 CHANNEL = "C0CRISIS01"
 

@@ -9,10 +9,10 @@ import pytest
 from slack_helpers import CHANNEL, message, text
 from slack_sdk import WebClient
 
-from monitor.notify.blocks import render_file
-from monitor.notify.fakeslack import FakeSlackServer
-from monitor.notify.slack import WEBHOOK_NO_FILE, SlackNotifier, SlackWebhookNotifier, make_web_client
 from monitor.protocols import DeliveryError
+from monitor.slack.blocks import render_file
+from monitor.slack.client import WEBHOOK_NO_FILE, SlackNotifier, SlackWebhookNotifier, make_web_client
+from monitor.testing.fakeslack import FakeSlackServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
@@ -165,7 +165,7 @@ def test_webhook_file_without_text_uses_the_title(fake_slack: FakeSlackServer) -
 
 def test_a_rendered_chart_reaches_slack(fake_slack: FakeSlackServer, notifier: SlackNotifier) -> None:
     pytest.importorskip("matplotlib")
-    from monitor.charts import ChartSeries, render_png
+    from monitor.notify.charts import ChartSeries, render_png
 
     start = datetime(2024, 5, 1, 8, tzinfo=UTC)
     stamps = [start + timedelta(minutes=5 * i) for i in range(12)]

@@ -10,9 +10,9 @@ from slack_helpers import CHANNEL, message, text
 from slack_sdk import WebClient
 
 from monitor.models import Receipt
-from monitor.notify.fakeslack import FakeSlackServer
-from monitor.notify.slack import METADATA_EVENT, SlackNotifier, payload_digest
 from monitor.protocols import DeliveryError
+from monitor.slack.client import METADATA_EVENT, SlackNotifier, payload_digest
+from monitor.testing.fakeslack import FakeSlackServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\1" * 100
 

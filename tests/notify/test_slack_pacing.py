@@ -8,9 +8,9 @@ import pytest
 from slack_helpers import CHANNEL, Ticker, message, text
 from slack_sdk import WebClient
 
-from monitor.notify.fakeslack import FakeSlackServer
-from monitor.notify.slack import SlackNotifier
 from monitor.protocols import DeliveryError
+from monitor.slack.client import SlackNotifier
+from monitor.testing.fakeslack import FakeSlackServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 

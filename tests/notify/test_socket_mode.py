@@ -14,9 +14,9 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from test_interactions import alert_element, block_actions
 
-from monitor.notify.fakeslack import FakeSlackServer
-from monitor.notify.interactions import Action, InteractionError, action_from_payload
-from monitor.notify.socket_mode import SocketModeListener, SocketModeUnavailable
+from monitor.slack.interactions import Action, InteractionError, action_from_payload
+from monitor.slack.socket_mode import SocketModeListener, SocketModeUnavailable
+from monitor.testing.fakeslack import FakeSlackServer
 
 APP_TOKEN = "xapp-1-A0001-123-abc"
 

@@ -10,14 +10,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from monitor.api import Api, ApiServer
-from monitor.classify import KeywordClassifier
-from monitor.httpserver import Limits
-from monitor.ingest import Ingestor
-from monitor.metrics import Metrics
-from monitor.ops import IncidentOps
+from monitor.http.api import Api, ApiServer
+from monitor.http.server import Limits
+from monitor.incidents.ops import IncidentOps
+from monitor.runtime.ingest import Ingestor
+from monitor.runtime.metrics import Metrics
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeClock, FakeScorer
+from monitor.text.classify import KeywordClassifier
 
 TOKEN = "api-token"
 

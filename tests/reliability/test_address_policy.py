@@ -16,9 +16,9 @@ import httpcore
 import pytest
 
 from monitor.app import build_sources
-from monitor.config import AppConfig
+from monitor.config.settings import AppConfig
 from monitor.errors import ConfigError
-from monitor.httpserver import HttpServer, Reply, Request
+from monitor.http.server import HttpServer, Reply, Request
 from monitor.sources.outbound import AddressPolicy, is_special
 from monitor.testing import FakeClock
 
@@ -152,7 +152,7 @@ def test_an_intranet_home_may_use_its_private_addresses() -> None:
 def test_a_malformed_allow_list_entry_is_a_config_problem(tmp_path: object) -> None:
     from pathlib import Path
 
-    from monitor.config import load_config
+    from monitor.config.settings import load_config
 
     path = Path(str(tmp_path)) / "c.yaml"
     path.write_text(

@@ -23,13 +23,13 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from monitor.api import ApiServer
 from monitor.app import build_engine
-from monitor.config import AppConfig, ScoringConfig
-from monitor.httpserver import HttpServer, Reply, Request
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig, ScoringConfig
+from monitor.http.api import ApiServer
+from monitor.http.server import HttpServer, Reply, Request
 from monitor.notify.render import SlackRenderer
-from monitor.notify.slack import SlackNotifier, make_web_client
+from monitor.slack.client import SlackNotifier, make_web_client
 from monitor.sources.feeds import FeedSource
 from monitor.sources.http import FetchPolicy, HttpFetcher
 from monitor.sources.outbound import AddressPolicy, Outbound

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import AppConfig, ScoringConfig, load_config
+from monitor.config.loading import load_definitions
+from monitor.config.playbooks import load_playbooks
+from monitor.config.reload import Reloader
+from monitor.config.roster import load_roster
+from monitor.config.rules import load_rules
+from monitor.config.settings import AppConfig, ScoringConfig, load_config
+from monitor.config.yamlload import MAX_BYTES
 from monitor.errors import ConfigError
-from monitor.loading import load_definitions
 from monitor.notify.render import TextRenderer
-from monitor.playbooks import load_playbooks
-from monitor.reload import Reloader
-from monitor.roster import load_roster
-from monitor.rules import load_rules
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeSource, RecordingNotifier
-from monitor.yamlload import MAX_BYTES
 
 from ..conftest import ROOT
 from ..test_engine import make_engine

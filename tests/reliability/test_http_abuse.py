@@ -1,6 +1,6 @@
 """The HTTP server refuses abuse (issue 13, point 4): bad lengths, slow clients, floods, odd paths.
 
-Against the daemon's real API server (monitor.api over monitor.httpserver) on loopback, with
+Against the daemon's real API server (monitor.http.api over monitor.http.server) on loopback, with
 short limits: headers and body each within 0.5 s, bodies up to 10,000 bytes, 8 connections.
 """
 
@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from monitor.api import ApiServer
-from monitor.httpserver import HttpServer, Limits, Reply, Request
+from monitor.http.api import ApiServer
+from monitor.http.server import HttpServer, Limits, Reply, Request
 
 from .conftest import TOKEN, address, exchange, read_all, status_of
 

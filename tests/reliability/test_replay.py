@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from monitor.api import ApiServer
+from monitor.http.api import ApiServer
 from monitor.models import Evidence
-from monitor.notify.signature import sign
+from monitor.slack.signature import sign
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeClock
 

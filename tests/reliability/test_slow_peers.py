@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from monitor.app import build_engine, build_sources
-from monitor.config import AppConfig
-from monitor.health import source_status
-from monitor.loading import Definitions
-from monitor.rules import RuleSet
+from monitor.config.loading import Definitions
+from monitor.config.rules import RuleSet
+from monitor.config.settings import AppConfig
+from monitor.runtime.health import source_status
 from monitor.sources.complaints import ComplaintsApiSource
 from monitor.sources.feeds import FeedSource
 from monitor.sources.http import FetchPolicy, HttpFetcher

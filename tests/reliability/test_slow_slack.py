@@ -18,9 +18,9 @@ import pytest
 
 from monitor.clock import SystemClock
 from monitor.models import Message
-from monitor.notify.slack import SlackNotifier, make_web_client
-from monitor.outbox import Dispatcher
 from monitor.protocols import DeliveryError
+from monitor.runtime.outbox import Dispatcher
+from monitor.slack.client import SlackNotifier, make_web_client
 from monitor.store import open_store
 from monitor.testing import FakeClock, FakeSlackServer
 

@@ -7,10 +7,10 @@ import time
 from datetime import timedelta
 
 from monitor.app import build_engine
-from monitor.config import AppConfig
-from monitor.loading import Definitions
-from monitor.rules import RuleSet
-from monitor.scheduler import Running, Stopped, build_scheduler, run_until_stopped
+from monitor.config.loading import Definitions
+from monitor.config.rules import RuleSet
+from monitor.config.settings import AppConfig
+from monitor.runtime.scheduler import Running, Stopped, build_scheduler, run_until_stopped
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer
 
@@ -89,11 +89,11 @@ def test_give_up_ends_the_run_as_a_failure(store: SqlStore) -> None:
 
 
 def test_one_retry_after_parser_and_one_backoff_for_sources_and_delivery() -> None:
-    """Issue 11, point 6: the outbox and the sources share monitor.retry."""
+    """Issue 11, point 6: the outbox and the sources share monitor.http.retry."""
     from datetime import UTC, datetime
 
-    from monitor.outbox import backoff
-    from monitor.retry import exponential, parse_retry_after
+    from monitor.http.retry import exponential, parse_retry_after
+    from monitor.runtime.outbox import backoff
     from monitor.sources.http import Backoff
 
     now = datetime(2026, 10, 21, 7, 27, tzinfo=UTC)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli.sentiment import register
 from monitor.sentiment import SentimentScorer, exact_sentiment
-from monitor.sentiment.cli import register
 
 
 def run(argv: list[str], stdin: bytes = b"", monkeypatch: pytest.MonkeyPatch | None = None) -> int:
@@ -210,10 +210,10 @@ def test_bad_model_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
 
 def test_module_entry_point() -> None:
     ok = subprocess.run(
-        [sys.executable, "-m", "monitor.sentiment.cli", "score"],
+        [sys.executable, "-m", "monitor.cli.sentiment", "score"],
         input="送餐太慢了\nhello\n".encode(),
         capture_output=True,
     )
     assert ok.returncode == 0 and len(ok.stdout.decode().split("\n")) == 3
-    bad = subprocess.run([sys.executable, "-m", "monitor.sentiment.cli", "score"], input=b"\xff", capture_output=True)
+    bad = subprocess.run([sys.executable, "-m", "monitor.cli.sentiment", "score"], input=b"\xff", capture_output=True)
     assert bad.returncode == 2 and b"Traceback" not in bad.stderr and b"UTF-8" in bad.stderr

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.app import build_scorer, negative_cut
 from monitor.cli import main
-from monitor.config import load_config
+from monitor.config.settings import load_config
 from monitor.sentiment import DEFAULT_NEGATIVE_CUT, SNOWNLP_NEGATIVE_CUT, linear, tablecache
 from monitor.sentiment.segmenter import SegTables
 

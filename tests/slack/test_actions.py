@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.roster import Roster
+from monitor.config.roster import Roster
 from monitor.testing import FakeSlackServer
 
 from .world import LEAD, LEGAL, SPOKES, STRANGER, World, option_value, text_value, user_value

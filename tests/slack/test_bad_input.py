@@ -99,7 +99,7 @@ def test_stale_confirmation_without_inputs_is_answered_in_place(world: World) ->
     assert body["view"]["title"]["text"] == "Nothing changed"
     assert "became acknowledged after you opened this window" in body["view"]["blocks"][0]["text"]["text"]
     assert world.incident(incident_id).status.value == "acknowledged" and len(world.timeline(incident_id)) == before
-    from monitor.notify.fakeslack import view_problems
+    from monitor.testing.fakeslack import view_problems
 
     assert view_problems(body["view"]) == []
 

@@ -68,7 +68,7 @@ def test_silences_go_through_the_silences_seam(world: World) -> None:
 def test_store_silences_creates_lists_and_expires_real_silences(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from monitor.slackapp import StoreSilences
+    from monitor.slack.app import StoreSilences
     from monitor.store import open_store
 
     store = open_store(str(tmp_path / "s.db"))

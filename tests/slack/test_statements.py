@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.kit import product
-from monitor.review import review_data, review_markdown
+from monitor.incidents.kit import product
+from monitor.incidents.review import review_data, review_markdown
 
 from .world import LEAD, LEGAL, SPOKES, World, text_value
 

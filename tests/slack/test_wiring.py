@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 import httpx
 
 from monitor.app import build_api, build_engine
-from monitor.config import AppConfig, ScoringConfig
-from monitor.loading import load_definitions
-from monitor.notify.signature import sign
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AppConfig, ScoringConfig
+from monitor.slack.signature import sign
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSlackServer, FakeSource
 

@@ -12,19 +12,19 @@ from urllib.parse import urlencode
 
 import httpx
 
-from monitor.api import Api, ApiServer
 from monitor.app import build_engine
-from monitor.config import AppConfig, ScoringConfig
-from monitor.kit import Facts
-from monitor.loading import load_definitions
+from monitor.config.loading import load_definitions
+from monitor.config.roster import Person, Roster
+from monitor.config.settings import AppConfig, ScoringConfig
+from monitor.http.api import Api, ApiServer
+from monitor.incidents.kit import Facts
+from monitor.incidents.ops import IncidentOps
 from monitor.models import Incident, TimelineEntry
 from monitor.notify.i18n import Lang
 from monitor.notify.render import SlackRenderer
-from monitor.notify.signature import sign
-from monitor.notify.slack import SlackNotifier, make_web_client
-from monitor.ops import IncidentOps
-from monitor.roster import Person, Roster
-from monitor.slackapp import build_slack_app
+from monitor.slack.app import build_slack_app
+from monitor.slack.client import SlackNotifier, make_web_client
+from monitor.slack.signature import sign
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer, FakeSilences, FakeSlackServer, FakeSource
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from feedserver import MisbehavingServer, Route
 
-from monitor.sources import fetch_cli
+from monitor.cli import fetch as fetch_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "data" / "feeds-dev"
@@ -68,7 +68,7 @@ def test_every_corpus_file_is_handled(server: MisbehavingServer) -> None:
 def test_corpus_through_the_command_line(server: MisbehavingServer) -> None:
     urls = serve_corpus(server)
     proc = subprocess.run(
-        [sys.executable, "-m", "monitor.sources.fetch_cli", "--timeout", "5", *urls],
+        [sys.executable, "-m", "monitor.cli.fetch", "--timeout", "5", *urls],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from feedserver import MisbehavingServer, Route
 
-from monitor.sources import fetch_cli
+from monitor.cli import fetch as fetch_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FEED = (
@@ -87,7 +87,7 @@ def test_module_entry_point_never_tracebacks(server: MisbehavingServer) -> None:
     ]
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}  # a terminal that cannot print Chinese
     proc = subprocess.run(
-        [sys.executable, "-m", "monitor.sources.fetch_cli", "--timeout", "2", *urls],
+        [sys.executable, "-m", "monitor.cli.fetch", "--timeout", "2", *urls],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

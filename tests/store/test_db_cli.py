@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli.db import main
 from monitor.store import open_store, redact_url
-from monitor.store.db_cli import main
 from monitor.store.schema import LATEST
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(
-    *args: str, env: dict[str, str] | None = None, module: str = "monitor.store.db_cli"
+    *args: str, env: dict[str, str] | None = None, module: str = "monitor.cli.db"
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", module, *args],
@@ -49,7 +49,7 @@ def test_crisismon_db_upgrade_through_daemon_py(db_url: str) -> None:
         timeout=60,
     )
     if "invalid choice: 'db'" in done.stderr:
-        pytest.skip("monitor.cli does not register the `db` command yet (monitor.store.db_cli.register)")
+        pytest.skip("monitor.cli.main does not register the `db` command yet (monitor.cli.db.register)")
     assert done.returncode == 0, done.stderr
     assert f"schema version 0 -> {LATEST}" in done.stdout
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from monitor.classify import KeywordClassifier
-from monitor.evaluator import Evaluator
-from monitor.hits import HitBook, MatchedHits
-from monitor.ingest import Ingestor
-from monitor.metrics import Metrics
+from monitor.config.rules import Rule
+from monitor.detect.evaluator import Evaluator
+from monitor.detect.hits import HitBook, MatchedHits
 from monitor.models import FetchResult, Item
-from monitor.rules import Rule
+from monitor.runtime.ingest import Ingestor
+from monitor.runtime.metrics import Metrics
 from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeScorer
+from monitor.text.classify import KeywordClassifier
 
 TEXTS = [
     "电暖器起火了，吓死人 #{n}",
@@ -129,7 +129,7 @@ def test_a_rule_added_or_edited_by_reload_is_rebuilt_with_a_progress_line(
     book.ensure(rules, clock.now())
     ingest.ingest("complaints", FetchResult(items=items(clock, 0, 90)), clock.now())
     rules[:] = [rule("fire", ["坏"]), RULES[1]]  # "fire" edited, "quality" added: what a hot reload swaps in
-    caplog.set_level(logging.INFO, logger="monitor.hits")
+    caplog.set_level(logging.INFO, logger="monitor.detect.hits")
     caplog.clear()
     book.ensure(rules, clock.now())
     lines = [r.getMessage() for r in caplog.records]
@@ -145,7 +145,7 @@ def test_a_restart_keeps_the_hits_and_rebuilds_nothing(store: SqlStore, caplog: 
     book.ensure(rules, clock.now())
     ingestor(store, book).ingest("complaints", FetchResult(items=items(clock, 0, 50)), clock.now())
     clock.advance(minutes=5)
-    caplog.set_level(logging.INFO, logger="monitor.hits")
+    caplog.set_level(logging.INFO, logger="monitor.detect.hits")
     caplog.clear()
     restarted = HitBook(store, lambda: rules)
     restarted.ensure(rules, clock.now())

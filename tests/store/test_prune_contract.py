@@ -11,15 +11,15 @@ import textwrap
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.classify import KeywordClassifier
-from monitor.hits import HitBook, MatchedHits
-from monitor.ingest import Ingestor
-from monitor.metrics import Metrics
+from monitor.config.rules import Rule
+from monitor.detect.hits import HitBook, MatchedHits
 from monitor.models import FetchResult, IncidentStatus, Item, Receipt
-from monitor.rules import Rule
+from monitor.runtime.ingest import Ingestor
+from monitor.runtime.metrics import Metrics
 from monitor.store import SqlStore, open_store
 from monitor.store.prune import cutoff_for, plan, prune, retention_for
 from monitor.testing import FakeClock, FakeScorer
+from monitor.text.classify import KeywordClassifier
 
 RULE = Rule.model_validate(
     {

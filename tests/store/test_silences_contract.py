@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor import silences
 from monitor.errors import NotFound
+from monitor.incidents import silences
 from monitor.store import SqlStore
 
 NOW = datetime(2026, 11, 24, 20, 0, tzinfo=UTC)

@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from monitor.announce import OutboxWriter
-from monitor.api import ApiStore
-from monitor.evaluator import ItemReader, RuleStateStore
-from monitor.health import HealthStore
-from monitor.incidents import IncidentStore
-from monitor.ingest import IngestStore
-from monitor.leases import LeaseStore
+from monitor.detect.evaluator import ItemReader, RuleStateStore
+from monitor.http.api import ApiStore
+from monitor.incidents.announce import OutboxWriter
+from monitor.incidents.ops import OpsStore
+from monitor.incidents.service import IncidentStore
+from monitor.incidents.silences import SilenceStore
+from monitor.incidents.sla import SlaStore
 from monitor.notify.routing import RoutingStore
-from monitor.ops import OpsStore
-from monitor.outbox import OutboxStore
-from monitor.silences import SilenceStore
-from monitor.sla import SlaStore
+from monitor.runtime.health import HealthStore
+from monitor.runtime.ingest import IngestStore
+from monitor.runtime.leases import LeaseStore
+from monitor.runtime.outbox import OutboxStore
 from monitor.store import SqlStore
 
 ROOT = Path(__file__).resolve().parents[2]

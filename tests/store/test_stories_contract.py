@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.classify import KeywordClassifier
-from monitor.ingest import Ingestor
-from monitor.metrics import Metrics
 from monitor.models import FetchResult, Item
+from monitor.runtime.ingest import Ingestor
+from monitor.runtime.metrics import Metrics
 from monitor.store import SqlStore
 from monitor.testing import FakeScorer
+from monitor.text.classify import KeywordClassifier
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 ORIGINAL = "暖居X3电暖器用了不到一周就冒烟了，插头都烧黑了，这种产品怎么敢卖？"

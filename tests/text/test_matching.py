@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.classify import KeywordClassifier
+from monitor.config.rules import Match
 from monitor.detect.matching import matches
-from monitor.ingest import score_items
 from monitor.models import Item
-from monitor.rules import Match
+from monitor.runtime.ingest import score_items
 from monitor.testing import FakeScorer
+from monitor.text.classify import KeywordClassifier
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 

@@ -2,7 +2,7 @@
 
 One browser for the whole session. The tests skip, saying why, when chromium or Playwright is
 missing (`.ci/run` installs both). The browser finds the CJK font shipped by the
-noto-cjk-sans-otc package through a fontconfig file (monitor.fonts), so Chinese renders on a
+noto-cjk-sans-otc package through a fontconfig file (monitor.notify.fonts), so Chinese renders on a
 machine without system CJK fonts.
 """
 
@@ -33,7 +33,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not Path(CHROMIUM).is_file():
         pytest.skip("no chromium: apt-get install chromium (.ci/run does)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
-    from monitor.fonts import fontconfig_file
+    from monitor.notify.fonts import fontconfig_file
 
     env = dict(os.environ)
     conf = fontconfig_file(tmp_path_factory.mktemp("fonts"))

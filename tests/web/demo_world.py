@@ -7,13 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from monitor.api import ApiServer
 from monitor.app import build_api, build_engine
-from monitor.config import AuthConfig, ConsoleUser, HttpConfig
+from monitor.config.loading import load_definitions
+from monitor.config.settings import AuthConfig, ConsoleUser, HttpConfig
 from monitor.demo.runner import demo_config
 from monitor.demo.scenario import build_timeline
 from monitor.demo.server import ScenarioServer
-from monitor.loading import load_definitions
+from monitor.http.api import ApiServer
 from monitor.notify.render import TextRenderer
 from monitor.store import SqlStore, open_store
 from monitor.testing import FakeClock, RecordingNotifier

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config
+from monitor.config.settings import load_config
 from monitor.errors import ConfigError
 from monitor.web.auth import hash_password, verify_password
 

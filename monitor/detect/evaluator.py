@@ -1,0 +1,306 @@
+"""Evaluate rules over stored items: one Signal per (rule, group) that is not inactive."""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from monitor.clock import monotonic
+from monitor.config.rules import Anomaly, Rule, Spike, leaves
+from monitor.detect.anomaly import AnomalyDetector
+from monitor.detect.conditions import Leaf, Observe, anomaly, compare, evaluate
+from monitor.detect.evidence import Summary, TermBaseline, summarise, term_baseline, top_stories
+from monitor.detect.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits, stored_items
+from monitor.detect.matching import group_key, selected_by_any
+from monitor.detect.running import DetectorMemo, Running
+from monitor.detect.severity import rank
+from monitor.detect.state import RuleState, step
+from monitor.detect.window import Observation, aggregate
+from monitor.models import ScoredItem, Signal, SignalState, TopItem
+from monitor.store import SqlStore
+
+
+class RuleStateStore(Protocol):
+    """Where the evaluator keeps each (rule, group) state, and reads items."""
+
+    def put_rule_state(self, rule_id: str, group: str, state: RuleState) -> None: ...
+
+    def rule_states(self, rule_id: str) -> dict[str, RuleState]: ...
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]: ...
+
+    def earliest_item(self, sources: Sequence[str] | None) -> datetime | None: ...
+
+
+TOP_ITEMS = 5
+TERM_BASELINE = timedelta(hours=24)
+WARM_CHUNK = timedelta(days=1)
+
+
+class ItemReader(Protocol):
+    """Where evaluation reads items: the store, or items held in memory (rule tests)."""
+
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]: ...
+
+    def earliest_item(self, sources: Sequence[str] | None) -> datetime | None: ...
+
+
+class SortedItems:
+    """Items held in memory, sorted by publication time, read by bisection."""
+
+    def __init__(self, items: Sequence[ScoredItem]) -> None:
+        self._items = sorted(items, key=lambda s: (s.item.published_at, s.item.source, s.item.id))
+        self._times = [s.item.published_at for s in self._items]
+
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]:
+        window = self._items[bisect.bisect_right(self._times, start) : bisect.bisect_right(self._times, end)]
+        return [s for s in window if not sources or s.item.source in sources]
+
+    def earliest_item(self, sources: Sequence[str] | None) -> datetime | None:
+        return next((s.item.published_at for s in self._items if not sources or s.item.source in sources), None)
+
+
+class Evaluator:
+    """Evaluates rules at a given time and persists each (rule, group)'s state."""
+
+    def __init__(
+        self,
+        store: RuleStateStore,
+        default_cut: float,
+        sources_down: Callable[[datetime], set[str]] = lambda now: set(),
+        history_start: datetime | None = None,
+        items: ItemReader | None = None,
+        timed: Callable[[str, float, datetime], None] | None = None,
+        hits: HitReader | None = None,
+    ) -> None:
+        """``history_start`` overrides when data begins (rule tests); else the oldest item.
+        ``timed(rule_id, seconds, now)`` is told how long each rule's evaluation took (metrics).
+        ``hits``: where each rule's hits are read (``monitor.detect.hits``: the daemon's stored ones);
+        by default they are matched from ``items``."""
+        self.store = store
+        self.default_cut = default_cut
+        self.sources_down = sources_down
+        self.history_start = history_start
+        self.items: ItemReader = items or store
+        self.detectors = DetectorMemo()
+        self.timed = timed
+        self.hits: HitReader = hits or MatchedHits(self.items)
+        self._baselines: dict[tuple[tuple[str, ...], datetime], TermBaseline] = {}
+
+    def summary(self, rule: Rule, items: Sequence[ScoredItem], now: datetime) -> Summary:
+        """What is spreading in the rule's window, terms against the ``TERM_BASELINE`` before the
+        hour the window starts in (computed once an hour per set of sources, not every round)."""
+        start = now - rule.window
+        current = [s for s in items if s.item.published_at > start]
+        sources = rule.all_sources()
+        edge = datetime.fromtimestamp(start.timestamp() // 3600 * 3600, start.tzinfo)
+        key = (sources, edge)
+        baseline = self._baselines.get(key)
+        if baseline is None:
+            baseline = term_baseline(self.items.items_between(sources or None, edge - TERM_BASELINE, edge))
+            if len(self._baselines) >= 16:  # a few windows and source sets; the oldest hours go first
+                for old in sorted(self._baselines, key=lambda k: k[1])[:8]:
+                    del self._baselines[old]
+            self._baselines[key] = baseline
+        return summarise(current, baseline)
+
+    def evaluate(self, rules: Sequence[Rule], now: datetime) -> list[Signal]:
+        down = self.sources_down(now)
+        signals: list[Signal] = []
+        for rule in rules:
+            signals.extend(self.evaluate_timed(rule, now, down))
+        self.finish(now)
+        return signals
+
+    def evaluate_timed(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
+        """``evaluate_rule``, telling ``timed`` how long it took."""
+        started = monotonic()
+        try:
+            return self.evaluate_rule(rule, now, down)
+        finally:
+            if self.timed is not None:
+                self.timed(rule.id, monotonic() - started, now)
+
+    def prepare(self, rules: Sequence[Rule], now: datetime) -> None:
+        """Before a round: rebuild the stored hits of rules added or edited since (``monitor.detect.hits``)."""
+        if isinstance(self.hits, HitBook):
+            self.hits.ensure(rules, now)
+
+    def finish(self, now: datetime) -> None:
+        """After a round of evaluations: forget the running detectors of rules no longer evaluated."""
+        self.detectors.forget_stale(now)
+
+    def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
+        cut = rule.negative_below or self.default_cut
+        sources = rule.all_sources()
+        self.prepare([rule], now)  # done already for a round (``Engine.evaluate``): then a lookup
+        states = self.store.rule_states(rule.id)
+        history_since = self.history_start or self.items.earliest_item(sources or None)
+        since = self.read_since(rule, now, set(states))
+        if since == now - rule.lookback():  # anomaly detectors to replay: a day at a time, not all at once
+            self.warm(rule, now, set(states), history_since, cut)
+            since = self.read_since(rule, now, set(states))
+        groups: dict[str, list[Hit]] = defaultdict(list)
+        for hit in self.hits.hits_between(rule, since, now):
+            groups[hit.group].append(hit)
+        known = self.hits.groups_between(rule, now - rule.lookback(), now)
+        for group in known or ():
+            groups.setdefault(group, [])
+        fed_by_down = bool(down & set(sources)) if sources else bool(down)
+        bits = leaf_bits(rule)
+        signals = []
+        for group in sorted(set(groups) | set(states)):
+            grouped = groups.get(group, [])
+            observe = observer(bits, grouped)
+            verdict = evaluate(rule.condition, observe, now, rule, cut, history_since, self.detectors, group)
+            own = [h for h in grouped if h.marks & OWN]  # the rule's own selection: severity, evidence
+            prev = states.get(group, RuleState())
+            state = step(prev, verdict.holds, now, rule.for_, rule.keep_firing_for, hold_resolution=fed_by_down)
+            severity = severity_of(rule, [h.obs for h in own], now, cut) if verdict.holds else prev.severity
+            state = RuleState(state.state, state.pending_since, state.firing_since, state.last_true_at, severity)
+            self.store.put_rule_state(rule.id, group, state)
+            if state.state == SignalState.INACTIVE and prev.state == SignalState.INACTIVE:
+                continue
+            shown = self.window_items(rule, own or grouped, now)
+            signals.append(
+                Signal(
+                    rule_id=rule.id,
+                    group=group,
+                    state=state.state,
+                    at=now,
+                    holds=verdict.holds,
+                    severity=severity or rule.severity.default,
+                    evidence=verdict.evidence,
+                    top_items=top_items(shown, now - rule.window, cut),
+                    summary=self.summary(rule, shown, now) if state.state == SignalState.FIRING else None,
+                    transitioned=state.state != prev.state,
+                    since=state.firing_since,
+                )
+            )
+        return signals
+
+    def read_since(self, rule: Rule, now: datetime, states: set[str]) -> datetime:
+        """Since when the rule's hits must be read: its whole lookback, or, when every group's
+        ``anomaly`` detectors are running (``monitor.detect.running``), only what they have
+        not seen and what the other conditions' windows need. Exact: a running detector is
+        fed only buckets after its edge, whatever it is given."""
+        full = now - rule.lookback()
+        anomalies = [leaf for leaf in leaves(rule.condition) if isinstance(leaf, Anomaly)]
+        if not anomalies:
+            return full
+        groups = self.hits.groups_between(rule, full, now)
+        if groups is None:
+            return full
+        since = now - max([rule.window, *(_span(leaf, rule.window) for leaf in leaves(rule.condition))])
+        for group in groups | states:
+            for leaf in anomalies:
+                kept = self.detectors.get((rule.id, group, leaf))
+                if (
+                    kept is None
+                    or kept.params != leaf.params(rule.bucket)
+                    or not now - leaf.history <= kept.edge <= now
+                ):
+                    return full
+                since = min(since, kept.edge)
+        return max(full, since)
+
+    def warm(self, rule: Rule, now: datetime, states: set[str], history_since: datetime | None, cut: float) -> None:
+        """Start the rule's ``anomaly`` detectors where one evaluation at ``now`` would (``start``
+        of the history) and feed them the history a day of hits at a time, up to the last
+        bucket before ``now``: the same buckets in the same order as one replay, without
+        holding the whole history in memory. Only with stored hits (their groups are known)."""
+        anomalies = [leaf for leaf in leaves(rule.condition) if isinstance(leaf, Anomaly)]
+        groups = self.hits.groups_between(rule, now - rule.lookback(), now) if anomalies else None
+        if groups is None:
+            return
+        groups |= states
+        bits = leaf_bits(rule)
+        size = rule.bucket.total_seconds()
+        for leaf in anomalies:
+            begin = max(now - leaf.history, history_since) if history_since else now
+            params = leaf.params(rule.bucket)
+            for group in groups:
+                self.detectors.put(
+                    (rule.id, group, leaf), Running(params, AnomalyDetector(params), begin, leaf.history)
+                )
+            edge = begin
+            while True:
+                ahead = min(edge + WARM_CHUNK, now).timestamp() // size * size
+                end = datetime.fromtimestamp(ahead, now.tzinfo)
+                if end <= edge:
+                    break
+                by_group: dict[str, list[Observation]] = defaultdict(list)
+                for hit in self.hits.hits_between(rule, edge, end):
+                    if hit.marks & bits[id(leaf)]:
+                        by_group[hit.group].append(hit.obs)
+                for group in groups:
+                    key = (rule.id, group, leaf)
+                    anomaly(leaf, by_group.get(group, []), end, rule.bucket, cut, history_since, self.detectors, key)
+                edge = end
+
+    def window_items(self, rule: Rule, hits: Sequence[Hit], now: datetime) -> list[ScoredItem]:
+        """The stored items of the hits in the rule's window (evidence and summary)."""
+        start = now - rule.window
+        wanted = {(h.source, h.item_id) for h in hits if h.obs.at > start}
+        if not wanted:
+            return []
+        if isinstance(self.items, SqlStore):  # only these items, by key
+            return stored_items(self.items, wanted)
+        window = self.items.items_between(rule.all_sources() or None, start, now)
+        return [s for s in window if (s.item.source, s.item.id) in wanted]
+
+
+def _span(leaf: Leaf, window: timedelta) -> timedelta:
+    """How far back a condition other than ``anomaly`` reads (0 for an anomaly: see ``read_since``)."""
+    if isinstance(leaf, Anomaly):
+        return timedelta(0)
+    own = leaf.window or window
+    return own + leaf.baseline if isinstance(leaf, Spike) else own
+
+
+def observation(scored: ScoredItem) -> Observation:
+    return Observation(scored.item.published_at, scored.item.count, scored.sentiment, scored.story)
+
+
+def observer(bits: dict[int, int], grouped: Sequence[Hit]) -> Observe:
+    """Each condition's observations: the hits its own selection (or the rule's) counts
+    (``bits``: ``monitor.detect.hits.leaf_bits``)."""
+
+    def observe(leaf: Leaf) -> list[Observation]:
+        bit = bits[id(leaf)]
+        return [h.obs for h in grouped if h.marks & bit]
+
+    return observe
+
+
+def group_items(rule: Rule, items: Sequence[ScoredItem]) -> dict[str, list[ScoredItem]]:
+    """Items any of the rule's conditions counts, by group key."""
+    groups: dict[str, list[ScoredItem]] = defaultdict(list)
+    for scored in items:
+        if not selected_by_any(rule, scored):
+            continue
+        key = group_key(rule.group_by, scored, keep_missing=rule.group_missing == "keep")
+        if key is not None:
+            groups[key].append(scored)
+    return groups
+
+
+def severity_of(rule: Rule, observations: Sequence[Observation], now: datetime, cut: float) -> str:
+    level = rule.severity.default
+    totals = aggregate(observations, now - rule.window, now, cut)
+    for step_ in rule.severity.escalate:
+        if compare(totals.metric(step_.metric), step_.op, step_.value) and rank(step_.level) > rank(level):
+            level = step_.level
+    return level
+
+
+def top_items(items: Sequence[ScoredItem], since: datetime, cut: float) -> tuple[TopItem, ...]:
+    """The evidence for the alert: each story the rule counts in the current window, most
+    negative first (``monitor.detect.evidence.top_stories``); never empty while it counts items."""
+    return top_stories(items, since, TOP_ITEMS)

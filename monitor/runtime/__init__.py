@@ -1,0 +1,1 @@
+"""The running daemon: engine, scheduler, leases, source health, ingest, outbox, metrics, logs."""

@@ -1,0 +1,1 @@
+"""Slack: the Web API client, Block Kit, signed inbound requests, interactions, Socket Mode."""
