@@ -7,7 +7,7 @@ fresh schema of the PostgreSQL database given with ``--db``):
 
 1. **pre-load** N items spread over the past 28 days (70 % complaints, 30 % news; texts
    never repeated: a pool of prepared texts, each stored with its own number), with the hits
-   the shipped rules and the bench rules would have recorded at ingest;
+   and hourly sums the shipped rules and the bench rules would have recorded at ingest;
 2. start ``daemon.py run`` (loopback only): the shipped rules, an ``anomaly`` rule with
    ``season: hour_of_week`` over 3 weeks, and a ``bench-fire`` rule (one 起火 complaint of
    a product opens an incident, ``for: 0s``); ``evaluate_every`` 5 s, scoring in-process;
@@ -62,6 +62,7 @@ from monitor.config.settings import AppConfig  # noqa: E402
 from monitor.detect.hits import HitBook, _row, hit_of, insert_hits, touch_groups  # noqa: E402
 from monitor.models import Item, ScoredItem  # noqa: E402
 from monitor.runtime.ingest import score_items  # noqa: E402
+from monitor.sentiment.scorer import negative_cut_for  # noqa: E402
 from monitor.store import SqlStore, open_store  # noqa: E402
 from monitor.testing import FakeScorer  # noqa: E402
 from monitor.text.classify import KeywordClassifier  # noqa: E402
@@ -197,6 +198,8 @@ def preload(store: SqlStore, rules: Sequence[Any], count: int, now: datetime, se
             store.add_items(scored, now)
             insert_hits(store, hits)
             touch_groups(store, hits)
+    # the hourly sums a daemon keeps with the hits (the bench daemon's negative cut: its model's)
+    HitBook(store, lambda: rules, negative_cut_for(None)).ensure(rules, now)
     return time.monotonic() - started
 
 

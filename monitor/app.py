@@ -233,7 +233,7 @@ def build_engine(
     health = build_health(config, store, clock, sources, renderers)
     health.gate = functools.partial(leases.acquire, "health")
     current = CurrentDefinitions(definitions, roster, config)
-    hits = HitBook(store, lambda: current.rules.rules)  # each rule's hits, kept at ingest
+    hits = HitBook(store, lambda: current.rules.rules, negative_cut(config))  # each rule's hits, kept at ingest
     engine = Engine(
         clock=clock,
         sources=sources,

@@ -23,7 +23,7 @@ from monitor.config.rules import (
 )
 from monitor.detect.anomaly import AnomalyDetector
 from monitor.detect.running import DetectorMemo, Running
-from monitor.detect.window import Observation, aggregate, is_rate, window_metric
+from monitor.detect.window import SUMMABLE, Aggregate, Hourly, Observation, aggregate, is_rate
 from monitor.models import Evidence
 
 _OPS = {
@@ -37,7 +37,8 @@ _OPS = {
 
 
 Leaf = Threshold | Spike | Anomaly | Immediate
-Observe = Callable[[Leaf], Sequence[Observation]]
+Series = Sequence[Observation] | Hourly
+Observe = Callable[[Leaf], Series]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ def compare(value: float, op: str, threshold: float) -> bool:
 
 def evaluate(
     condition: Condition,
-    observations: Sequence[Observation] | Observe,
+    observations: Series | Observe,
     now: datetime,
     rule: Rule,
     cut: float,
@@ -79,7 +80,7 @@ def evaluate(
     if isinstance(condition, AnomalyCondition):
         leaf = condition.anomaly
         key = (rule.id, group, leaf)
-        return anomaly(leaf, _observe(observations, leaf), now, rule.bucket, cut, history_since, memo, key)
+        return anomaly(leaf, _listed(_observe(observations, leaf)), now, rule.bucket, cut, history_since, memo, key)
     if isinstance(condition, SpikeCondition):
         window = condition.spike.window or rule.window
         baseline_start = now - window - condition.spike.baseline
@@ -90,14 +91,27 @@ def evaluate(
     return threshold(spec, _observe(observations, spec), now, spec.window or rule.window, cut)
 
 
-def _observe(observations: Sequence[Observation] | Observe, leaf: Leaf) -> Sequence[Observation]:
+def _observe(observations: Series | Observe, leaf: Leaf) -> Series:
     return observations(leaf) if callable(observations) else observations
 
 
-def threshold(
-    spec: Threshold, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float
-) -> Verdict:
-    value = window_metric(observations, spec.metric, now, window, cut)
+def _listed(series: Series) -> Sequence[Observation]:
+    if isinstance(series, Hourly):
+        raise TypeError("an anomaly condition reads its observations, not hourly totals")
+    return series
+
+
+def totals(series: Series, metric: str, start: datetime, end: datetime, cut: float) -> Aggregate:
+    """The totals over ``(start, end]``: from the observations, or whole hours plus the edges."""
+    if isinstance(series, Hourly):
+        if metric not in SUMMABLE:
+            raise TypeError(f"{metric} does not add up across hours: read its observations")
+        return series.aggregate(start, end, cut)
+    return aggregate(series, start, end, cut)
+
+
+def threshold(spec: Threshold, observations: Series, now: datetime, window: timedelta, cut: float) -> Verdict:
+    value = totals(observations, spec.metric, now - window, now, cut).metric(spec.metric)
     evidence = Evidence(
         kind="threshold",
         metric=spec.metric,
@@ -109,20 +123,18 @@ def threshold(
     return Verdict(compare(value, spec.op, spec.value), (evidence,))
 
 
-def immediate(
-    spec: Immediate, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float
-) -> Verdict:
+def immediate(spec: Immediate, observations: Series, now: datetime, window: timedelta, cut: float) -> Verdict:
     """Holds while ``min_items`` selected items fall in the window: no baseline, no warm-up."""
-    value = window_metric(observations, "count", now, window, cut)
+    value = totals(observations, "count", now - window, now, cut).metric("count")
     evidence = Evidence(
         kind="immediate", metric="count", value=value, window=format_duration(window), threshold=spec.min_items
     )
     return Verdict(value >= spec.min_items, (evidence,))
 
 
-def spike(spec: Spike, observations: Sequence[Observation], now: datetime, window: timedelta, cut: float) -> Verdict:
-    current = aggregate(observations, now - window, now, cut).metric(spec.metric)
-    reference = aggregate(observations, now - window - spec.baseline, now - window, cut).metric(spec.metric)
+def spike(spec: Spike, observations: Series, now: datetime, window: timedelta, cut: float) -> Verdict:
+    current = totals(observations, spec.metric, now - window, now, cut).metric(spec.metric)
+    reference = totals(observations, spec.metric, now - window - spec.baseline, now - window, cut).metric(spec.metric)
     if is_rate(spec.metric):
         reference *= window / spec.baseline
     floored = max(reference, spec.min_baseline)

@@ -10,16 +10,16 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.clock import monotonic
-from monitor.config.rules import Anomaly, Rule, Spike, leaves
+from monitor.config.rules import Anomaly, Immediate, Rule, Spike, leaves
 from monitor.detect.anomaly import AnomalyDetector
-from monitor.detect.conditions import Leaf, Observe, anomaly, compare, evaluate
+from monitor.detect.conditions import Leaf, Observe, Series, anomaly, compare, evaluate
 from monitor.detect.evidence import Summary, TermBaseline, summarise, term_baseline, top_stories
 from monitor.detect.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits, stored_items
 from monitor.detect.matching import group_key, selected_by_any
 from monitor.detect.running import DetectorMemo, Running
 from monitor.detect.severity import rank
 from monitor.detect.state import RuleState, step
-from monitor.detect.window import Observation, aggregate
+from monitor.detect.window import SUMMABLE, Aggregate, Hourly, Observation, aggregate, whole_hours
 from monitor.models import ScoredItem, Signal, SignalState, TopItem
 from monitor.store import SqlStore
 
@@ -142,22 +142,24 @@ class Evaluator:
         self.prepare([rule], now)  # done already for a round (``Engine.evaluate``): then a lookup
         states = self.store.rule_states(rule.id)
         history_since = self.history_start or self.items.earliest_item(sources or None)
-        since = self.read_since(rule, now, set(states))
+        hourly = isinstance(self.hits, HitBook) and self.hits.cut_of(rule) == cut
+        since = self.read_since(rule, now, set(states), hourly)
         if since == now - rule.lookback():  # anomaly detectors to replay: a day at a time, not all at once
             self.warm(rule, now, set(states), history_since, cut)
-            since = self.read_since(rule, now, set(states))
+            since = self.read_since(rule, now, set(states), hourly)
         groups: dict[str, list[Hit]] = defaultdict(list)
         for hit in self.hits.hits_between(rule, since, now):
             groups[hit.group].append(hit)
         known = self.hits.groups_between(rule, now - rule.lookback(), now)
         for group in known or ():
             groups.setdefault(group, [])
+        sums = self.sums(rule, now, since) if hourly and isinstance(self.hits, HitBook) else None
         fed_by_down = bool(down & set(sources)) if sources else bool(down)
         bits = leaf_bits(rule)
         signals = []
         for group in sorted(set(groups) | set(states)):
             grouped = groups.get(group, [])
-            observe = observer(bits, grouped)
+            observe = observer(bits, grouped, None if sums is None else sums.of(group, cut))
             verdict = evaluate(rule.condition, observe, now, rule, cut, history_since, self.detectors, group)
             own = [h for h in grouped if h.marks & OWN]  # the rule's own selection: severity, evidence
             prev = states.get(group, RuleState())
@@ -185,19 +187,21 @@ class Evaluator:
             )
         return signals
 
-    def read_since(self, rule: Rule, now: datetime, states: set[str]) -> datetime:
+    def read_since(self, rule: Rule, now: datetime, states: set[str], hourly: bool = False) -> datetime:
         """Since when the rule's hits must be read: its whole lookback, or, when every group's
         ``anomaly`` detectors are running (``monitor.detect.running``), only what they have
         not seen and what the other conditions' windows need. Exact: a running detector is
-        fed only buckets after its edge, whatever it is given."""
+        fed only buckets after its edge, whatever it is given. ``hourly``: conditions on a
+        summable metric read stored hourly sums and their edges (``sums``), not this."""
         full = now - rule.lookback()
+        spans = [_span(leaf, rule.window) for leaf in leaves(rule.condition) if not (hourly and summable(leaf))]
+        since = now - max([rule.window, *spans])
         anomalies = [leaf for leaf in leaves(rule.condition) if isinstance(leaf, Anomaly)]
         if not anomalies:
-            return full
+            return max(full, since) if hourly else full
         groups = self.hits.groups_between(rule, full, now)
         if groups is None:
             return full
-        since = now - max([rule.window, *(_span(leaf, rule.window) for leaf in leaves(rule.condition))])
         for group in groups | states:
             for leaf in anomalies:
                 kept = self.detectors.get((rule.id, group, leaf))
@@ -244,6 +248,32 @@ class Evaluator:
                     anomaly(leaf, by_group.get(group, []), end, rule.bucket, cut, history_since, self.detectors, key)
                 edge = end
 
+    def sums(self, rule: Rule, now: datetime, since: datetime) -> RuleSums:
+        """What the rule's conditions on a summable metric read besides the hits since ``since``:
+        the stored sums of the whole hours in their windows and the hits of the partial hours
+        at the windows' edges (a few hours of hits, whatever the windows' length)."""
+        assert isinstance(self.hits, HitBook)
+        edges: list[tuple[datetime, datetime]] = []
+        low: datetime | None = None
+        high: datetime | None = None
+        for leaf in leaves(rule.condition):
+            if not summable(leaf):
+                continue
+            for start, end in windows(leaf, rule.window, now):
+                span = whole_hours(start, end)
+                if span is None:
+                    edges.append((start, end))
+                    continue
+                edges += [(start, span[0]), (span[1], end)]
+                low = span[0] if low is None else min(low, span[0])
+                high = span[1] if high is None else max(high, span[1])
+        extra: dict[str, list[Hit]] = defaultdict(list)
+        for start, end in _merged([(a, min(b, since)) for a, b in edges if a < since]):
+            for hit in self.hits.hits_between(rule, start, end):
+                extra[hit.group].append(hit)
+        hours = self.hits.hours_between(rule, low, high) if low is not None and high is not None else {}
+        return RuleSums(leaf_bits(rule), extra, hours)
+
     def window_items(self, rule: Rule, hits: Sequence[Hit], now: datetime) -> list[ScoredItem]:
         """The stored items of the hits in the rule's window (evidence and summary)."""
         start = now - rule.window
@@ -254,6 +284,57 @@ class Evaluator:
             return stored_items(self.items, wanted)
         window = self.items.items_between(rule.all_sources() or None, start, now)
         return [s for s in window if (s.item.source, s.item.id) in wanted]
+
+
+class RuleSums:
+    """One rule's stored hourly sums and edge hits (``Evaluator.sums``)."""
+
+    def __init__(
+        self, bits: dict[int, int], extra: dict[str, list[Hit]], hours: dict[str, dict[int, dict[float, Aggregate]]]
+    ) -> None:
+        self.bits = bits
+        self.extra = extra
+        self.hours = hours
+
+    def of(self, group: str, cut: float) -> Callable[[Leaf, Sequence[Hit]], Hourly | None]:
+        """For a group: a summable leaf's ``Hourly`` from the group's hits read (and the edges)."""
+
+        def hourly(leaf: Leaf, grouped: Sequence[Hit]) -> Hourly | None:
+            if not summable(leaf):
+                return None
+            bit = self.bits[id(leaf)]
+            observed = [h.obs for h in (*grouped, *self.extra.get(group, ())) if h.marks & bit]
+            return Hourly(observed, self.hours.get(group, {}).get(bit, {}), cut)
+
+        return hourly
+
+
+def summable(leaf: Leaf) -> bool:
+    """Whether the condition's totals add up across hours (``monitor.detect.window.SUMMABLE``)."""
+    if isinstance(leaf, Immediate):
+        return True
+    return not isinstance(leaf, Anomaly) and leaf.metric in SUMMABLE
+
+
+def windows(leaf: Leaf, window: timedelta, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The ``(start, end]`` windows a threshold, spike or immediate condition totals at ``now``."""
+    if isinstance(leaf, Anomaly):
+        return []
+    own = leaf.window or window
+    if isinstance(leaf, Spike):
+        return [(now - own, now), (now - own - leaf.baseline, now - own)]
+    return [(now - own, now)]
+
+
+def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Overlapping or touching ``(start, end]`` spans joined, empty ones dropped."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(s for s in spans if s[0] < s[1]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _span(leaf: Leaf, window: timedelta) -> timedelta:
@@ -268,11 +349,19 @@ def observation(scored: ScoredItem) -> Observation:
     return Observation(scored.item.published_at, scored.item.count, scored.sentiment, scored.story)
 
 
-def observer(bits: dict[int, int], grouped: Sequence[Hit]) -> Observe:
+def observer(
+    bits: dict[int, int],
+    grouped: Sequence[Hit],
+    hourly: Callable[[Leaf, Sequence[Hit]], Hourly | None] | None = None,
+) -> Observe:
     """Each condition's observations: the hits its own selection (or the rule's) counts
-    (``bits``: ``monitor.detect.hits.leaf_bits``)."""
+    (``bits``: ``monitor.detect.hits.leaf_bits``); ``hourly`` gives a summable condition's
+    stored hourly sums instead (``RuleSums.of``)."""
 
-    def observe(leaf: Leaf) -> list[Observation]:
+    def observe(leaf: Leaf) -> Series:
+        sums = None if hourly is None else hourly(leaf, grouped)
+        if sums is not None:
+            return sums
         bit = bits[id(leaf)]
         return [h.obs for h in grouped if h.marks & bit]
 

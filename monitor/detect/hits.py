@@ -11,6 +11,13 @@ A rule added or edited (a new *fingerprint* of what decides its hits: sources, m
 grouping, the leaves' own selections and the matching code) is rebuilt from the stored
 items of its lookback, an hour of items at a time, with a progress line; until then the
 old hits are not read.
+
+Each rule's hits are also summed per group, hour and condition (``rule_hours``: count,
+negative count, scored count, sentiment in integer ``units``), in the transaction that
+stores them, so that a ``threshold``/``spike``/``immediate`` condition on a ``SUMMABLE``
+metric reads whole hours of its windows as a few sums and only the hits of the partial
+hours at their edges. The sums are rebuilt from the rule's hits when its hits are, or when
+its negative cut changes (``hours_fingerprint``).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from monitor import __version__
 from monitor.clock import monotonic
 from monitor.config.rules import Rule, leaves
 from monitor.detect.matching import group_key, selects
-from monitor.detect.window import Observation
+from monitor.detect.window import HOUR, Aggregate, Observation, hour_of, units
 from monitor.models import ScoredItem
 from monitor.store import SqlStore
 from monitor.store.sql import dt_, ts
@@ -142,25 +149,57 @@ class HitBook:
     """The stored hits of the current rules: written at ingest, rebuilt when a rule changes,
     read by evaluation. ``rules()`` gives the rules in force (it follows hot reloads)."""
 
-    def __init__(self, store: SqlStore, rules: Callable[[], Sequence[Rule]]) -> None:
+    def __init__(self, store: SqlStore, rules: Callable[[], Sequence[Rule]], cut: float | None = None) -> None:
+        """``cut``: the configured negative cut (a rule's ``negative_below`` comes first);
+        None keeps no hourly sums (``hours_between`` then gives None)."""
         self.store = store
         self.rules = rules
+        self.cut = cut
         self._built: dict[str, tuple[str, float]] = {}  # rule id -> (fingerprint, since)
+        self._hours_built: dict[str, str] = {}  # rule id -> hours fingerprint
+
+    def cut_of(self, rule: Rule) -> float | None:
+        """The negative cut the rule's hourly sums count with (None: none kept)."""
+        return None if self.cut is None else rule.negative_below or self.cut
 
     # -- ingest --------------------------------------------------------------------------
 
     def record(self, scored: Sequence[ScoredItem]) -> int:
         """Store the hits of new items for every rule; call it in the transaction storing them."""
         rows = []
+        cuts: dict[str, float] = {}
         with self.store.transaction():  # the rules are read under the store's lock (see rebuild)
             for rule in self.rules():
+                cut = self.cut_of(rule)
+                if cut is not None:
+                    cuts[rule.id] = cut
                 for s in scored:
                     hit = hit_of(rule, s)
                     if hit is not None:
                         rows.append(_row(rule.id, hit))
-            insert_hits(self.store, rows)
+            added = insert_hits(self.store, rows)
             touch_groups(self.store, rows)
+            if cuts and added == len(rows):  # all new: their sums add to the hours'
+                add_hours(self.store, hour_sums([r for r in rows if r[0] in cuts], cuts))
+            elif cuts:  # some were stored already (a replay): the touched hours summed again
+                touched = {(str(r[0]), hour_of(float(r[3]))) for r in rows if r[0] in cuts}  # type: ignore[arg-type]
+                for rule_id, hour in sorted(touched):
+                    sum_hours(self.store, rule_id, cuts[rule_id], hour - HOUR, hour)
         return len(rows)
+
+    def hours_between(self, rule: Rule, start: datetime, end: datetime) -> dict[str, dict[int, dict[float, Aggregate]]]:
+        """The rule's hourly sums of the hours ending in ``(start, end]``: group -> bit -> hour ->
+        sums (call ``ensure`` first)."""
+        found: dict[str, dict[int, dict[float, Aggregate]]] = {}
+        for group, bit, hour, count, negative, scored, sentiment in self.store._rows(
+            "SELECT group_key, bit, hour, count, negative, scored, sentiment_units FROM rule_hours "
+            "WHERE rule_id = ? AND hour > ? AND hour <= ?",
+            (rule.id, ts(start), ts(end)),
+        ):
+            found.setdefault(str(group), {}).setdefault(int(bit), {})[float(hour)] = Aggregate(
+                int(count), int(negative), int(scored), int(sentiment)
+            )
+        return found
 
     # -- evaluation ----------------------------------------------------------------------
 
@@ -215,6 +254,41 @@ class HitBook:
                 stale.append((rule, fp))
         if stale:
             self.rebuild(stale, now)
+        if self.cut is None:
+            return
+        for rule in rules:
+            hours_fp = hours_fingerprint(rule, self.cut_of(rule) or 0.0)
+            if self._hours_built.get(rule.id) == hours_fp:
+                continue
+            row = self.store._one("SELECT fingerprint FROM rule_hours_built WHERE rule_id = ?", (rule.id,))
+            if row is None or str(row[0]) != hours_fp:
+                self.build_hours(rule, hours_fp)
+            self._hours_built[rule.id] = hours_fp
+
+    def build_hours(self, rule: Rule, hours_fp: str) -> None:
+        """Sum the rule's stored hits per group, hour and condition again, a day at a time
+        (each day its own transaction; what ingest adds meanwhile is counted once: into an
+        hour summed already it adds, into one not yet summed it is summed with the rest)."""
+        cut = self.cut_of(rule) or 0.0
+        started = monotonic()
+        with self.store.transaction():
+            self.store._exec("DELETE FROM rule_hours_built WHERE rule_id = ?", (rule.id,))
+            self.store._exec("DELETE FROM rule_hours WHERE rule_id = ?", (rule.id,))
+            self._hours_built.pop(rule.id, None)
+            span = self.store._one(
+                "SELECT MIN(published_at), MAX(published_at) FROM rule_hits WHERE rule_id = ?", (rule.id,)
+            )
+        if span is not None and span[0] is not None:
+            edge, last = hour_of(float(span[0])) - HOUR, hour_of(float(span[1]))
+            log.info("summing the hits of rule %s per hour (%d day(s))", rule.id, -(-(last - edge) // 86400))
+            while edge < last:
+                upper = min(edge + 86400.0, last)
+                with self.store.transaction():
+                    sum_hours(self.store, rule.id, cut, edge, upper)
+                edge = upper
+        with self.store.transaction():
+            self.store._exec("INSERT INTO rule_hours_built (rule_id, fingerprint) VALUES (?, ?)", (rule.id, hours_fp))
+        log.info("summed the hits of rule %s per hour in %.1fs", rule.id, monotonic() - started)
 
     def rebuild(self, stale: Sequence[tuple[Rule, str]], now: datetime) -> None:
         """Match the stored items of the rules' lookback again, an hour at a time (each hour
@@ -227,7 +301,10 @@ class HitBook:
                 self.store._exec("DELETE FROM rule_hits_built WHERE rule_id = ?", (rule.id,))
                 self.store._exec("DELETE FROM rule_hits WHERE rule_id = ?", (rule.id,))
                 self.store._exec("DELETE FROM rule_groups WHERE rule_id = ?", (rule.id,))
+                self.store._exec("DELETE FROM rule_hours_built WHERE rule_id = ?", (rule.id,))
+                self.store._exec("DELETE FROM rule_hours WHERE rule_id = ?", (rule.id,))
                 self._built.pop(rule.id, None)
+                self._hours_built.pop(rule.id, None)
         chunks = max(1, -int(-(now - since) // REBUILD_CHUNK))
         log.info("rebuilding what rule(s) %s count from stored items since %s (%d hour(s))", names, since, chunks)
         edge, done, reported, found = since, 0, 0, 0
@@ -265,10 +342,11 @@ def _row(rule_id: str, hit: Hit) -> tuple[object, ...]:
     return (rule_id, hit.source, hit.item_id, ts(o.at), hit.group, hit.marks, o.count, o.sentiment, o.story)
 
 
-def insert_hits(store: SqlStore, rows: Sequence[tuple[object, ...]]) -> None:
+def insert_hits(store: SqlStore, rows: Sequence[tuple[object, ...]]) -> int:
+    """Store hits (``_row`` tuples) not stored yet; how many were new."""
     if not rows:
-        return
-    store.executemany(
+        return 0
+    return store.executemany(
         "INSERT INTO rule_hits (rule_id, source, item_id, published_at, group_key, marks, count, sentiment, "
         "story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         rows,
@@ -295,3 +373,57 @@ def touch_groups(store: SqlStore, rows: Sequence[tuple[object, ...]]) -> None:
 def stored_build(store: SqlStore, rule_id: str) -> tuple[str, float] | None:
     row = store._one("SELECT fingerprint, since FROM rule_hits_built WHERE rule_id = ?", (rule_id,))
     return None if row is None else (str(row[0]), float(row[1]))
+
+
+def hours_fingerprint(rule: Rule, cut: float) -> str:
+    """What decides a rule's hourly sums: its hits and the negative cut."""
+    return f"{fingerprint(rule)}:{cut!r}"
+
+
+def hour_sums(
+    rows: Iterable[tuple[object, ...]], cuts: dict[str, float]
+) -> dict[tuple[str, str, float, int], Aggregate]:
+    """``_row`` tuples summed per (rule, group, hour, condition bit); ``cuts``: each rule's cut."""
+    sums: dict[tuple[str, str, float, int], Aggregate] = {}
+    for row in rows:
+        rule_id, at, group, marks, count = str(row[0]), float(row[3]), str(row[4]), int(row[5]), int(row[6])  # type: ignore[call-overload, arg-type]
+        sentiment = row[7]
+        if sentiment is None:
+            part = Aggregate(count)
+        else:
+            score = float(sentiment)  # type: ignore[arg-type]
+            part = Aggregate(count, count if score < cuts[rule_id] else 0, count, units(score) * count)
+        hour = hour_of(at)
+        bit = 2
+        while bit <= marks:
+            if marks & bit:
+                key = (rule_id, group, hour, bit)
+                kept = sums.get(key)
+                sums[key] = part if kept is None else kept.plus(part)
+            bit <<= 1
+    return sums
+
+
+def add_hours(store: SqlStore, sums: dict[tuple[str, str, float, int], Aggregate]) -> None:
+    """Add sums to the stored hours (``hour_sums``)."""
+    if not sums:
+        return
+    store.executemany(
+        "INSERT INTO rule_hours (rule_id, group_key, hour, bit, count, negative, scored, sentiment_units) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule_id, hour, group_key, bit) DO UPDATE SET "
+        "count = rule_hours.count + excluded.count, negative = rule_hours.negative + excluded.negative, "
+        "scored = rule_hours.scored + excluded.scored, "
+        "sentiment_units = rule_hours.sentiment_units + excluded.sentiment_units",
+        [(*key, a.count, a.negative, a.scored, a.sentiment_units) for key, a in sorted(sums.items())],
+    )
+
+
+def sum_hours(store: SqlStore, rule_id: str, cut: float, start: float, end: float) -> None:
+    """Sum the rule's stored hits of the hours ending in ``(start, end]`` (whole hours) again."""
+    store._exec("DELETE FROM rule_hours WHERE rule_id = ? AND hour > ? AND hour <= ?", (rule_id, start, end))
+    rows = store._rows(
+        "SELECT rule_id, source, item_id, published_at, group_key, marks, count, sentiment FROM rule_hits "
+        "WHERE rule_id = ? AND published_at > ? AND published_at <= ?",
+        (rule_id, start, end),
+    )
+    add_hours(store, hour_sums(rows, {rule_id: cut}))

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+HOUR = 3600.0
+SCALE = 10**9
+"""Sentiments are summed as integers of ``1 / SCALE`` (``units``): sums of whole hours kept
+in the store (``monitor.detect.hits``) then add up to exactly what summing the items gives."""
+SUMMABLE = frozenset({"count", "negative_count", "negative_share", "mean_sentiment"})
+"""Metrics whose totals add up across hours; ``stories`` and ``negative_stories`` count
+distinct stories (a story spanning two hours counts once) and are read from the hits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +30,22 @@ class Aggregate:
     count: int = 0
     negative: int = 0
     scored: int = 0
-    sentiment_sum: float = 0.0
+    sentiment_units: int = 0  # the sum of each scored item's ``units(sentiment) * count``
     stories: int = 0
     negative_stories: int = 0
+
+    @property
+    def sentiment_sum(self) -> float:
+        return self.sentiment_units / SCALE
+
+    def plus(self, other: Aggregate) -> Aggregate:
+        """The summable totals of both (``stories`` are not summable: 0)."""
+        return Aggregate(
+            self.count + other.count,
+            self.negative + other.negative,
+            self.scored + other.scored,
+            self.sentiment_units + other.sentiment_units,
+        )
 
     def metric(self, name: str) -> float:
         if name == "count":
@@ -38,14 +59,13 @@ class Aggregate:
         if name == "negative_stories":
             return float(self.negative_stories)
         if name == "mean_sentiment":
-            return self.sentiment_sum / self.scored if self.scored else 0.5
+            return self.sentiment_units / (self.scored * SCALE) if self.scored else 0.5
         raise ValueError(f"unknown metric {name!r}")
 
 
 def aggregate(observations: Sequence[Observation], start: datetime, end: datetime, cut: float) -> Aggregate:
     """Totals over the half-open window ``(start, end]``; negative means sentiment < cut."""
-    count = negative = scored = lone = lone_negative = 0
-    total = 0.0
+    count = negative = scored = lone = lone_negative = total = 0
     stories: set[int] = set()
     negative_stories: set[int] = set()
     for obs in observations:
@@ -54,7 +74,7 @@ def aggregate(observations: Sequence[Observation], start: datetime, end: datetim
             negative_item = obs.sentiment is not None and obs.sentiment < cut
             if obs.sentiment is not None:
                 scored += obs.count
-                total += obs.sentiment * obs.count
+                total += units(obs.sentiment) * obs.count
                 negative += obs.count if negative_item else 0
             if obs.story is None:  # its own story (a complaint count: that many voices)
                 lone += obs.count
@@ -64,6 +84,49 @@ def aggregate(observations: Sequence[Observation], start: datetime, end: datetim
                 if negative_item:
                     negative_stories.add(obs.story)
     return Aggregate(count, negative, scored, total, lone + len(stories), lone_negative + len(negative_stories))
+
+
+def units(sentiment: float) -> int:
+    return round(sentiment * SCALE)
+
+
+def hour_of(at: float) -> float:
+    """The hour ``(H - 1 h, H]`` a time (epoch seconds) falls in, as ``H``."""
+    return -(-at // HOUR) * HOUR
+
+
+def whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
+    """``(first, last)``: the whole hours inside ``(start, end]`` are those ending in
+    ``(first, last]``; None when there are none."""
+    first, last = hour_of(start.timestamp()), end.timestamp() // HOUR * HOUR
+    if first >= last:
+        return None
+    return datetime.fromtimestamp(first, start.tzinfo), datetime.fromtimestamp(last, end.tzinfo)
+
+
+class Hourly:
+    """A condition's observations as totals of whole hours (ending at each key, epoch seconds)
+    plus observations covering at least the partial hours at the edges of every window asked
+    for (``monitor.detect.evaluator`` reads them so). Only for ``SUMMABLE`` metrics."""
+
+    def __init__(self, observations: Sequence[Observation], hours: Mapping[float, Aggregate], cut: float) -> None:
+        self.observations = observations
+        self.hours = hours
+        self.cut = cut
+
+    def aggregate(self, start: datetime, end: datetime, cut: float) -> Aggregate:
+        if cut != self.cut:
+            raise ValueError(f"hours summed with negative below {self.cut}, asked for {cut}")
+        span = whole_hours(start, end)
+        if span is None:
+            return aggregate(self.observations, start, end, cut)
+        first, last = span
+        total = aggregate(self.observations, start, first, cut).plus(aggregate(self.observations, last, end, cut))
+        low, high = first.timestamp(), last.timestamp()
+        for hour, part in self.hours.items():
+            if low < hour <= high:
+                total = total.plus(part)
+        return total
 
 
 def window_metric(

@@ -139,6 +139,8 @@ def prune(
             hits = store._exec("DELETE FROM rule_hits WHERE published_at <= ? AND published_at < ?", (edge, at))
             items = store._exec("DELETE FROM items WHERE published_at <= ? AND published_at < ?", (edge, at))
             store._exec("DELETE FROM rule_groups WHERE last_at <= ? AND last_at < ?", (edge, at))
+            # every hour that held a removed hit (its sums would no longer match the hits)
+            store._exec("DELETE FROM rule_hours WHERE hour < ?", (min(edge or 0.0, at or 0.0) + 3600.0,))
             done = Pruned(cutoff, done.items + _n(items), done.hits + _n(hits), done.stories, done.outbox)
         if after_batch is not None:
             after_batch(done)

@@ -203,6 +203,27 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX items_source_published ON items (source, published_at)",
         "CREATE INDEX outbox_finished ON outbox (created_at) WHERE status IN ('sent', 'failed')",
     ],
+    # 7: volume (issue 14): each rule's hits summed per group, hour (ending at ``hour``) and
+    # condition (``bit`` of ``rule_hits.marks``), kept with the hits at ingest, and which rule
+    # definition and negative cut those sums were built for (monitor.detect.hits)
+    [
+        """CREATE TABLE rule_hours (
+            rule_id TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            hour DOUBLE PRECISION NOT NULL,
+            bit INTEGER NOT NULL,
+            count BIGINT NOT NULL,
+            negative BIGINT NOT NULL,
+            scored BIGINT NOT NULL,
+            sentiment_units BIGINT NOT NULL,
+            PRIMARY KEY (rule_id, hour, group_key, bit)
+        )""",
+        "CREATE INDEX rule_hours_hour ON rule_hours (hour)",
+        """CREATE TABLE rule_hours_built (
+            rule_id TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL
+        )""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
