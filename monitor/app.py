@@ -276,7 +276,7 @@ def build_engine(
             current.playbooks,
             lambda: current.roster,
             sla_policy(config.incidents),
-            Escalator(store, notifiers, direct_messages=config.incidents.direct_messages),
+            Escalator(store, notifiers, direct_messages=config.incidents.direct_messages, lang=config.lang()),
         ),
         leases=leases,
         book=PollBook(store, {s.name: s.interval for s in config.sources}),

@@ -16,6 +16,7 @@ from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from monitor.config.roles import role_name
 from monitor.models import Evidence, fmt_num
 
 Locale = Literal["zh-CN", "en"]
@@ -144,6 +145,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "console.playbook": ("预案", "playbook"),
     "console.checklist": ("事件 #{id} 处置清单", "checklist for incident #{id}"),
     "console.owner": ("负责", "owner"),
+    "console.commander": ("事件指挥", "commander"),
     "console.due": ("截止", "due"),
     "console.overdue": ("已逾期", "OVERDUE"),
     "console.incident": ("事件", "incident"),
@@ -153,6 +155,15 @@ CATALOG: dict[str, tuple[str, str]] = {
         "still not acknowledged after {minutes} min: reminding {who}",
     ),
     "sla.escalate": ("{minutes} 分钟未确认：升级给 {who}", "not acknowledged after {minutes} min: escalating to {who}"),
+    "dm.summary": (
+        ":rotating_light: *事件 #{id} 需要你处理*（{role}）：{title}，{severity}，{status}。",
+        ":rotating_light: *Incident #{id} needs you* ({role}): {title}, {severity}, {status}.",
+    ),
+    "dm.fallback": ("事件 #{id} 需要你处理（{role}）：{title}", "Incident #{id} needs you ({role}): {title}"),
+    "dm.act": (
+        "请在事件线程中确认（或运行 `crisismon incident ack {id}`）。",
+        "Acknowledge it in the incident's thread (or `crisismon incident ack {id}`).",
+    ),
     "sla.overdue": ("{n} 项逾期：", "{n} overdue item(s):"),
     "sla.item": ("• {text} — {who}", "• {text} — {who}"),
     "sla.due": ("，截止 {time}", ", due {time}"),
@@ -268,6 +279,10 @@ class Lang:
         if self.locale == "zh-CN":
             return zh or en
         return en or zh
+
+    def role(self, role: str) -> str:
+        """How the team calls a roster role: its Chinese name in zh-CN, its id in English (``crisis_lead``)."""
+        return role_name(role, self.locale) if self.locale == "zh-CN" else role
 
     def status(self, status: str) -> str:
         """The status with its emoji (``👀 已确认``)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from monitor.models import Incident
+from monitor.models import Assignments, Incident
 from monitor.notify import text
 from monitor.notify.i18n import ENGLISH, Lang
 
@@ -16,7 +16,11 @@ class Renderer(Protocol):
         self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime
     ) -> dict[str, Any]: ...
 
-    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]: ...
+    def checklist(
+        self, incident: Incident, *, playbook_title: str, now: datetime, assignments: Assignments | None = None
+    ) -> dict[str, Any]:
+        """The checklist message; ``assignments``: the commander and item owners people assigned."""
+        ...
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
         """A thread reply; ``notify`` names roles to alert (mentions where the destination has them)."""
@@ -39,8 +43,12 @@ class TextRenderer:
             incident, rule_description=rule_description, playbook_title=playbook_title, now=now, lang=self.lang
         )
 
-    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
-        return text.render_checklist(incident, playbook_title=playbook_title, now=now, lang=self.lang)
+    def checklist(
+        self, incident: Incident, *, playbook_title: str, now: datetime, assignments: Assignments | None = None
+    ) -> dict[str, Any]:
+        return text.render_checklist(
+            incident, playbook_title=playbook_title, now=now, lang=self.lang, assignments=assignments
+        )
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
         return text.render_update(incident, message + (f" (to: {', '.join(notify)})" if notify else ""), lang=self.lang)
@@ -77,11 +85,18 @@ class SlackRenderer:
             lang=self.lang,
         )
 
-    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
+    def checklist(
+        self, incident: Incident, *, playbook_title: str, now: datetime, assignments: Assignments | None = None
+    ) -> dict[str, Any]:
         from monitor.slack import blocks
 
         return blocks.render_checklist(
-            incident, playbook_title=playbook_title, now=now, mentions=self.mentions, lang=self.lang
+            incident,
+            playbook_title=playbook_title,
+            now=now,
+            mentions=self.mentions,
+            lang=self.lang,
+            assignments=assignments,
         )
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from monitor.config.roles import role_name
 from monitor.detect.severity import label
-from monitor.models import Incident
+from monitor.models import Assignments, Incident
 from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
 
 
@@ -39,9 +38,19 @@ def render_alert(
     return {"text": "\n".join(lines)}
 
 
-def render_checklist(incident: Incident, *, playbook_title: str, now: datetime, lang: Lang = ENGLISH) -> dict[str, Any]:
+def render_checklist(
+    incident: Incident,
+    *,
+    playbook_title: str,
+    now: datetime,
+    lang: Lang = ENGLISH,
+    assignments: Assignments | None = None,
+) -> dict[str, Any]:
     _time, t = lang.time, lang.t
+    assigned = assignments or Assignments()
     lines = [f"--- {t('console.checklist', id=incident.id)}: {playbook_title} ---"]
+    if assigned.commander:
+        lines.append(f"{t('console.commander')}: {assigned.commander}")
     phase = None
     for entry in incident.checklist:
         if entry.phase != phase:
@@ -50,7 +59,9 @@ def render_checklist(incident: Incident, *, playbook_title: str, now: datetime, 
         mark = "x" if entry.done_at else " "
         overdue = f" {t('console.overdue')}" if entry.done_at is None and entry.due_at < now else ""
         lines.append(f"  [{mark}] {entry.item_id}: {_item_text(entry.text, entry.text_en, lang)}")
-        owner = role_name(entry.owner, lang.locale) if lang.locale == "zh-CN" else entry.owner
+        owner = lang.role(entry.owner)
+        person = assigned.owners.get(entry.item_id)
+        owner = f"{person} ({owner})" if person else owner
         lines.append(f"        {t('console.owner')}: {owner}   {t('console.due')}: {_time(entry.due_at)}{overdue}")
     return {"text": "\n".join(lines)}
 

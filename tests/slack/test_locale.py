@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from .world import LEAD, STRANGER, World, text_value
+import json
+
+import pytest
+
+from monitor.notify.i18n import Lang
+from monitor.notify.render import TextRenderer
+from monitor.store import SqlStore
+from monitor.testing import FakeSlackServer
+from monitor.testing.fakeslack import StoredMessage
+
+from .world import LEAD, LEGAL, SPOKES, STRANGER, World, option_value, text_value, user_value
 
 
 def test_chinese_team_sees_chinese_labels_and_shanghai_times(zh_world: World) -> None:
@@ -57,3 +67,74 @@ def test_console_output_follows_the_locale_and_time_zone() -> None:
     assert "负责: 客服" in checklist and "已逾期" in checklist and "For every report" not in checklist
     en = TextRenderer(Lang("en", "UTC")).alert(incident, rule_description="spike", playbook_title="p", now=NOW)["text"]
     assert en.startswith("=== CRISIS ALERT #42") and "opened: 2024-05-01 09:40 UTC" in en
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown", "hidden"),
+    [
+        (Lang("zh-CN", "Asia/Shanghai"), ("☑ 凡涉及冒烟",), "For every report"),
+        (Lang("en", "UTC"), ("☑ For every report",), "凡涉及冒烟"),
+        (Lang("zh-CN", "Asia/Shanghai", bilingual=True), ("☑ 凡涉及冒烟", "。 / For every report"), None),
+    ],
+)
+def test_ticks_name_the_item_in_the_locale_and_both_when_bilingual(
+    store: SqlStore, fake: FakeSlackServer, lang: Lang, shown: tuple[str, ...], hidden: str | None
+) -> None:
+    world = World(store, fake, lang=lang)
+    try:
+        incident_id = world.open_incident()
+        item = world.incident(incident_id).checklist[0].item_id
+        world.click(LEAD, "tick", {"incident": incident_id, "item": item, "op": "tick"})
+        world.deliver()
+        [tick] = [m.text for m in fake.messages if m.text.startswith(f"#{incident_id}") and "☑" in m.text]
+        assert all(part in tick for part in shown) and "— 王芳" in tick, tick
+        assert hidden is None or hidden not in tick, tick
+    finally:
+        world.close()
+
+
+def _checklist(fake: FakeSlackServer) -> StoredMessage:
+    """The checklist message as the fake Slack holds it now (edits applied)."""
+    return next(m for m in fake.messages if any(b.get("block_id", "").startswith("tick:") for b in m.blocks))
+
+
+@pytest.mark.parametrize(
+    ("lang", "commander", "owner", "console_lines"),
+    [
+        (
+            Lang("zh-CN", "Asia/Shanghai"),
+            "*事件指挥:* 刘洋",
+            "👤 陈律师 (质量)",
+            ("事件指挥: 刘洋", "负责: 陈律师 (质量)"),
+        ),
+        (Lang("en", "UTC"), "*Commander:* 刘洋", "👤 陈律师 (quality)", ("commander: 刘洋", "owner: 陈律师 (quality)")),
+    ],
+)
+def test_the_checklist_shows_the_assigned_commander_and_owners(
+    store: SqlStore, fake: FakeSlackServer, lang: Lang, commander: str, owner: str, console_lines: tuple[str, str]
+) -> None:
+    world = World(store, fake, lang=lang)
+    try:
+        incident_id = world.open_incident()
+        world.deliver()
+        before = json.dumps(_checklist(fake).blocks, ensure_ascii=False)
+        assert commander not in before and "陈律师" not in before
+        item = next(e for e in world.incident(incident_id).checklist if e.owner == "quality").item_id
+        world.click(LEAD, "assign", {"incident": incident_id})
+        values = {"commander": user_value(SPOKES), "item": option_value(item), "owner": user_value(LEGAL)}
+        assert world.submit(LEAD, world.last_view("assign"), values).json() == {"response_action": "clear"}
+        world.deliver()
+        message = _checklist(fake)
+        after = json.dumps(message.blocks, ensure_ascii=False)
+        assert message.edits == 2 and commander in after  # edited in place, once per assignment
+        owned = [b for b in message.blocks if b.get("type") == "context" and owner in json.dumps(b, ensure_ascii=False)]
+        assert len(owned) == 1 and after.count("陈律师") == 1 and after.count("刘洋") == 1
+        console = TextRenderer(lang).checklist(
+            world.incident(incident_id),
+            playbook_title="p",
+            now=world.clock.now(),
+            assignments=world.ops.assignments(incident_id),
+        )["text"]
+        assert all(line in console for line in console_lines), console
+    finally:
+        world.close()
