@@ -258,6 +258,7 @@ def build_engine(
             renderers,
             chart_maker(store, negative_cut(config), config.timezone),
             opened=alert_latency(store, metrics),
+            lang=config.lang(),
         ),
         dispatcher=Dispatcher(
             store,

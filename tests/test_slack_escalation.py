@@ -17,6 +17,7 @@ from monitor.testing import FakeSlackServer
 
 from .conftest import ROOT
 from .slack_world import CHANNEL, slack_world
+from .test_engine import surge
 
 
 @pytest.fixture
@@ -94,6 +95,24 @@ def test_a_chinese_team_is_paged_in_chinese_with_role_names(
     step(world, 15)  # 30 minutes: 危机负责人 (王芳)
     assert any("升级给 危机负责人 (王芳)" in t for t in thread_texts(slack))
     assert [t.split("（")[1].split("）")[0] for t in dms(slack)] == ["管理层", "危机负责人"]
+
+
+def test_what_the_daemon_says_in_the_thread_follows_the_locale(
+    store: SqlStore, slack: FakeSlackServer, tmp_path: Path
+) -> None:
+    world = slack_world(store, slack, tmp_path, settings={"locale": "zh-CN", "timezone": "Asia/Shanghai"})
+    world.open_incident()
+    surge(world.clock, world.source, 100, 40)  # grows: severity raised, new items
+    for minutes in [5] * 3 + [10] * 30:  # then quiet: the rule stops firing
+        world.engine.poll("complaints")
+        world.engine.evaluate()
+        world.engine.deliver()
+        world.clock.advance(minutes=minutes)
+    said = "\n".join(thread_texts(slack))
+    assert "严重程度升至 SEV1 (critical)：count 在 1h 内为" in said and "项新增清单项" in said
+    assert "来自 complaints 的新相关内容" in said and "规则已不再触发" in said
+    for english in ("severity raised", "new matching item", "no longer firing", " in 1h vs baseline"):
+        assert english not in said, english
 
 
 def test_without_direct_messages_only_the_thread_hears(store: SqlStore, slack: FakeSlackServer, tmp_path: Path) -> None:

@@ -149,6 +149,30 @@ CATALOG: dict[str, tuple[str, str]] = {
     "console.due": ("截止", "due"),
     "console.overdue": ("已逾期", "OVERDUE"),
     "console.incident": ("事件", "incident"),
+    # what the incident service says in the thread
+    "svc.related": (
+        "相关规则 {rule}（{description}）也已触发：{evidence}",
+        "related rule {rule} ({description}) fires too: {evidence}",
+    ),
+    "svc.raised_too": ("；严重程度升至 {severity}", "; severity raised to {severity}"),
+    "svc.raised": ("严重程度升至 {severity}：{evidence}", "severity raised to {severity}: {evidence}"),
+    "svc.items_added": ("；现适用 {n} 项新增清单项：{items}", "; {n} checklist item(s) now apply: {items}"),
+    "svc.fired_again": (
+        "规则在解决后不久（realert 时间内）再次触发：{evidence}",
+        "the rule fires again soon after resolution (within realert): {evidence}",
+    ),
+    "svc.new_item": ("来自 {source} 的新相关内容：{excerpt}{more}", "new matching item from {source}: {excerpt}{more}"),
+    "svc.more": ("，另有 {n} 条", " and {n} more"),
+    "svc.not_firing": (
+        "规则已不再触发；处理完清单后请解决事件",
+        "the rule is no longer firing; resolve the incident once the checklist is handled",
+    ),
+    "console.to": ("提醒", "to"),
+    "console.chart": (
+        "（事件 #{id} 的走势图：{n} 字节，见 Slack）",
+        "(chart of incident #{id}: {n} bytes, shown in Slack)",
+    ),
+    "chart.comment": ("指标走势", "metric chart"),
     # reminders and escalations
     "sla.remind": (
         "{minutes} 分钟仍未确认：再次提醒 {who}",

@@ -36,7 +36,7 @@ class TextRenderer:
         self.lang = lang
 
     def chart(self, incident: Incident, png: bytes) -> dict[str, Any]:
-        return {"text": f"(chart of incident #{incident.id}: {len(png)} bytes, shown in Slack)"}
+        return {"text": self.lang.t("console.chart", id=incident.id, n=len(png))}
 
     def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
         return text.render_alert(
@@ -51,7 +51,8 @@ class TextRenderer:
         )
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
-        return text.render_update(incident, message + (f" (to: {', '.join(notify)})" if notify else ""), lang=self.lang)
+        to = f" ({self.lang.t('console.to')}: {', '.join(self.lang.role(r) for r in notify)})" if notify else ""
+        return text.render_update(incident, message + to, lang=self.lang)
 
 
 class SlackRenderer:
@@ -70,7 +71,7 @@ class SlackRenderer:
             png,
             filename=f"incident-{incident.id}.png",
             title=f"#{incident.id} {incident.title}",
-            text="指标走势 / metric chart",
+            text=self.lang.t("chart.comment"),
         )
 
     def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:

@@ -423,16 +423,17 @@ def _select(action_id: str, placeholder: str, options: Sequence[tuple[str, Mappi
     }
 
 
-def alert_fallback(incident: Incident) -> str:
+def alert_fallback(incident: Incident, lang: Lang = ENGLISH) -> str:
     """The notification text: severity, title, group and the first piece of evidence."""
     parts = [f"{SEV_LABEL.get(incident.severity, 'SEV?')} ({incident.severity})"]
     if not _is_active(incident):
-        parts.insert(0, incident.status.value.upper())
+        status = incident.status.value
+        parts.insert(0, status.upper() if lang.locale == "en" else lang.word(status))
     text = f"{' '.join(parts)} #{incident.id} {escape(one_line(incident.title))}"
     if incident.group:
         text += f" [{escape(one_line(incident.group))}]"
     if incident.evidence:
-        text += f": {escape(incident.evidence[0].describe())}"
+        text += f": {escape(describe_evidence(incident.evidence[0], lang))}"
     return truncate(text, MAX_FALLBACK_TEXT)
 
 
@@ -467,7 +468,7 @@ def render_alert(
         context(lang.t("label.updated", time=slack_time(now, lang), id=incident.id)),
         _alert_actions(incident, lang),
     ]
-    return {"text": alert_fallback(incident), "blocks": blocks}
+    return {"text": alert_fallback(incident, lang), "blocks": blocks}
 
 
 # --- the checklist -------------------------------------------------------------------------

@@ -65,6 +65,11 @@ def test_console_output_follows_the_locale_and_time_zone() -> None:
     assert alert.startswith("=== 危机告警 #42") and "状态: 未确认" in alert and "2024-05-01 17:40 CST" in alert
     checklist = zh.checklist(incident, playbook_title="产品质量事故应对", now=NOW)["text"]
     assert "负责: 客服" in checklist and "已逾期" in checklist and "For every report" not in checklist
+    for english in (" via ", " by ", "item(s)", "by source", "rising terms", "top authors", "followers"):
+        assert english not in alert, english
+    assert "×37 份，来自 news, weibo 作者 数码博主老李" in alert and "262 条内容，118 个话题" in alert
+    update = zh.update(incident, "15 分钟未确认", notify=["crisis_lead"])["text"]
+    assert update.endswith("15 分钟未确认 (提醒: 危机负责人)")
     en = TextRenderer(Lang("en", "UTC")).alert(incident, rule_description="spike", playbook_title="p", now=NOW)["text"]
     assert en.startswith("=== CRISIS ALERT #42") and "opened: 2024-05-01 09:40 UTC" in en
 
