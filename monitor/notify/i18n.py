@@ -229,6 +229,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.empty": ("内容不能为空。", "The text cannot be empty."),
     "err.not_in_roster": ("{user} 不在值班名单中，不能指派。", "{user} is not in the roster and cannot be assigned."),
     "err.refused": ("未执行：{reason}", "Not done: {reason}"),
+    # lifecycle refusals (monitor.incidents.core.REFUSALS; English: its message as it is)
+    "refuse.acknowledge": ("事件 #{id} 目前{status}{by}；只有未确认的事件可以确认", "{message}"),
+    "refuse.stable": ("事件 #{id} 目前{status}；请先确认，再标记为已稳定", "{message}"),
+    "refuse.resolve": ("事件 #{id} 已经是{status}状态", "{message}"),
+    "refuse.close.closed": ("事件 #{id} 已经关闭", "{message}"),
+    "refuse.close.open": ("事件 #{id} 从未被确认；请先确认并解决，或强制关闭", "{message}"),
+    "refuse.close": ("事件 #{id} 目前{status}；请先解决，或强制关闭", "{message}"),
+    "refuse.close_forced": ("事件 #{id} 已经关闭", "{message}"),
+    "refuse.by": ("（确认人：{who}）", " by {who}"),
     "err.not_approver": (
         "只有 {roles} 可以审批声明；你的角色：{mine}。",
         "Only {roles} approve statements; your roles: {mine}.",
@@ -303,6 +312,20 @@ class Lang:
         if self.locale == "zh-CN":
             return zh or en
         return en or zh
+
+    def reason(self, error: Exception) -> str:
+        """Why something was refused, in this locale: an error with a catalog ``key`` and
+        ``fields`` (e.g. ``monitor.incidents.core.LifecycleRefusal``) is said in the locale's
+        words (status words and names filled in); anything else, and English, as its message."""
+        key, fields = getattr(error, "key", None), getattr(error, "fields", None)
+        if self.locale == "en" or not isinstance(key, str) or key not in CATALOG or not isinstance(fields, dict):
+            return str(error)
+        filled = dict(fields)
+        if "status" in filled:
+            filled["status"] = self.word(str(filled["status"]))
+        by = filled.get("by")
+        filled["by"] = self.t("refuse.by", who=by) if by else ""
+        return self.t(key, **filled, message=str(error))
 
     def role(self, role: str) -> str:
         """How the team calls a roster role: its Chinese name in zh-CN, its id in English (``crisis_lead``)."""

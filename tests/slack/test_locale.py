@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,9 +52,6 @@ def test_chinese_draft_uses_the_chinese_template(zh_world: World) -> None:
 
 
 def test_console_output_follows_the_locale_and_time_zone() -> None:
-    import sys
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
     from slack_sample import NOW, sample_incident
 
@@ -143,3 +142,36 @@ def test_the_checklist_shows_the_assigned_commander_and_owners(
         assert all(line in console for line in console_lines), console
     finally:
         world.close()
+
+
+def test_refusals_are_said_in_the_locale(zh_world: World) -> None:
+    world = zh_world
+    incident_id = world.open_incident()
+    world.click(LEAD, "stable", {"incident": incident_id})  # not acknowledged yet
+    assert world.fake.ephemerals[-1]["text"] == f"未执行：事件 #{incident_id} 目前未确认；请先确认，再标记为已稳定"
+    world.click(LEAD, "ack", {"incident": incident_id})
+    world.click(LEAD, "ack", {"incident": incident_id})  # twice
+    said = world.fake.ephemerals[-1]["text"]
+    assert said == f"未执行：事件 #{incident_id} 目前已确认（确认人：王芳）；只有未确认的事件可以确认", said
+    assert world.command(LEAD, f"ack {incident_id}").json()["text"] == said
+
+
+def test_every_lifecycle_refusal_has_words_in_both_locales() -> None:
+    from monitor.incidents.core import LIFECYCLE, REFUSALS, LifecycleRefusal, transition
+    from monitor.models import IncidentStatus
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
+    from slack_sample import sample_incident
+
+    zh, en = Lang("zh-CN"), Lang("en")
+    actions = {action for action, _ in REFUSALS}
+    for status in IncidentStatus:
+        incident = sample_incident(status=status, acknowledged_by="王芳")
+        for action in actions:
+            if (status, action) in LIFECYCLE:
+                continue
+            with pytest.raises(LifecycleRefusal) as refused:
+                transition(incident, action)  # type: ignore[arg-type]
+            assert en.reason(refused.value) == str(refused.value)
+            said = zh.reason(refused.value)
+            assert said.startswith("事件 #42") and not any(c.isascii() and c.isalpha() for c in said), said
