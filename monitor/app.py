@@ -258,6 +258,7 @@ def build_engine(
             renderers,
             chart_maker(store, negative_cut(config), config.timezone),
             opened=alert_latency(store, metrics),
+            lang=config.lang(),
         ),
         dispatcher=Dispatcher(
             store,
@@ -276,7 +277,7 @@ def build_engine(
             current.playbooks,
             lambda: current.roster,
             sla_policy(config.incidents),
-            Escalator(store, notifiers, direct_messages=config.incidents.direct_messages),
+            Escalator(store, notifiers, direct_messages=config.incidents.direct_messages, lang=config.lang()),
         ),
         leases=leases,
         book=PollBook(store, {s.name: s.interval for s in config.sources}),

@@ -8,7 +8,7 @@ and ``monitor.config.playbooks``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -309,3 +309,24 @@ class Delivery:
     attempts: int
     last_error: str | None
     next_attempt_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Assignments:
+    """Who leads an incident and who owns which checklist item (roster names): the latest
+    ``commander`` and ``owner`` entries of its timeline win (:func:`assignments_of`)."""
+
+    commander: str | None = None
+    owners: Mapping[str, str] = field(default_factory=dict)
+
+
+def assignments_of(timeline: Iterable[TimelineEntry]) -> Assignments:
+    """The commander and item owners an incident's timeline records."""
+    commander: str | None = None
+    owners: dict[str, str] = {}
+    for entry in timeline:
+        if entry.kind == "commander":
+            commander = str(entry.detail.get("name"))
+        elif entry.kind == "owner":
+            owners[str(entry.detail.get("item"))] = str(entry.detail.get("name"))
+    return Assignments(commander, owners)

@@ -49,7 +49,9 @@ def slack_world(
     slack_config: dict[str, Any] | None = None,
     incidents: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> SlackWorld:
+    """``settings``: further top-level config keys (e.g. ``{"locale": "zh-CN"}``)."""
     (tmp_path / "roster.yaml").write_text(ROSTER, encoding="utf-8")
     config = AppConfig.model_validate(
         {
@@ -59,6 +61,7 @@ def slack_world(
             "roster": str(tmp_path / "roster.yaml"),
             "scoring": ScoringConfig(negative_below=0.3),
             "incidents": incidents or {},
+            **(settings or {}),
         }
     )
     environment = (

@@ -17,6 +17,7 @@ from monitor.testing import FakeSlackServer
 
 from .conftest import ROOT
 from .slack_world import CHANNEL, slack_world
+from .test_engine import surge
 
 
 @pytest.fixture
@@ -65,6 +66,53 @@ def test_a_high_incident_escalates_after_its_own_timeout_along_its_own_chain(
     needs = f"Incident #{incident.id} needs you"
     assert [t.split(":")[0] for t in dms(slack)] == [f"{needs} (management)", f"{needs} (crisis_lead)"]
     assert store.messages(incident.id)[-1][0].kind == "dm"
+
+
+def test_a_chinese_team_is_paged_in_chinese_with_role_names(
+    store: SqlStore, slack: FakeSlackServer, tmp_path: Path
+) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_CHANNEL": CHANNEL,
+        "CRISISMON_SLACK_API_URL": slack.base_url,
+        "PAGER_URL": slack.webhook_url,
+    }
+    incidents = {**ESCALATION, "escalation_webhook": {"url_env": "PAGER_URL"}}
+    settings = {"locale": "zh-CN", "timezone": "Asia/Shanghai"}
+    world = slack_world(store, slack, tmp_path, incidents=incidents, env=env, settings=settings)
+    world.open_incident()
+    [incident] = store.incidents()
+    step(world, 10)  # 15 minutes: 管理层 (赵总)
+    assert any("15 分钟未确认：升级给 管理层 (赵总)" in t for t in thread_texts(slack)), thread_texts(slack)
+    [dm] = [c for c in slack.calls("chat.postMessage") if c.body["channel"] == "U0BOSS001"]
+    assert dm.body["text"].startswith(f"事件 #{incident.id} 需要你处理（管理层）：")
+    body = dm.body["blocks"][0]["text"]["text"]
+    assert "已确认" not in body and "未确认" in body and "请在事件线程中确认" in body
+    assert "needs you" not in json.dumps(dm.body) and "management" not in body
+    [page] = slack.calls("webhook")
+    sent = json.loads(page.raw)
+    assert sent["role"] == "management" and sent["text"] == "15 分钟未确认：升级给 管理层 (赵总)"
+    step(world, 15)  # 30 minutes: 危机负责人 (王芳)
+    assert any("升级给 危机负责人 (王芳)" in t for t in thread_texts(slack))
+    assert [t.split("（")[1].split("）")[0] for t in dms(slack)] == ["管理层", "危机负责人"]
+
+
+def test_what_the_daemon_says_in_the_thread_follows_the_locale(
+    store: SqlStore, slack: FakeSlackServer, tmp_path: Path
+) -> None:
+    world = slack_world(store, slack, tmp_path, settings={"locale": "zh-CN", "timezone": "Asia/Shanghai"})
+    world.open_incident()
+    surge(world.clock, world.source, 100, 40)  # grows: severity raised, new items
+    for minutes in [5] * 3 + [10] * 30:  # then quiet: the rule stops firing
+        world.engine.poll("complaints")
+        world.engine.evaluate()
+        world.engine.deliver()
+        world.clock.advance(minutes=minutes)
+    said = "\n".join(thread_texts(slack))
+    assert "严重程度升至 SEV1 (critical)：count 在 1h 内为" in said and "项新增清单项" in said
+    assert "来自 complaints 的新相关内容" in said and "规则已不再触发" in said
+    for english in ("severity raised", "new matching item", "no longer firing", " in 1h vs baseline"):
+        assert english not in said, english
 
 
 def test_without_direct_messages_only_the_thread_hears(store: SqlStore, slack: FakeSlackServer, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from monitor.config.playbooks import Playbook
-from monitor.models import Incident
+from monitor.models import Assignments, Incident, TimelineEntry, assignments_of
 from monitor.notify.render import Renderer
 
 
@@ -31,6 +31,8 @@ class OutboxWriter(Protocol):
     ) -> int: ...
 
     def first_message(self, incident_id: int, destination: str, kind: str) -> int | None: ...
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]: ...
 
 
 class Announcer:
@@ -97,7 +99,8 @@ class Announcer:
                 self.store.enqueue(destination, "alert", payload, now=now, incident_id=incident.id, update_of=alert_id)
             checklist_id = self.store.first_message(incident.id, destination, "checklist")
             if edit_checklist and playbook is not None and checklist_id is not None:
-                payload = renderer.checklist(incident, playbook_title=playbook.title, now=now)
+                assigned = self._assignments(incident)
+                payload = renderer.checklist(incident, playbook_title=playbook.title, now=now, assignments=assigned)
                 self.store.enqueue(
                     destination, "checklist", payload, now=now, incident_id=incident.id, update_of=checklist_id
                 )
@@ -106,12 +109,17 @@ class Announcer:
         """The current checklist posted again at the bottom of the thread."""
         playbook = self.playbooks.get(incident.playbook)
         title = playbook.title if playbook else incident.playbook
+        assigned = self._assignments(incident)
         for destination, renderer in self.renderers.items():
             alert_id = self.store.first_message(incident.id, destination, "alert")
             if alert_id is None:
                 continue
-            payload = renderer.checklist(incident, playbook_title=title, now=now)
+            payload = renderer.checklist(incident, playbook_title=title, now=now, assignments=assigned)
             self.store.enqueue(destination, "checklist", payload, now=now, incident_id=incident.id, thread_of=alert_id)
+
+    def _assignments(self, incident: Incident) -> Assignments:
+        """The commander and item owners people assigned (the checklist message shows them)."""
+        return assignments_of(self.store.timeline(incident.id))
 
     def admins(self, text: str, now: datetime) -> None:
         """A note to every destination (the operations channel), outside any incident."""

@@ -55,14 +55,28 @@ REFUSALS: dict[tuple[Action, IncidentStatus | None], str] = {
 }
 
 
+class LifecycleRefusal(InvalidOperation):
+    """A refused transition: the English message, and ``key``/``fields`` for saying it in the
+    team's language (``Lang.reason``; the catalog keys are ``refuse.<action>[.<status>]``)."""
+
+    def __init__(self, message: str, key: str, fields: dict[str, object]) -> None:
+        super().__init__(message)
+        self.key = key
+        self.fields = fields
+
+
 def transition(incident: Incident, action: Action) -> IncidentStatus:
     """The status ``action`` leads to from the incident's; InvalidOperation saying why not."""
     target = LIFECYCLE.get((incident.status, action))
     if target is not None:
         return target
-    template = REFUSALS.get((action, incident.status)) or REFUSALS[(action, None)]
+    specific = (action, incident.status) in REFUSALS
+    template = REFUSALS[(action, incident.status)] if specific else REFUSALS[(action, None)]
     who = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
-    raise InvalidOperation(template.format(id=incident.id, status=incident.status.value, who=who))
+    message = template.format(id=incident.id, status=incident.status.value, who=who)
+    key = f"refuse.{action}" + (f".{incident.status.value}" if specific else "")
+    fields: dict[str, object] = {"id": incident.id, "status": incident.status.value, "by": incident.acknowledged_by}
+    raise LifecycleRefusal(message, key, fields)
 
 
 def is_active(incident: Incident) -> bool:

@@ -37,6 +37,7 @@ from monitor.config.durations import Duration
 from monitor.config.validation import Strict, found_expected
 from monitor.detect.severity import label
 from monitor.models import Incident
+from monitor.notify.i18n import ENGLISH, Lang
 from monitor.slack.blocks import escape as escape_mrkdwn
 
 log = logging.getLogger(__name__)
@@ -106,13 +107,15 @@ def policy_of(incidents: Any) -> EscalationPolicy:
 class Escalator:
     """Queues the direct message and the page of one escalation step (SlaWatch calls it).
 
-    ``destinations``: the outbox destinations there are (a DM needs ``slack``, a page ``page``).
+    ``destinations``: the outbox destinations there are (a DM needs ``slack``, a page ``page``);
+    ``lang``: the team's language (the DM's words; the page's ``text`` is the thread's line).
     """
 
-    def __init__(self, store: Any, destinations: Any, *, direct_messages: bool = True) -> None:
+    def __init__(self, store: Any, destinations: Any, *, direct_messages: bool = True, lang: Lang = ENGLISH) -> None:
         self.store = store
         self.destinations = destinations
         self.direct_messages = direct_messages
+        self.lang = lang
 
     def __call__(self, incident: Incident, level: int, role: str, text: str, roster: Any, now: datetime) -> int:
         """Queue what this step sends beyond the thread; return how many messages."""
@@ -121,7 +124,7 @@ class Escalator:
         slack = self.destinations.get(SLACK)
         can_dm = slack is not None and getattr(slack, "direct_messages", True)
         if self.direct_messages and can_dm and person is not None and person.slack:
-            payload = dm_payload(incident, role, person.slack, text)
+            payload = dm_payload(incident, role, person.slack, text, self.lang)
             self.store.enqueue(SLACK, "dm", payload, now=now, incident_id=incident.id)
             queued += 1
         if PAGE_DESTINATION in self.destinations:
@@ -131,18 +134,17 @@ class Escalator:
         return queued
 
 
-def dm_payload(incident: Incident, role: str, user: str, text: str) -> dict[str, Any]:
-    """A direct message to ``user``: what the incident is, why them, where to act."""
+def dm_payload(incident: Incident, role: str, user: str, text: str, lang: Lang = ENGLISH) -> dict[str, Any]:
+    """A direct message to ``user``: what the incident is, why them, where to act (in ``lang``)."""
     title = escape_mrkdwn(incident.title)
-    body = (
-        f":rotating_light: *Incident #{incident.id} needs you* ({escape_mrkdwn(role)}): {title}, "
-        f"{label(incident.severity)}, {escape_mrkdwn(incident.status.value)}.\n{escape_mrkdwn(text)}\n"
-        "Acknowledge it in the incident's thread (or `crisismon incident ack "
-        f"{incident.id}`)."
-    )
+    called = escape_mrkdwn(lang.role(role))
+    fields = {"id": incident.id, "role": called, "title": title}
+    status = escape_mrkdwn(lang.word(incident.status.value))
+    summary = lang.t("dm.summary", **fields, severity=label(incident.severity), status=status)
+    body = f"{summary}\n{escape_mrkdwn(text)}\n{lang.t('dm.act', id=incident.id)}"
     return {
         "channel": user,
-        "text": f"Incident #{incident.id} needs you ({escape_mrkdwn(role)}): {title}",
+        "text": lang.t("dm.fallback", **fields),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}}],
     }
 

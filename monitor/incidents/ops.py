@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -18,19 +17,11 @@ from monitor.config.playbooks import Playbook
 from monitor.errors import InvalidOperation
 from monitor.incidents.announce import Announcer
 from monitor.incidents.core import Action, is_active, transition
-from monitor.models import ChecklistEntry, Incident, IncidentStatus, TimelineEntry
+from monitor.models import Assignments, ChecklistEntry, Incident, IncidentStatus, TimelineEntry, assignments_of
 from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer
 
 MAX_UPDATE_CHARS = 3000  # a status update or note: one Slack section
-
-
-@dataclass(frozen=True, slots=True)
-class Assignments:
-    """Who leads the incident and who owns which checklist item (roster names), from the timeline."""
-
-    commander: str | None = None
-    owners: Mapping[str, str] = field(default_factory=dict)
 
 
 class OpsStore(Protocol):
@@ -111,11 +102,10 @@ class IncidentOps:
                 incident_id, now, by, "ticked" if done else "unticked", {"item": item_id, "text": entry.text}
             )
             updated = self.store.incident(incident_id)
-            mark = "☑" if done else "☐"
+            item = self.lang.pick(entry.text, entry.text_en)  # the locale's side, both when bilingual
+            said = self.lang.t("op.ticked" if done else "op.unticked", item=item, who=by)
             late = self.lang.t("op.late") if done and now > entry.due_at else ""
-            self.announce.update(
-                updated, f"{mark} {entry.text} / {entry.text_en} — {by}{late}", now, edit_top=False, edit_checklist=True
-            )
+            self.announce.update(updated, said + late, now, edit_top=False, edit_checklist=True)
         return updated
 
     def note(self, incident_id: int, text: str, by: str, now: datetime) -> Incident:
@@ -157,7 +147,7 @@ class IncidentOps:
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "commander", {"name": name})
             message = self.lang.t("op.commander", who=by, name=name)
-            self.announce.update(incident, message, now, edit_top=False)
+            self.announce.update(incident, message, now, edit_top=False, edit_checklist=True)
         return incident
 
     def assign_owner(self, incident_id: int, item_id: str, name: str, by: str, now: datetime) -> Incident:
@@ -168,19 +158,12 @@ class IncidentOps:
             self.store.add_timeline(incident_id, now, by, "owner", {"item": item_id, "name": name})
             item = self.lang.pick(entry.text, entry.text_en)
             message = self.lang.t("op.owner", who=by, name=name, item=item)
-            self.announce.update(incident, message, now, edit_top=False)
+            self.announce.update(incident, message, now, edit_top=False, edit_checklist=True)
         return incident
 
     def assignments(self, incident_id: int) -> Assignments:
         """The commander and item owners, the latest assignment winning."""
-        commander: str | None = None
-        owners: dict[str, str] = {}
-        for entry in self.store.timeline(incident_id):
-            if entry.kind == "commander":
-                commander = str(entry.detail.get("name"))
-            elif entry.kind == "owner":
-                owners[str(entry.detail.get("item"))] = str(entry.detail.get("name"))
-        return Assignments(commander, owners)
+        return assignments_of(self.store.timeline(incident_id))
 
     def show_checklist(self, incident_id: int, by: str, now: datetime) -> Incident:
         """Post the current checklist again at the bottom of the thread."""

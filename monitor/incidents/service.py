@@ -23,6 +23,7 @@ from monitor.models import (
     TimelineEntry,
     TopItem,
 )
+from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
 from monitor.notify.render import Renderer
 from monitor.store import DuplicateIncident
 
@@ -112,9 +113,12 @@ class IncidentService:
         renderers: Mapping[str, Renderer],
         chart: ChartMaker | None = None,
         opened: Callable[[Rule, Incident, datetime], None] | None = None,
+        lang: Lang = ENGLISH,
     ) -> None:
         """``chart(rule, incident, now)`` draws the PNG posted with an alert (None: no charts).
-        ``opened(rule, incident, now)`` is told of each new incident (metrics)."""
+        ``opened(rule, incident, now)`` is told of each new incident (metrics); ``lang``: the
+        language of what it says in the thread."""
+        self.lang = lang
         self.store = store
         self.playbooks = playbooks
         self.renderers = renderers
@@ -160,7 +164,7 @@ class IncidentService:
         raised = core.raises(signal, incident)
         if attached and not raised:
             return incident
-        evidence = "; ".join(e.describe() for e in signal.evidence)
+        evidence = self._evidence(signal)
         with self.store.transaction():
             self.store.add_timeline(
                 incident.id,
@@ -169,10 +173,10 @@ class IncidentService:
                 "related_signal",
                 {"rule": rule.id, "severity": signal.severity, "evidence": [e.describe() for e in signal.evidence]},
             )
-            text = f"related rule {rule.id} ({rule.description}) fires too: {evidence}"
+            text = self.lang.t("svc.related", rule=rule.id, description=rule.description, evidence=evidence)
             if raised:
                 self._raise(incident, signal.severity, now)
-                text += f"; severity raised to {label(signal.severity)}"
+                text += self.lang.t("svc.raised_too", severity=label(signal.severity))
             self._notify(self.store.incident(incident.id), text, now, edit_top=raised)
         return self.store.incident(incident.id)
 
@@ -197,12 +201,8 @@ class IncidentService:
         evidence = "; ".join(e.describe() for e in signal.evidence)
         with self.store.transaction():
             self.store.add_timeline(incident.id, now, SYSTEM, "fired_again", {"since": since, "evidence": evidence})
-            self._notify(
-                incident,
-                f"the rule fires again soon after resolution (within realert): {evidence}",
-                now,
-                edit_top=False,
-            )
+            said = self.lang.t("svc.fired_again", evidence=self._evidence(signal))
+            self._notify(incident, said, now, edit_top=False)
         return incident
 
     def _episode_handled(self, signal: Signal, cutoff: datetime) -> bool:
@@ -321,10 +321,9 @@ class IncidentService:
                     },
                 )
                 updated = self.store.incident(incident.id)
-                evidence = "; ".join(e.describe() for e in signal.evidence)
-                text = f"severity raised to {label(severity)}: {evidence}"
+                text = self.lang.t("svc.raised", severity=label(severity), evidence=self._evidence(signal))
                 if added:
-                    text += f"; {len(added)} checklist item(s) now apply: {', '.join(added)}"
+                    text += self.lang.t("svc.items_added", n=len(added), items=", ".join(added))
                 self._notify(updated, text, now, edit_top=True, edit_checklist=bool(added))
             else:
                 self._announce_new_items(incident, signal, now, every)
@@ -344,19 +343,18 @@ class IncidentService:
         self.store.add_timeline(incident.id, now, SYSTEM, "new_items", {"count": len(new), "items": keys})
         first = new[0]
         excerpt = " ".join((first.title or first.text).split())[:120]
-        more = f" and {len(new) - 1} more" if len(new) > 1 else ""
-        text = f"new matching item from {first.source}: {excerpt}{more}"
+        more = self.lang.t("svc.more", n=len(new) - 1) if len(new) > 1 else ""
+        text = self.lang.t("svc.new_item", source=first.source, excerpt=excerpt, more=more)
         self._notify(self.store.incident(incident.id), text, now, edit_top=True)
 
     def suggest_resolution(self, incident: Incident, rule: Rule, now: datetime) -> None:
         with self.store.transaction():
             self.store.add_timeline(incident.id, now, SYSTEM, "signal_resolved", {"rule": rule.id})
-            self._notify(
-                incident,
-                "the rule is no longer firing; resolve the incident once the checklist is handled",
-                now,
-                edit_top=False,
-            )
+            self._notify(incident, self.lang.t("svc.not_firing"), now, edit_top=False)
+
+    def _evidence(self, signal: Signal) -> str:
+        """What crossed what, in the team's language (the timeline keeps the English)."""
+        return "; ".join(describe_evidence(e, self.lang) for e in signal.evidence)
 
     def _notify(
         self, incident: Incident, text: str, now: datetime, *, edit_top: bool, edit_checklist: bool = False

@@ -117,7 +117,7 @@ class SlaWatch:
         minutes = int(waited.total_seconds() // 60)
         repeat = level <= last_level
         key = "sla.remind" if repeat else "sla.escalate"
-        text = self.lang.t(key, minutes=minutes, who=self.roster.describe(role))
+        text = self.lang.t(key, minutes=minutes, who=self._who(role))
         with self.store.transaction():
             self.store.add_timeline(
                 incident.id, now, SYSTEM, "escalated", {"level": level, "role": role, "repeat": repeat}
@@ -138,7 +138,7 @@ class SlaWatch:
             return 0
         lines = [self.lang.t("sla.overdue", n=len(overdue))]
         lines += [
-            self.lang.t("sla.item", text=_both(e.text, e.text_en, self.lang), who=self.roster.describe(e.owner))
+            self.lang.t("sla.item", text=self.lang.pick(e.text, e.text_en), who=self._who(e.owner))
             + self.lang.t("sla.due", time=self.lang.clock(e.due_at))
             for e in overdue
         ]
@@ -147,6 +147,12 @@ class SlaWatch:
             self.store.add_timeline(incident.id, now, SYSTEM, "reminder", {"items": [e.item_id for e in overdue]})
             self._notify(incident, "\n".join(lines), now, roles=roles, edit_checklist=True)
         return 1
+
+    def _who(self, role: str) -> str:
+        """``危机负责人 (王芳)`` in zh-CN, ``crisis_lead (王芳)`` in English; the role alone when nobody holds it."""
+        person = self.roster.person_for(role)
+        called = self.lang.role(role)
+        return called if person is None else f"{called} ({person.name})"
 
     def _notify(
         self, incident: Incident, text: str, now: datetime, *, roles: list[str], edit_checklist: bool = False
@@ -158,8 +164,3 @@ class SlaWatch:
 def muted(timeline: list[TimelineEntry], now: datetime) -> bool:
     mutes = [e for e in timeline if e.kind == "muted"]
     return bool(mutes) and datetime.fromisoformat(str(mutes[-1].detail["until"])) > now
-
-
-def _both(text: str, text_en: str, lang: Lang) -> str:
-    """Both sides in English (as before), the locale's side (or both when bilingual) in Chinese."""
-    return lang.pick(text, text_en) if lang.locale == "zh-CN" else f"{text} / {text_en}"

@@ -16,6 +16,7 @@ from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from monitor.config.roles import role_name
 from monitor.models import Evidence, fmt_num
 
 Locale = Literal["zh-CN", "en"]
@@ -144,15 +145,49 @@ CATALOG: dict[str, tuple[str, str]] = {
     "console.playbook": ("预案", "playbook"),
     "console.checklist": ("事件 #{id} 处置清单", "checklist for incident #{id}"),
     "console.owner": ("负责", "owner"),
+    "console.commander": ("事件指挥", "commander"),
     "console.due": ("截止", "due"),
     "console.overdue": ("已逾期", "OVERDUE"),
     "console.incident": ("事件", "incident"),
+    # what the incident service says in the thread
+    "svc.related": (
+        "相关规则 {rule}（{description}）也已触发：{evidence}",
+        "related rule {rule} ({description}) fires too: {evidence}",
+    ),
+    "svc.raised_too": ("；严重程度升至 {severity}", "; severity raised to {severity}"),
+    "svc.raised": ("严重程度升至 {severity}：{evidence}", "severity raised to {severity}: {evidence}"),
+    "svc.items_added": ("；现适用 {n} 项新增清单项：{items}", "; {n} checklist item(s) now apply: {items}"),
+    "svc.fired_again": (
+        "规则在解决后不久（realert 时间内）再次触发：{evidence}",
+        "the rule fires again soon after resolution (within realert): {evidence}",
+    ),
+    "svc.new_item": ("来自 {source} 的新相关内容：{excerpt}{more}", "new matching item from {source}: {excerpt}{more}"),
+    "svc.more": ("，另有 {n} 条", " and {n} more"),
+    "svc.not_firing": (
+        "规则已不再触发；处理完清单后请解决事件",
+        "the rule is no longer firing; resolve the incident once the checklist is handled",
+    ),
+    "console.to": ("提醒", "to"),
+    "console.chart": (
+        "（事件 #{id} 的走势图：{n} 字节，见 Slack）",
+        "(chart of incident #{id}: {n} bytes, shown in Slack)",
+    ),
+    "chart.comment": ("指标走势", "metric chart"),
     # reminders and escalations
     "sla.remind": (
         "{minutes} 分钟仍未确认：再次提醒 {who}",
         "still not acknowledged after {minutes} min: reminding {who}",
     ),
     "sla.escalate": ("{minutes} 分钟未确认：升级给 {who}", "not acknowledged after {minutes} min: escalating to {who}"),
+    "dm.summary": (
+        ":rotating_light: *事件 #{id} 需要你处理*（{role}）：{title}，{severity}，{status}。",
+        ":rotating_light: *Incident #{id} needs you* ({role}): {title}, {severity}, {status}.",
+    ),
+    "dm.fallback": ("事件 #{id} 需要你处理（{role}）：{title}", "Incident #{id} needs you ({role}): {title}"),
+    "dm.act": (
+        "请在事件线程中确认（或运行 `crisismon incident ack {id}`）。",
+        "Acknowledge it in the incident's thread (or `crisismon incident ack {id}`).",
+    ),
     "sla.overdue": ("{n} 项逾期：", "{n} overdue item(s):"),
     "sla.item": ("• {text} — {who}", "• {text} — {who}"),
     "sla.due": ("，截止 {time}", ", due {time}"),
@@ -194,6 +229,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "err.empty": ("内容不能为空。", "The text cannot be empty."),
     "err.not_in_roster": ("{user} 不在值班名单中，不能指派。", "{user} is not in the roster and cannot be assigned."),
     "err.refused": ("未执行：{reason}", "Not done: {reason}"),
+    # lifecycle refusals (monitor.incidents.core.REFUSALS; English: its message as it is)
+    "refuse.acknowledge": ("事件 #{id} 目前{status}{by}；只有未确认的事件可以确认", "{message}"),
+    "refuse.stable": ("事件 #{id} 目前{status}；请先确认，再标记为已稳定", "{message}"),
+    "refuse.resolve": ("事件 #{id} 已经是{status}状态", "{message}"),
+    "refuse.close.closed": ("事件 #{id} 已经关闭", "{message}"),
+    "refuse.close.open": ("事件 #{id} 从未被确认；请先确认并解决，或强制关闭", "{message}"),
+    "refuse.close": ("事件 #{id} 目前{status}；请先解决，或强制关闭", "{message}"),
+    "refuse.close_forced": ("事件 #{id} 已经关闭", "{message}"),
+    "refuse.by": ("（确认人：{who}）", " by {who}"),
     "err.not_approver": (
         "只有 {roles} 可以审批声明；你的角色：{mine}。",
         "Only {roles} approve statements; your roles: {mine}.",
@@ -268,6 +312,24 @@ class Lang:
         if self.locale == "zh-CN":
             return zh or en
         return en or zh
+
+    def reason(self, error: Exception) -> str:
+        """Why something was refused, in this locale: an error with a catalog ``key`` and
+        ``fields`` (e.g. ``monitor.incidents.core.LifecycleRefusal``) is said in the locale's
+        words (status words and names filled in); anything else, and English, as its message."""
+        key, fields = getattr(error, "key", None), getattr(error, "fields", None)
+        if self.locale == "en" or not isinstance(key, str) or key not in CATALOG or not isinstance(fields, dict):
+            return str(error)
+        filled = dict(fields)
+        if "status" in filled:
+            filled["status"] = self.word(str(filled["status"]))
+        by = filled.get("by")
+        filled["by"] = self.t("refuse.by", who=by) if by else ""
+        return self.t(key, **filled, message=str(error))
+
+    def role(self, role: str) -> str:
+        """How the team calls a roster role: its Chinese name in zh-CN, its id in English (``crisis_lead``)."""
+        return role_name(role, self.locale) if self.locale == "zh-CN" else role
 
     def status(self, status: str) -> str:
         """The status with its emoji (``👀 已确认``)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from monitor.models import Incident
+from monitor.models import Assignments, Incident
 from monitor.notify import text
 from monitor.notify.i18n import ENGLISH, Lang
 
@@ -16,7 +16,11 @@ class Renderer(Protocol):
         self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime
     ) -> dict[str, Any]: ...
 
-    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]: ...
+    def checklist(
+        self, incident: Incident, *, playbook_title: str, now: datetime, assignments: Assignments | None = None
+    ) -> dict[str, Any]:
+        """The checklist message; ``assignments``: the commander and item owners people assigned."""
+        ...
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
         """A thread reply; ``notify`` names roles to alert (mentions where the destination has them)."""
@@ -32,18 +36,23 @@ class TextRenderer:
         self.lang = lang
 
     def chart(self, incident: Incident, png: bytes) -> dict[str, Any]:
-        return {"text": f"(chart of incident #{incident.id}: {len(png)} bytes, shown in Slack)"}
+        return {"text": self.lang.t("console.chart", id=incident.id, n=len(png))}
 
     def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
         return text.render_alert(
             incident, rule_description=rule_description, playbook_title=playbook_title, now=now, lang=self.lang
         )
 
-    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
-        return text.render_checklist(incident, playbook_title=playbook_title, now=now, lang=self.lang)
+    def checklist(
+        self, incident: Incident, *, playbook_title: str, now: datetime, assignments: Assignments | None = None
+    ) -> dict[str, Any]:
+        return text.render_checklist(
+            incident, playbook_title=playbook_title, now=now, lang=self.lang, assignments=assignments
+        )
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:
-        return text.render_update(incident, message + (f" (to: {', '.join(notify)})" if notify else ""), lang=self.lang)
+        to = f" ({self.lang.t('console.to')}: {', '.join(self.lang.role(r) for r in notify)})" if notify else ""
+        return text.render_update(incident, message + to, lang=self.lang)
 
 
 class SlackRenderer:
@@ -62,7 +71,7 @@ class SlackRenderer:
             png,
             filename=f"incident-{incident.id}.png",
             title=f"#{incident.id} {incident.title}",
-            text="指标走势 / metric chart",
+            text=self.lang.t("chart.comment"),
         )
 
     def alert(self, incident: Incident, *, rule_description: str, playbook_title: str, now: datetime) -> dict[str, Any]:
@@ -77,11 +86,18 @@ class SlackRenderer:
             lang=self.lang,
         )
 
-    def checklist(self, incident: Incident, *, playbook_title: str, now: datetime) -> dict[str, Any]:
+    def checklist(
+        self, incident: Incident, *, playbook_title: str, now: datetime, assignments: Assignments | None = None
+    ) -> dict[str, Any]:
         from monitor.slack import blocks
 
         return blocks.render_checklist(
-            incident, playbook_title=playbook_title, now=now, mentions=self.mentions, lang=self.lang
+            incident,
+            playbook_title=playbook_title,
+            now=now,
+            mentions=self.mentions,
+            lang=self.lang,
+            assignments=assignments,
         )
 
     def update(self, incident: Incident, message: str, *, notify: Sequence[str] = ()) -> dict[str, Any]:

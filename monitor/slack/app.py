@@ -152,7 +152,7 @@ class SlackApp:
         except Refused as exc:
             return self._ephemeral(channel, user_id, str(exc))
         except (InvalidOperation, NotFound) as exc:
-            return self._ephemeral(channel, user_id, self.lang.t("err.refused", reason=exc))
+            return self._ephemeral(channel, user_id, self.lang.t("err.refused", reason=self.lang.reason(exc)))
         return self._ephemeral(channel, user_id, done) if done else {}
 
     def command(self, form: Mapping[str, str]) -> dict[str, Any]:
@@ -164,7 +164,7 @@ class SlackApp:
         except Refused as exc:
             text = str(exc)
         except (InvalidOperation, NotFound, ValueError) as exc:
-            text = self.lang.t("err.refused", reason=exc)
+            text = self.lang.t("err.refused", reason=self.lang.reason(exc))
         return {"response_type": "ephemeral", "text": text}
 
     # --- who ------------------------------------------------------------------------------
@@ -274,7 +274,9 @@ class SlackApp:
         except Refused as exc:
             return self._refuse_view(view, channel, _user_id(payload), str(exc))
         except (InvalidOperation, NotFound) as exc:
-            return self._refuse_view(view, channel, _user_id(payload), self.lang.t("err.refused", reason=exc))
+            return self._refuse_view(
+                view, channel, _user_id(payload), self.lang.t("err.refused", reason=self.lang.reason(exc))
+            )
         return {"response_action": "clear"}
 
     def _submit(self, callback: str, meta: Mapping[str, Any], values: Mapping[str, str], caller: Caller) -> None:

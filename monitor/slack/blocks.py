@@ -27,7 +27,7 @@ from monitor.config.roles import role_name
 from monitor.detect.evidence import Summary, author_text
 from monitor.detect.severity import SEV_LABEL
 from monitor.incidents.kit import KINDS
-from monitor.models import ChecklistEntry, Evidence, Incident, IncidentStatus, TopItem
+from monitor.models import Assignments, ChecklistEntry, Evidence, Incident, IncidentStatus, TopItem
 from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
 
 Block = dict[str, Any]
@@ -423,16 +423,17 @@ def _select(action_id: str, placeholder: str, options: Sequence[tuple[str, Mappi
     }
 
 
-def alert_fallback(incident: Incident) -> str:
+def alert_fallback(incident: Incident, lang: Lang = ENGLISH) -> str:
     """The notification text: severity, title, group and the first piece of evidence."""
     parts = [f"{SEV_LABEL.get(incident.severity, 'SEV?')} ({incident.severity})"]
     if not _is_active(incident):
-        parts.insert(0, incident.status.value.upper())
+        status = incident.status.value
+        parts.insert(0, status.upper() if lang.locale == "en" else lang.word(status))
     text = f"{' '.join(parts)} #{incident.id} {escape(one_line(incident.title))}"
     if incident.group:
         text += f" [{escape(one_line(incident.group))}]"
     if incident.evidence:
-        text += f": {escape(incident.evidence[0].describe())}"
+        text += f": {escape(describe_evidence(incident.evidence[0], lang))}"
     return truncate(text, MAX_FALLBACK_TEXT)
 
 
@@ -467,7 +468,7 @@ def render_alert(
         context(lang.t("label.updated", time=slack_time(now, lang), id=incident.id)),
         _alert_actions(incident, lang),
     ]
-    return {"text": alert_fallback(incident), "blocks": blocks}
+    return {"text": alert_fallback(incident, lang), "blocks": blocks}
 
 
 # --- the checklist -------------------------------------------------------------------------
@@ -477,8 +478,12 @@ def _overdue(entry: ChecklistEntry, now: datetime) -> bool:
     return entry.done_at is None and _utc(entry.due_at) < _utc(now)
 
 
-def _item_status(entry: ChecklistEntry, now: datetime, mentions: Mapping[str, str] | None, lang: Lang) -> str:
-    owner = f"👤 {_owner(entry.owner, mentions, lang)}"
+def _item_status(
+    entry: ChecklistEntry, now: datetime, mentions: Mapping[str, str] | None, lang: Lang, assigned: str | None = None
+) -> str:
+    """Owner (``assigned``: the person someone made its owner, with the role), due or done, overdue."""
+    called = escape(lang.role(entry.owner))
+    owner = f"👤 {escape(assigned)} ({called})" if assigned else f"👤 {_owner(entry.owner, mentions, lang)}"
     if entry.done_at is not None:
         by = (" " + lang.t("label.by", who=person(entry.done_by))) if entry.done_by else ""
         return f"{owner} · {lang.t('item.done', who=by, time=slack_time(entry.done_at, lang))}"
@@ -519,10 +524,12 @@ def _item_blocks(
     *,
     compact: bool,
     lang: Lang = ENGLISH,
+    assigned: Assignments | None = None,
 ) -> list[Block]:
     shows_english = lang.locale == "en" or lang.bilingual  # zh-CN alone shows the Chinese side only
     english = f"_{truncate_escaped(one_line(entry.text_en), 1200)}_" if entry.text_en and shows_english else ""
-    status = _item_status(entry, now, mentions, lang)
+    owner = assigned.owners.get(entry.item_id) if assigned else None
+    status = _item_status(entry, now, mentions, lang, owner)
     block_id = item_block_id(incident.id, entry.item_id)
     accessory = _tick_accessory(incident.id, entry, lang)
     if compact:
@@ -539,13 +546,22 @@ def _phases(entries: Iterable[ChecklistEntry]) -> list[tuple[str, list[Checklist
 
 
 def _checklist_units(
-    incident: Incident, now: datetime, mentions: Mapping[str, str] | None, *, compact: bool, lang: Lang = ENGLISH
+    incident: Incident,
+    now: datetime,
+    mentions: Mapping[str, str] | None,
+    *,
+    compact: bool,
+    lang: Lang = ENGLISH,
+    assigned: Assignments | None = None,
 ) -> list[tuple[bool, list[Block]]]:
     """(is_item, blocks) for each phase title and each item, in order."""
     units: list[tuple[bool, list[Block]]] = []
     for number, (title, entries) in enumerate(_phases(incident.checklist), start=1):
         units.append((False, [section(f"*{number}. {truncate_escaped(one_line(title), 200)}*")]))
-        units += [(True, _item_blocks(incident, e, now, mentions, compact=compact, lang=lang)) for e in entries]
+        units += [
+            (True, _item_blocks(incident, e, now, mentions, compact=compact, lang=lang, assigned=assigned))
+            for e in entries
+        ]
     return units
 
 
@@ -584,19 +600,26 @@ def render_checklist(
     now: datetime,
     mentions: Mapping[str, str] | None = None,
     lang: Lang = ENGLISH,
+    assignments: Assignments | None = None,
 ) -> Payload:
     """The checklist message: items by phase, each with a ``tick`` checkbox.
 
     Each item is a section (block_id ``tick:<incident>:<item>``, checkbox value JSON
     ``{"incident": id, "item": item_id}``) and a context line with the English text, the
-    owner, the due time and an OVERDUE marker. When the items would exceed 50 blocks the
-    layout turns compact (one block per item), then the tail is cut with "… N more items".
+    owner (the person assigned to it, if someone was), the due time and an OVERDUE marker;
+    the assigned incident commander is named under the header. When the items would exceed
+    50 blocks the layout turns compact (one block per item), then the tail is cut with
+    "… N more items".
     """
+    assigned = assignments or Assignments()
+    commander = (
+        f" · *{lang.t('label.commander')}:* {escape(one_line(assigned.commander))}" if assigned.commander else ""
+    )
     top = [
         header(lang.t("heading.checklist", id=incident.id, title=plain(one_line(incident.title)))),
         context(
             f"*{escape(one_line(playbook_title))}* · {sev_label(incident.severity)} · "
-            f"{lang.status(incident.status.value)} · {lang.t('label.as_of', time=slack_time(now, lang))}"
+            f"{lang.status(incident.status.value)}{commander} · {lang.t('label.as_of', time=slack_time(now, lang))}"
         ),
     ]
     room = MAX_BLOCKS - len(top)
@@ -604,9 +627,11 @@ def render_checklist(
     if not incident.checklist:
         return {"text": fallback, "blocks": [*top, section(f"_{lang.t('heading.no_items')}_")]}
     total = len(incident.checklist)
-    body, shown = _fit_units(_checklist_units(incident, now, mentions, compact=False, lang=lang), room, total, lang)
+    units = _checklist_units(incident, now, mentions, compact=False, lang=lang, assigned=assigned)
+    body, shown = _fit_units(units, room, total, lang)
     if shown < total:
-        body, shown = _fit_units(_checklist_units(incident, now, mentions, compact=True, lang=lang), room, total, lang)
+        units = _checklist_units(incident, now, mentions, compact=True, lang=lang, assigned=assigned)
+        body, shown = _fit_units(units, room, total, lang)
     return {"text": fallback, "blocks": [*top, *body]}
 
 

@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:  # when run as a script
 
 from monitor.detect.evidence import Summary  # noqa: E402
 from monitor.models import (  # noqa: E402
+    Assignments,
     ChecklistEntry,
     Evidence,
     Incident,
@@ -36,6 +37,8 @@ RULE_DESCRIPTION = "产品质量投诉或负面报道激增"
 PLAYBOOK_TITLE = "产品质量事故应对"
 ZH = Lang("zh-CN", "Asia/Shanghai")
 EN = Lang("en", "UTC")
+#: Someone made 王芳 the incident commander and 刘洋 the owner of the holding statement.
+ASSIGNED = Assignments("王芳", {"holding-statement": "刘洋"})
 
 
 def _entry(item_id: str, phase: tuple[str, str], text: str, text_en: str, owner: str, due: int) -> ChecklistEntry:
@@ -198,6 +201,9 @@ def chinese_payloads() -> dict[str, dict[str, Any]]:
             acked, rule_description=RULE_DESCRIPTION, playbook_title=PLAYBOOK_TITLE, now=NOW, mentions=MENTIONS, lang=ZH
         ),
         "checklist_zh": render_checklist(incident, playbook_title=PLAYBOOK_TITLE, now=NOW, mentions=MENTIONS, lang=ZH),
+        "checklist_assigned_zh": render_checklist(
+            incident, playbook_title=PLAYBOOK_TITLE, now=NOW, mentions=MENTIONS, lang=ZH, assignments=ASSIGNED
+        ),
         "update_zh": render_update(incident, "王芳 已确认", lang=ZH),
         "statement_zh": render_update(
             incident, statement, lang=ZH, actions_block=statement_actions(42, "holding", 1, ZH)
@@ -240,6 +246,9 @@ def english_payloads() -> dict[str, dict[str, Any]]:
             mentions=MENTIONS,
         ),
         "checklist": render_checklist(incident, playbook_title=PLAYBOOK_TITLE, now=NOW, mentions=MENTIONS),
+        "checklist_assigned": render_checklist(
+            incident, playbook_title=PLAYBOOK_TITLE, now=NOW, mentions=MENTIONS, assignments=ASSIGNED
+        ),
         "update": render_update(incident, "严重程度升级：SEV2 → SEV1（负面数量 240，超过阈值 200）"),
     }
 
