@@ -237,6 +237,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "refuse.close.open": ("事件 #{id} 从未被确认；请先确认并解决，或强制关闭", "{message}"),
     "refuse.close": ("事件 #{id} 目前{status}；请先解决，或强制关闭", "{message}"),
     "refuse.close_forced": ("事件 #{id} 已经关闭", "{message}"),
+    "refuse.ticked": ("清单项 {item} 已由 {who} 完成", "{message}"),
+    "refuse.not_ticked": ("清单项 {item} 尚未完成", "{message}"),
+    "refuse.inactive": ("事件 #{id} 目前{status}，清单不能再更改", "{message}"),
+    "refuse.no_item": ("事件 #{id} 没有清单项 {item}；现有清单项：{known}", "{message}"),
     "refuse.by": ("（确认人：{who}）", " by {who}"),
     "err.not_approver": (
         "只有 {roles} 可以审批声明；你的角色：{mine}。",
