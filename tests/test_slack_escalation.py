@@ -115,6 +115,20 @@ def test_what_the_daemon_says_in_the_thread_follows_the_locale(
         assert english not in said, english
 
 
+def test_overdue_reminders_name_roles_and_items_in_the_locale(
+    store: SqlStore, slack: FakeSlackServer, tmp_path: Path
+) -> None:
+    settings = {"locale": "zh-CN", "timezone": "Asia/Shanghai"}
+    world = slack_world(store, slack, tmp_path, incidents={"direct_messages": False}, settings=settings)
+    world.open_incident()
+    [incident] = store.incidents()
+    lead_item = next(e for e in incident.checklist if e.owner == "crisis_lead")
+    step(world, 600)  # ten hours: every early item overdue
+    [reminder] = [t for t in thread_texts(slack) if "项逾期：" in t][:1]
+    assert f"• {lead_item.text} — 危机负责人 (王芳)，截止 " in reminder and "CST" in reminder
+    assert lead_item.text_en not in reminder and "crisis_lead" not in reminder
+
+
 def test_without_direct_messages_only_the_thread_hears(store: SqlStore, slack: FakeSlackServer, tmp_path: Path) -> None:
     world = slack_world(store, slack, tmp_path, incidents={**ESCALATION, "direct_messages": False})
     world.open_incident()

@@ -55,9 +55,10 @@ REFUSALS: dict[tuple[Action, IncidentStatus | None], str] = {
 }
 
 
-class LifecycleRefusal(InvalidOperation):
-    """A refused transition: the English message, and ``key``/``fields`` for saying it in the
-    team's language (``Lang.reason``; the catalog keys are ``refuse.<action>[.<status>]``)."""
+class Refusal(InvalidOperation):
+    """A refused operation: the English message, and ``key``/``fields`` for saying it in the
+    team's language (``Lang.reason``; catalog keys ``refuse.…``, e.g. ``refuse.<action>[.<status>]``
+    for the lifecycle)."""
 
     def __init__(self, message: str, key: str, fields: dict[str, object]) -> None:
         super().__init__(message)
@@ -76,7 +77,7 @@ def transition(incident: Incident, action: Action) -> IncidentStatus:
     message = template.format(id=incident.id, status=incident.status.value, who=who)
     key = f"refuse.{action}" + (f".{incident.status.value}" if specific else "")
     fields: dict[str, object] = {"id": incident.id, "status": incident.status.value, "by": incident.acknowledged_by}
-    raise LifecycleRefusal(message, key, fields)
+    raise Refusal(message, key, fields)
 
 
 def is_active(incident: Incident) -> bool:

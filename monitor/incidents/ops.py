@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from monitor.config.playbooks import Playbook
 from monitor.errors import InvalidOperation
 from monitor.incidents.announce import Announcer
-from monitor.incidents.core import Action, is_active, transition
+from monitor.incidents.core import Action, Refusal, is_active, transition
 from monitor.models import Assignments, ChecklistEntry, Incident, IncidentStatus, TimelineEntry, assignments_of
 from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer
@@ -93,9 +93,10 @@ class IncidentOps:
         incident = self._active(incident_id)
         entry = self._item(incident, item_id)
         if done and entry.done_at is not None:
-            raise InvalidOperation(f"item {item_id!r} was already ticked by {entry.done_by}")
+            fields: dict[str, object] = {"item": item_id, "who": entry.done_by}
+            raise Refusal(f"item {item_id!r} was already ticked by {entry.done_by}", "refuse.ticked", fields)
         if not done and entry.done_at is None:
-            raise InvalidOperation(f"item {item_id!r} is not ticked")
+            raise Refusal(f"item {item_id!r} is not ticked", "refuse.not_ticked", {"item": item_id})
         with self.store.transaction():
             self.store.set_item_done(incident_id, item_id, at=now if done else None, by=by if done else None)
             self.store.add_timeline(
@@ -176,8 +177,10 @@ class IncidentOps:
     def _active(self, incident_id: int) -> Incident:
         incident = self.store.incident(incident_id)
         if not is_active(incident):
-            raise InvalidOperation(
-                f"incident {incident_id} is {incident.status.value}; its checklist can no longer change"
+            raise Refusal(
+                f"incident {incident_id} is {incident.status.value}; its checklist can no longer change",
+                "refuse.inactive",
+                {"id": incident_id, "status": incident.status.value},
             )
         return incident
 
@@ -185,7 +188,8 @@ class IncidentOps:
         entry = next((e for e in incident.checklist if e.item_id == item_id), None)
         if entry is None:
             known = ", ".join(e.item_id for e in incident.checklist)
-            raise InvalidOperation(f"incident {incident.id} has no checklist item {item_id!r}; its items: {known}")
+            message = f"incident {incident.id} has no checklist item {item_id!r}; its items: {known}"
+            raise Refusal(message, "refuse.no_item", {"id": incident.id, "item": item_id, "known": known})
         return entry
 
     def _transition(self, incident: Incident, action: Action, by: str, now: datetime, text: str) -> Incident:

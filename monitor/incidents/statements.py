@@ -31,6 +31,7 @@ from monitor.config.playbooks import Playbook
 from monitor.config.roles import DEFAULT_APPROVERS, role_name
 from monitor.config.roster import Roster
 from monitor.errors import InvalidOperation
+from monitor.incidents.core import Refusal
 from monitor.incidents.kit import KINDS
 from monitor.incidents.ops import OpsStore
 from monitor.incidents.service import notify
@@ -116,7 +117,8 @@ class Statements:
         _check_text(text, MAX_STATEMENT_CHARS, "a statement")
         previous = self.current(incident_id).get(kind)
         if previous is not None and previous.state == "approved":
-            raise InvalidOperation(f"the {kind} statement is already approved (version {previous.version})")
+            message = f"the {kind} statement is already approved (version {previous.version})"
+            raise Refusal(message, "refuse.stmt_approved", {"kind": kind, "version": previous.version})
         version = previous.version + 1 if previous else 1
         detail = {"kind": kind, "version": version, "text": text, "approvers": list(self.approvers)}
         roles = ", ".join(role_name(r, self.lang.locale) for r in self.approvers)
@@ -132,7 +134,8 @@ class Statements:
         statement = self._pending(incident_id, kind, version)
         roles = [r for r in self._roles_of(by, statement) if r not in statement.approvals]
         if not roles:
-            raise InvalidOperation(f"{by} has already approved version {version} of the {kind} statement")
+            message = f"{by} has already approved version {version} of the {kind} statement"
+            raise Refusal(message, "refuse.stmt_again", {"who": by, "kind": kind, "version": version})
         with self.store.transaction():
             for role in roles:
                 self.store.add_timeline(
@@ -168,22 +171,26 @@ class Statements:
     def _active(self, incident_id: int) -> Incident:
         incident = self.store.incident(incident_id)
         if incident.status not in ACTIVE_STATUSES:
-            raise InvalidOperation(f"incident {incident_id} is {incident.status.value}; no new statements")
+            message = f"incident {incident_id} is {incident.status.value}; no new statements"
+            raise Refusal(message, "refuse.stmt_inactive", {"id": incident_id, "status": incident.status.value})
         return incident
 
     def _pending(self, incident_id: int, kind: str, version: int) -> Statement:
         statement = self.current(incident_id).get(kind)
         if statement is None:
-            raise InvalidOperation(f"incident {incident_id} has no {kind} statement submitted")
+            message = f"incident {incident_id} has no {kind} statement submitted"
+            raise Refusal(message, "refuse.stmt_none", {"id": incident_id, "kind": kind})
         if statement.version != version:
-            raise InvalidOperation(
+            message = (
                 f"version {version} of the {kind} statement was replaced by version {statement.version}; "
                 "review the latest one"
             )
+            fields: dict[str, object] = {"kind": kind, "version": version, "latest": statement.version}
+            raise Refusal(message, "refuse.stmt_replaced", fields)
         if statement.state != "submitted":
-            raise InvalidOperation(
-                f"version {version} of the {kind} statement is {statement.state}, not awaiting approval"
-            )
+            message = f"version {version} of the {kind} statement is {statement.state}, not awaiting approval"
+            state = {"kind": kind, "version": version, "state": statement.state}
+            raise Refusal(message, "refuse.stmt_state", state)
         return statement
 
     def _roles_of(self, by: str, statement: Statement) -> list[str]:

@@ -237,6 +237,16 @@ CATALOG: dict[str, tuple[str, str]] = {
     "refuse.close.open": ("事件 #{id} 从未被确认；请先确认并解决，或强制关闭", "{message}"),
     "refuse.close": ("事件 #{id} 目前{status}；请先解决，或强制关闭", "{message}"),
     "refuse.close_forced": ("事件 #{id} 已经关闭", "{message}"),
+    "refuse.ticked": ("清单项 {item} 已由 {who} 完成", "{message}"),
+    "refuse.not_ticked": ("清单项 {item} 尚未完成", "{message}"),
+    "refuse.inactive": ("事件 #{id} 目前{status}，清单不能再更改", "{message}"),
+    "refuse.no_item": ("事件 #{id} 没有清单项 {item}；现有清单项：{known}", "{message}"),
+    "refuse.stmt_approved": ("{kind}已获批准（第 {version} 版）", "{message}"),
+    "refuse.stmt_again": ("{who} 已批准过{kind}第 {version} 版", "{message}"),
+    "refuse.stmt_inactive": ("事件 #{id} 目前{status}，不能再起草声明", "{message}"),
+    "refuse.stmt_none": ("事件 #{id} 没有已提交的{kind}", "{message}"),
+    "refuse.stmt_replaced": ("{kind}第 {version} 版已被第 {latest} 版取代，请审阅最新版本", "{message}"),
+    "refuse.stmt_state": ("{kind}第 {version} 版目前{state}，不在待审批状态", "{message}"),
     "refuse.by": ("（确认人：{who}）", " by {who}"),
     "err.not_approver": (
         "只有 {roles} 可以审批声明；你的角色：{mine}。",
@@ -323,6 +333,9 @@ class Lang:
         filled = dict(fields)
         if "status" in filled:
             filled["status"] = self.word(str(filled["status"]))
+        for field, prefix in (("kind", "kit"), ("state", "stmt.state")):
+            if f"{prefix}.{filled.get(field)}" in CATALOG:
+                filled[field] = self.t(f"{prefix}.{filled[field]}")
         by = filled.get("by")
         filled["by"] = self.t("refuse.by", who=by) if by else ""
         return self.t(key, **filled, message=str(error))

@@ -157,7 +157,7 @@ def test_refusals_are_said_in_the_locale(zh_world: World) -> None:
 
 
 def test_every_lifecycle_refusal_has_words_in_both_locales() -> None:
-    from monitor.incidents.core import LIFECYCLE, REFUSALS, LifecycleRefusal, transition
+    from monitor.incidents.core import LIFECYCLE, REFUSALS, Refusal, transition
     from monitor.models import IncidentStatus
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
@@ -170,8 +170,22 @@ def test_every_lifecycle_refusal_has_words_in_both_locales() -> None:
         for action in actions:
             if (status, action) in LIFECYCLE:
                 continue
-            with pytest.raises(LifecycleRefusal) as refused:
+            with pytest.raises(Refusal) as refused:
                 transition(incident, action)  # type: ignore[arg-type]
             assert en.reason(refused.value) == str(refused.value)
             said = zh.reason(refused.value)
             assert said.startswith("事件 #42") and not any(c.isascii() and c.isalpha() for c in said), said
+
+
+def test_checklist_refusals_are_said_in_the_locale(zh_world: World) -> None:
+    world = zh_world
+    incident_id = world.open_incident()
+    item = world.incident(incident_id).checklist[0].item_id
+    tick = {"incident": incident_id, "item": item, "op": "tick"}
+    world.click(LEAD, "tick", tick)
+    world.click(LEGAL, "tick", tick)  # a stale checklist: already ticked
+    assert world.fake.ephemerals[-1]["text"] == f"未执行：清单项 {item} 已由 王芳 完成"
+    world.ops.resolve(incident_id, "王芳", world.clock.now())
+    world.click(LEAD, "tick", {**tick, "op": "untick"})
+    assert world.fake.ephemerals[-1]["text"] == f"未执行：事件 #{incident_id} 目前已解决，清单不能再更改"
+    assert world.incident(incident_id).checklist[0].done_by == "王芳"  # nothing changed

@@ -110,3 +110,18 @@ def test_only_approver_roles_approve_and_stale_drafts_are_refused(world: World) 
     before = len(world.timeline(incident_id))
     stale = world.submit(LEAD, view, {"text": text_value("基于旧版本的修改")})  # version 0 view, version 1 exists
     assert stale.json()["response_action"] == "errors" and len(world.timeline(incident_id)) == before
+
+
+def test_statement_refusals_are_said_in_the_locale(zh_world: World) -> None:
+    world = zh_world
+    incident_id = world.open_incident()
+    world.submit(SPOKES, open_draft(world, incident_id), {"text": text_value("第一稿")})
+    world.deliver()
+    buttons = statement_buttons(world)
+    world.click(LEGAL, "stmt_approve", buttons["stmt_approve"])
+    world.click(LEGAL, "stmt_approve", buttons["stmt_approve"])  # twice
+    assert world.fake.ephemerals[-1]["text"] == "未执行：陈律师 已批准过等待声明第 1 版"
+    world.click(LEGAL, "stmt_return", buttons["stmt_return"])
+    world.submit(LEGAL, world.last_view("stmt_return"), {"comment": text_value("请删去未核实的数字")})
+    world.click(LEAD, "stmt_approve", buttons["stmt_approve"])  # a returned version cannot be approved
+    assert world.fake.ephemerals[-1]["text"] == "未执行：等待声明第 1 版目前已退回，不在待审批状态"
