@@ -14,6 +14,7 @@ import pytest
 
 from monitor.config.rules import Rule
 from monitor.detect.evaluator import Evaluator
+from monitor.detect.evidence import stored_term_baseline, term_baseline
 from monitor.detect.hits import HitBook, hour_sums
 from monitor.detect.window import Aggregate
 from monitor.models import FetchResult, Item
@@ -216,3 +217,18 @@ def test_pruning_removes_the_sums_of_pruned_hours_only(store: SqlStore) -> None:
     left = stored_hours(store, "surge")
     assert left and min(hour for _, _, hour, _ in left) > cutoff.timestamp()
     assert left == {k: v for k, v in summed_hits(store, "surge", CUT).items() if k[2] > cutoff.timestamp() + 3600}
+
+
+def test_the_term_baseline_read_narrowly_is_the_one_of_the_whole_items(store: SqlStore) -> None:
+    clock = FakeClock()
+    book = HitBook(store, lambda: [], CUT)
+    ingest = ingestor(store, book)
+    ingest.ingest("complaints", FetchResult(items=items(clock, "h", 0, 200, timedelta(days=1))), clock.now())
+    news = [replace(i, source="news", kind="post") for i in items(clock, "n", 0, 40, timedelta(hours=20))]
+    ingest.ingest("news", FetchResult(items=news), clock.now())
+    start, end = clock.now() - timedelta(hours=22), clock.now() - timedelta(minutes=30)
+    for sources in (None, ["complaints"], ["news", "complaints"]):
+        narrow = stored_term_baseline(store, sources, start, end)
+        whole = term_baseline(store.items_between(sources, start, end))
+        assert narrow == whole, sources
+        assert narrow.stories and narrow.counts, "the test proves nothing"
