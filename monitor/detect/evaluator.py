@@ -13,7 +13,14 @@ from monitor.clock import monotonic
 from monitor.config.rules import Anomaly, Immediate, Rule, Spike, leaves
 from monitor.detect.anomaly import AnomalyDetector
 from monitor.detect.conditions import Leaf, Observe, Series, anomaly, compare, evaluate
-from monitor.detect.evidence import Summary, TermBaseline, summarise, term_baseline, top_stories
+from monitor.detect.evidence import (
+    Summary,
+    TermBaseline,
+    stored_term_baseline,
+    summarise,
+    term_baseline,
+    top_stories,
+)
 from monitor.detect.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits, stored_items
 from monitor.detect.matching import group_key, selected_by_any
 from monitor.detect.running import DetectorMemo, Running
@@ -103,7 +110,10 @@ class Evaluator:
         key = (sources, edge)
         baseline = self._baselines.get(key)
         if baseline is None:
-            baseline = term_baseline(self.items.items_between(sources or None, edge - TERM_BASELINE, edge))
+            if isinstance(self.items, SqlStore):  # only each item's story and words
+                baseline = stored_term_baseline(self.items, sources or None, edge - TERM_BASELINE, edge)
+            else:
+                baseline = term_baseline(self.items.items_between(sources or None, edge - TERM_BASELINE, edge))
             if len(self._baselines) >= 16:  # a few windows and source sets; the oldest hours go first
                 for old in sorted(self._baselines, key=lambda k: k[1])[:8]:
                     del self._baselines[old]

@@ -14,6 +14,7 @@ import pytest
 
 from monitor.config.rules import Rule
 from monitor.detect.evaluator import Evaluator
+from monitor.detect.evidence import stored_term_baseline, term_baseline
 from monitor.detect.hits import HitBook, hour_sums
 from monitor.detect.window import Aggregate
 from monitor.models import FetchResult, Item
@@ -145,8 +146,10 @@ def test_evaluation_with_hourly_sums_gives_the_verdicts_of_matching_every_item(s
     stored, matched = Evaluator(store, CUT, hits=book), Evaluator(store, CUT)
     held: set[str] = set()
     short: set[str] = set()
-    for step in range(40):
+    for step in range(41):
         clock.advance(minutes=23)
+        if step == 40:  # windows starting and ending on whole hours: no partial hour at the edges
+            clock.advance(seconds=-clock.now().timestamp() % 3600)
         burst = 60 if step in (25, 26) else 3 + step % 4
         fresh = items(clock, f"s{step}-", 0, burst, timedelta(minutes=20))
         if step % 3 == 0:  # late: published hours ago, into hours already summed
@@ -214,3 +217,18 @@ def test_pruning_removes_the_sums_of_pruned_hours_only(store: SqlStore) -> None:
     left = stored_hours(store, "surge")
     assert left and min(hour for _, _, hour, _ in left) > cutoff.timestamp()
     assert left == {k: v for k, v in summed_hits(store, "surge", CUT).items() if k[2] > cutoff.timestamp() + 3600}
+
+
+def test_the_term_baseline_read_narrowly_is_the_one_of_the_whole_items(store: SqlStore) -> None:
+    clock = FakeClock()
+    book = HitBook(store, lambda: [], CUT)
+    ingest = ingestor(store, book)
+    ingest.ingest("complaints", FetchResult(items=items(clock, "h", 0, 200, timedelta(days=1))), clock.now())
+    news = [replace(i, source="news", kind="post") for i in items(clock, "n", 0, 40, timedelta(hours=20))]
+    ingest.ingest("news", FetchResult(items=news), clock.now())
+    start, end = clock.now() - timedelta(hours=22), clock.now() - timedelta(minutes=30)
+    for sources in (None, ["complaints"], ["news", "complaints"]):
+        narrow = stored_term_baseline(store, sources, start, end)
+        whole = term_baseline(store.items_between(sources, start, end))
+        assert narrow == whole, sources
+        assert narrow.stories and narrow.counts, "the test proves nothing"
