@@ -35,7 +35,6 @@ from pydantic import Field, field_validator
 
 from monitor.config.durations import Duration
 from monitor.config.validation import Strict, found_expected
-from monitor.detect.severity import label
 from monitor.models import Incident
 from monitor.notify.i18n import ENGLISH, Lang
 from monitor.slack.blocks import escape as escape_mrkdwn
@@ -140,7 +139,7 @@ def dm_payload(incident: Incident, role: str, user: str, text: str, lang: Lang =
     called = escape_mrkdwn(lang.role(role))
     fields = {"id": incident.id, "role": called, "title": title}
     status = escape_mrkdwn(lang.word(incident.status.value))
-    summary = lang.t("dm.summary", **fields, severity=label(incident.severity), status=status)
+    summary = lang.t("dm.summary", **fields, severity=lang.severity(incident.severity), status=status)
     body = f"{summary}\n{escape_mrkdwn(text)}\n{lang.t('dm.act', id=incident.id)}"
     return {
         "channel": user,

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.config.playbooks import Playbook
 from monitor.config.rules import Rule
-from monitor.detect.severity import label
 from monitor.incidents import core
 from monitor.incidents.announce import Announcer, OutboxWriter
 from monitor.models import (
@@ -176,7 +175,7 @@ class IncidentService:
             text = self.lang.t("svc.related", rule=rule.id, description=rule.description, evidence=evidence)
             if raised:
                 self._raise(incident, signal.severity, now)
-                text += self.lang.t("svc.raised_too", severity=label(signal.severity))
+                text += self.lang.t("svc.raised_too", severity=self.lang.severity(signal.severity))
             self._notify(self.store.incident(incident.id), text, now, edit_top=raised)
         return self.store.incident(incident.id)
 
@@ -321,7 +320,7 @@ class IncidentService:
                     },
                 )
                 updated = self.store.incident(incident.id)
-                text = self.lang.t("svc.raised", severity=label(severity), evidence=self._evidence(signal))
+                text = self.lang.t("svc.raised", severity=self.lang.severity(severity), evidence=self._evidence(signal))
                 if added:
                     text += self.lang.t("svc.items_added", n=len(added), items=", ".join(added))
                 self._notify(updated, text, now, edit_top=True, edit_checklist=bool(added))

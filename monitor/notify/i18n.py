@@ -17,6 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from monitor.config.roles import role_name
+from monitor.detect.severity import SEV_LABEL
 from monitor.models import Evidence, fmt_num
 
 Locale = Literal["zh-CN", "en"]
@@ -30,6 +31,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "status.stable": ("🟢 已稳定", "🟢 Stable"),
     "status.resolved": ("✅ 已解决", "✅ Resolved"),
     "status.closed": ("☑️ 已关闭", "☑️ Closed"),
+    "sev.critical": ("危急", "critical"),
+    "sev.high": ("高", "high"),
+    "sev.medium": ("中", "medium"),
+    "sev.low": ("低", "low"),
     "word.open": ("未确认", "open"),
     "word.acknowledged": ("已确认", "acknowledged"),
     "word.stable": ("已稳定", "stable"),
@@ -347,6 +352,11 @@ class Lang:
     def status(self, status: str) -> str:
         """The status with its emoji (``👀 已确认``)."""
         return self.t(f"status.{status}")
+
+    def severity(self, severity: str) -> str:
+        """``SEV2 (high)``, in zh-CN ``SEV2 (高)``: the rule files' severity name in the locale."""
+        word = self.t(f"sev.{severity}") if f"sev.{severity}" in CATALOG else severity
+        return f"{SEV_LABEL.get(severity, 'SEV?')} ({word})"
 
     def word(self, status: str) -> str:
         """The bare status word (``已确认``)."""

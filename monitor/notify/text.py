@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from monitor.detect.evidence import Summary
-from monitor.detect.severity import label
 from monitor.models import Assignments, Incident, TopItem
 from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
 
@@ -16,7 +15,7 @@ def render_alert(
 ) -> dict[str, Any]:
     _time, t = lang.time, lang.t
     lines = [
-        f"=== {t('console.alert')} #{incident.id} [{label(incident.severity)}] {incident.title} ===",
+        f"=== {t('console.alert')} #{incident.id} [{lang.severity(incident.severity)}] {incident.title} ===",
         f"{t('console.status')}: {lang.word(incident.status.value)}   {t('console.opened')}: "
         f"{_time(incident.opened_at)}   {t('console.rule')}: {incident.rule_id}",
         f"{t('console.why')}: {rule_description}",
@@ -67,7 +66,9 @@ def render_checklist(
 
 def render_update(incident: Incident, text: str, lang: Lang = ENGLISH) -> dict[str, Any]:
     status = lang.word(incident.status.value)
-    return {"text": f"--- {lang.t('console.incident')} #{incident.id} [{label(incident.severity)}] {status}: {text}"}
+    return {
+        "text": f"--- {lang.t('console.incident')} #{incident.id} [{lang.severity(incident.severity)}] {status}: {text}"
+    }
 
 
 def _summary_lines(summary: Summary, lang: Lang) -> list[str]:

@@ -251,8 +251,8 @@ def slack_time(moment: datetime, lang: Lang = ENGLISH) -> str:
 # --- the alert -----------------------------------------------------------------------------
 
 
-def sev_label(severity: str) -> str:
-    return f"{SEV_EMOJI.get(severity, '⚪')} {SEV_LABEL.get(severity, 'SEV?')} ({severity})"
+def sev_label(severity: str, lang: Lang = ENGLISH) -> str:
+    return f"{SEV_EMOJI.get(severity, '⚪')} {lang.severity(severity)}"
 
 
 def _is_active(incident: Incident) -> bool:
@@ -262,7 +262,7 @@ def _is_active(incident: Incident) -> bool:
 def _alert_header(incident: Incident, lang: Lang) -> str:
     word = lang.word(incident.status.value)
     prefix = "" if _is_active(incident) else f"{word.upper() if lang.locale == 'en' else word} · "
-    return f"{prefix}{sev_label(incident.severity)} · #{incident.id} {plain(one_line(incident.title))}"
+    return f"{prefix}{sev_label(incident.severity, lang)} · #{incident.id} {plain(one_line(incident.title))}"
 
 
 def _state_lines(
@@ -618,7 +618,7 @@ def render_checklist(
     top = [
         header(lang.t("heading.checklist", id=incident.id, title=plain(one_line(incident.title)))),
         context(
-            f"*{escape(one_line(playbook_title))}* · {sev_label(incident.severity)} · "
+            f"*{escape(one_line(playbook_title))}* · {sev_label(incident.severity, lang)} · "
             f"{lang.status(incident.status.value)}{commander} · {lang.t('label.as_of', time=slack_time(now, lang))}"
         ),
     ]
@@ -655,7 +655,7 @@ def render_update(
     people = " ".join(f"<@{uid}>" for uid in notify if _SLACK_USER.match(uid))
     blocks: list[Block] = [section(f"{body}\n{people}" if people else body)]
     state = lang.status(incident.status.value)
-    blocks.append(context(f"#{incident.id} · {sev_label(incident.severity)} · {state}"))
+    blocks.append(context(f"#{incident.id} · {sev_label(incident.severity, lang)} · {state}"))
     if actions_block is not None:
         blocks.append(actions_block)
     fallback = truncate(
