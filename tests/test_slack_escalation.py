@@ -109,7 +109,7 @@ def test_what_the_daemon_says_in_the_thread_follows_the_locale(
         world.engine.deliver()
         world.clock.advance(minutes=minutes)
     said = "\n".join(thread_texts(slack))
-    assert "严重程度升至 SEV1 (critical)：count 在 1h 内为" in said and "项新增清单项" in said
+    assert "严重程度升至 SEV1 (危急)：count 在 1h 内为" in said and "项新增清单项" in said
     assert "来自 complaints 的新相关内容" in said and "规则已不再触发" in said
     for english in ("severity raised", "new matching item", "no longer firing", " in 1h vs baseline"):
         assert english not in said, english

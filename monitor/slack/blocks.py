@@ -425,7 +425,7 @@ def _select(action_id: str, placeholder: str, options: Sequence[tuple[str, Mappi
 
 def alert_fallback(incident: Incident, lang: Lang = ENGLISH) -> str:
     """The notification text: severity, title, group and the first piece of evidence."""
-    parts = [f"{SEV_LABEL.get(incident.severity, 'SEV?')} ({incident.severity})"]
+    parts = [lang.severity(incident.severity)]
     if not _is_active(incident):
         status = incident.status.value
         parts.insert(0, status.upper() if lang.locale == "en" else lang.word(status))
