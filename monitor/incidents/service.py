@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from monitor.config.playbooks import Playbook
 from monitor.config.rules import Rule
 from monitor.incidents import core
-from monitor.incidents.announce import Announcer, OutboxWriter
+from monitor.incidents.announce import Announcer
 from monitor.models import (
     ChecklistEntry,
     Evidence,
@@ -368,21 +368,3 @@ def item_key(item: TopItem) -> str:
 
 def item_keys(items: Sequence[TopItem]) -> list[str]:
     return [item_key(t) for t in items]
-
-
-def notify(
-    store: OutboxWriter,
-    renderers: Mapping[str, Renderer],
-    playbooks: Mapping[str, Playbook],
-    incident: Incident,
-    text: str,
-    now: datetime,
-    *,
-    edit_top: bool,
-    notify_roles: Sequence[str] = (),
-    edit_checklist: bool = False,
-) -> None:
-    """Post ``text`` in the incident's thread wherever its alert went (``Announcer.update``)."""
-    Announcer(store, renderers, playbooks).update(
-        incident, text, now, edit_top=edit_top, notify_roles=notify_roles, edit_checklist=edit_checklist
-    )

@@ -31,10 +31,10 @@ from monitor.config.playbooks import Playbook
 from monitor.config.roles import DEFAULT_APPROVERS, role_name
 from monitor.config.roster import Roster
 from monitor.errors import InvalidOperation
+from monitor.incidents.announce import Announcer
 from monitor.incidents.core import Refusal
 from monitor.incidents.kit import KINDS
 from monitor.incidents.ops import OpsStore
-from monitor.incidents.service import notify
 from monitor.models import ACTIVE_STATUSES, Incident, TimelineEntry
 from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer
@@ -102,6 +102,7 @@ class Statements:
         self.store = store
         self.renderers = renderers
         self.playbooks = playbooks
+        self.announce = Announcer(store, renderers, playbooks)
         self.roster = roster
         self.approvers = tuple(approvers)
         self.lang = lang
@@ -148,7 +149,7 @@ class Statements:
                 detail = {"kind": kind, "version": version, "text": statement.text}
                 self.store.add_timeline(incident_id, now, by, "statement_approved", detail)
                 lines.append(self.lang.t("stmt.approved", kind=self._kind(kind), version=version))
-            notify(self.store, self.renderers, self.playbooks, incident, "\n".join(lines), now, edit_top=False)
+            self.announce.update(incident, "\n".join(lines), now, edit_top=False)
         return self.current(incident_id)[kind]
 
     def return_(self, incident_id: int, kind: str, version: int, comment: str, by: str, now: datetime) -> Statement:
@@ -162,7 +163,7 @@ class Statements:
         text = self.lang.t("stmt.returned", who=by, role=role, kind=self._kind(kind), comment=comment)
         with self.store.transaction():
             self.store.add_timeline(incident_id, now, by, "statement_returned", detail)
-            notify(self.store, self.renderers, self.playbooks, incident, text, now, edit_top=False)
+            self.announce.update(incident, text, now, edit_top=False)
         return self.current(incident_id)[kind]
 
     def _kind(self, kind: str) -> str:
