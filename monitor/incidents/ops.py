@@ -15,23 +15,21 @@ from typing import Any, Protocol
 
 from monitor.config.playbooks import Playbook
 from monitor.errors import InvalidOperation
-from monitor.incidents.announce import Announcer
+from monitor.incidents.announce import Announcer, OutboxWriter
 from monitor.incidents.core import Action, Refusal, is_active, transition
-from monitor.models import Assignments, ChecklistEntry, Incident, IncidentStatus, TimelineEntry, assignments_of
+from monitor.models import Assignments, ChecklistEntry, Incident, IncidentStatus, assignments_of
 from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer
 
 MAX_UPDATE_CHARS = 3000  # a status update or note: one Slack section
 
 
-class OpsStore(Protocol):
-    """What the operations people run read and write."""
+class OpsStore(OutboxWriter, Protocol):
+    """What the operations people run read and write, and what the announcer needs (:class:`OutboxWriter`)."""
 
     def add_timeline(
         self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
     ) -> None: ...
-
-    def timeline(self, incident_id: int) -> list[TimelineEntry]: ...
 
     def incident(self, incident_id: int) -> Incident: ...
 
@@ -42,20 +40,6 @@ class OpsStore(Protocol):
     def set_status(self, incident_id: int, status: IncidentStatus, at: datetime, by: str | None = None) -> None: ...
 
     def transaction(self) -> AbstractContextManager[None]: ...
-
-    def enqueue(
-        self,
-        destination: str,
-        kind: str,
-        payload: Mapping[str, Any],
-        *,
-        now: datetime,
-        incident_id: int | None = None,
-        thread_of: int | None = None,
-        update_of: int | None = None,
-    ) -> int: ...
-
-    def first_message(self, incident_id: int, destination: str, kind: str) -> int | None: ...
 
 
 class IncidentOps:

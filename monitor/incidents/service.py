@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from monitor.config.playbooks import Playbook
 from monitor.config.rules import Rule
 from monitor.incidents import core
-from monitor.incidents.announce import Announcer
+from monitor.incidents.announce import Announcer, OutboxWriter
 from monitor.models import (
     ChecklistEntry,
     Evidence,
     Incident,
     Signal,
     SignalState,
-    TimelineEntry,
     TopItem,
 )
 from monitor.notify.i18n import ENGLISH, Lang, describe_evidence
@@ -32,8 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class IncidentStore(Protocol):
-    """What the incident service reads and writes."""
+class IncidentStore(OutboxWriter, Protocol):
+    """What the incident service reads and writes, and what the announcer needs (:class:`OutboxWriter`)."""
 
     def active_incident(self, rule_id: str, group: str) -> Incident | None: ...
 
@@ -66,8 +65,6 @@ class IncidentStore(Protocol):
         summary: Summary | None = None,
     ) -> Incident: ...
 
-    def timeline(self, incident_id: int) -> list[TimelineEntry]: ...
-
     def transaction(self) -> AbstractContextManager[None]: ...
 
     def update_signal(
@@ -80,20 +77,6 @@ class IncidentStore(Protocol):
         top_items: Sequence[TopItem],
         summary: Summary | None = None,
     ) -> None: ...
-
-    def enqueue(
-        self,
-        destination: str,
-        kind: str,
-        payload: Mapping[str, Any],
-        *,
-        now: datetime,
-        incident_id: int | None = None,
-        thread_of: int | None = None,
-        update_of: int | None = None,
-    ) -> int: ...
-
-    def first_message(self, incident_id: int, destination: str, kind: str) -> int | None: ...
 
 
 SYSTEM = "crisismon"

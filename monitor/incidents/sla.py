@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from monitor.config.playbooks import Playbook
 from monitor.config.roster import Roster
-from monitor.incidents.announce import Announcer
+from monitor.incidents.announce import Announcer, OutboxWriter
 from monitor.incidents.escalation import EscalationPolicy, Steps
 from monitor.incidents.service import SYSTEM
 from monitor.models import Incident, IncidentStatus, TimelineEntry
@@ -22,8 +22,8 @@ from monitor.notify.i18n import ENGLISH, Lang
 from monitor.notify.render import Renderer
 
 
-class SlaStore(Protocol):
-    """What the SLA watch reads and writes."""
+class SlaStore(OutboxWriter, Protocol):
+    """What the SLA watch reads and writes, and what the announcer needs (:class:`OutboxWriter`)."""
 
     def add_timeline(
         self, incident_id: int, at: datetime, actor: str, kind: str, detail: Mapping[str, Any]
@@ -31,23 +31,7 @@ class SlaStore(Protocol):
 
     def incidents(self, *, active_only: bool = False) -> list[Incident]: ...
 
-    def timeline(self, incident_id: int) -> list[TimelineEntry]: ...
-
     def transaction(self) -> AbstractContextManager[None]: ...
-
-    def enqueue(
-        self,
-        destination: str,
-        kind: str,
-        payload: Mapping[str, Any],
-        *,
-        now: datetime,
-        incident_id: int | None = None,
-        thread_of: int | None = None,
-        update_of: int | None = None,
-    ) -> int: ...
-
-    def first_message(self, incident_id: int, destination: str, kind: str) -> int | None: ...
 
 
 @dataclass(frozen=True)
