@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from monitor.config.catalogue import load_catalogue
 from monitor.config.playbooks import Playbook, load_playbooks
 from monitor.config.roster import load_roster
-from monitor.config.rules import RuleSet, load_rules
+from monitor.config.rules import Rule, RuleSet, load_rules
 from monitor.config.settings import AppConfig, load_config
 from monitor.errors import ConfigError, Problem
 from monitor.store.prune import retention_problems
@@ -35,20 +36,23 @@ def load_definitions(config: AppConfig, *, check_sources: bool = True) -> Defini
         categories=KeywordClassifier.default().keys(),
     )
     problems.extend(found)
-    problems.extend(retention_problems(config.retention, rules.entries))
-    if config.roster:
-        try:
-            load_roster(Path(config.roster))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if config.products:
-        try:
-            load_catalogue(Path(config.products))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
+    problems.extend(companion_problems(config, rules.entries))
     if problems:
         raise ConfigError(problems)
     return Definitions(rules, playbooks)
+
+
+def companion_problems(config: AppConfig, entries: Iterable[tuple[Rule, str, int]]) -> list[Problem]:
+    """What the rules need of the rest of the config: a retention covering their lookbacks, a
+    roster and a product catalogue that load."""
+    problems = list(retention_problems(config.retention, entries))
+    for path, load in ((config.roster, load_roster), (config.products, load_catalogue)):
+        if path:
+            try:
+                load(Path(path))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+    return problems
 
 
 def load_all(config_path: Path | None) -> tuple[AppConfig, Definitions]:

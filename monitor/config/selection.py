@@ -17,14 +17,11 @@ from pathlib import Path
 
 import yaml
 
-from monitor.config.catalogue import load_catalogue
-from monitor.config.loading import Definitions
+from monitor.config.loading import Definitions, companion_problems
 from monitor.config.playbooks import Playbook, load_playbook
-from monitor.config.roster import load_roster
 from monitor.config.rules import RuleSet, cross_check, load_rule_file
 from monitor.config.settings import AppConfig
 from monitor.errors import ConfigError, Problem
-from monitor.store.prune import retention_problems
 from monitor.text.classify import KeywordClassifier
 
 YAML = re.compile(r"\.ya?ml$")
@@ -159,17 +156,7 @@ def load_selected(config: AppConfig, chosen: Selection, *, check_sources: bool) 
         problems.extend(found)
     sources = config.source_names() if check_sources else None
     problems.extend(cross_check(entries, set(playbooks), sources, set(KeywordClassifier.default().keys())))
-    problems.extend(retention_problems(config.retention, entries))
-    if config.roster:
-        try:
-            load_roster(Path(config.roster))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if config.products:
-        try:
-            load_catalogue(Path(config.products))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
+    problems.extend(companion_problems(config, entries))
     if problems:
         raise ConfigError(problems)
     return Definitions(RuleSet(entries), playbooks)
