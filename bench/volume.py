@@ -59,11 +59,12 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.config.loading import load_definitions  # noqa: E402
 from monitor.config.settings import AppConfig  # noqa: E402
-from monitor.detect.hits import HitBook, _row, hit_of, insert_hits, touch_groups  # noqa: E402
+from monitor.detect.hits import HitBook, hit_of, hit_row, latest_hits  # noqa: E402
 from monitor.models import Item, ScoredItem  # noqa: E402
 from monitor.runtime.ingest import score_items  # noqa: E402
 from monitor.sentiment.scorer import negative_cut_for  # noqa: E402
 from monitor.store import SqlStore, open_store  # noqa: E402
+from monitor.store.hit_rows import HitRow  # noqa: E402
 from monitor.testing import FakeScorer  # noqa: E402
 from monitor.text.classify import KeywordClassifier  # noqa: E402
 
@@ -184,7 +185,7 @@ def preload(store: SqlStore, rules: Sequence[Any], count: int, now: datetime, se
     batch = 5000
     for start in range(0, count, batch):
         scored: list[ScoredItem] = []
-        hits: list[tuple[object, ...]] = []
+        hits: list[HitRow] = []
         for n in range(start, min(start + batch, count)):
             base = pool[n % len(pool)]
             at = now - timedelta(seconds=span * (count - n) / count)
@@ -193,11 +194,11 @@ def preload(store: SqlStore, rules: Sequence[Any], count: int, now: datetime, se
             scored.append(replace(base, item=item, sentiment=sentiment))
             for rule_id, hit in pool_hits[n % len(pool)]:  # what matching the item gives: its text is the base's
                 obs = replace(hit.obs, at=at, sentiment=sentiment)
-                hits.append(_row(rule_id, replace(hit, item_id=item.id, obs=obs)))
+                hits.append(hit_row(rule_id, replace(hit, item_id=item.id, obs=obs)))
         with store.transaction():
             store.add_items(scored, now)
-            insert_hits(store, hits)
-            touch_groups(store, hits)
+            store.add_hits(hits)
+            store.touch_rule_groups(latest_hits(hits))
     # the hourly sums a daemon keeps with the hits (the bench daemon's negative cut: its model's)
     HitBook(store, lambda: rules, negative_cut_for(None)).ensure(rules, now)
     return time.monotonic() - started

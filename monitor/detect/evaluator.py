@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from monitor.clock import monotonic
 from monitor.config.rules import Anomaly, Immediate, Rule, Spike, leaves
@@ -16,19 +16,18 @@ from monitor.detect.conditions import Leaf, Observe, Series, anomaly, compare, e
 from monitor.detect.evidence import (
     Summary,
     TermBaseline,
-    stored_term_baseline,
     summarise,
     term_baseline,
     top_stories,
+    words_baseline,
 )
-from monitor.detect.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits, stored_items
+from monitor.detect.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits
 from monitor.detect.matching import group_key, selected_by_any
 from monitor.detect.running import DetectorMemo, Running
 from monitor.detect.severity import rank
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import SUMMABLE, Aggregate, Hourly, Observation, aggregate, whole_hours
 from monitor.models import ScoredItem, Signal, SignalState, TopItem
-from monitor.store import SqlStore
 
 
 class RuleStateStore(Protocol):
@@ -56,6 +55,30 @@ class ItemReader(Protocol):
     def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]: ...
 
     def earliest_item(self, sources: Sequence[str] | None) -> datetime | None: ...
+
+
+@runtime_checkable
+class StoredItems(Protocol):
+    """An item reader that also reads items by key and only the words of items (the store):
+    evaluation then loads no more of them than it needs."""
+
+    def items_of(self, source: str, ids: Sequence[str]) -> list[ScoredItem]: ...
+
+    def item_words_between(
+        self, sources: Sequence[str] | None, start: datetime, end: datetime
+    ) -> list[tuple[str, str, int | None, str | None]]: ...
+
+
+def stored_items(store: StoredItems, keys: Iterable[tuple[str, str]]) -> list[ScoredItem]:
+    """The stored items of ``keys`` (source, id), oldest first."""
+    by_source: dict[str, list[str]] = {}
+    for source, item_id in keys:
+        by_source.setdefault(source, []).append(item_id)
+    found = []
+    for source, ids in sorted(by_source.items()):
+        for start in range(0, len(ids), 500):
+            found.extend(store.items_of(source, ids[start : start + 500]))
+    return sorted(found, key=lambda s: (s.item.published_at, s.item.source, s.item.id))
 
 
 class SortedItems:
@@ -110,8 +133,8 @@ class Evaluator:
         key = (sources, edge)
         baseline = self._baselines.get(key)
         if baseline is None:
-            if isinstance(self.items, SqlStore):  # only each item's story and words
-                baseline = stored_term_baseline(self.items, sources or None, edge - TERM_BASELINE, edge)
+            if isinstance(self.items, StoredItems):  # only each item's story and words
+                baseline = words_baseline(self.items.item_words_between(sources or None, edge - TERM_BASELINE, edge))
             else:
                 baseline = term_baseline(self.items.items_between(sources or None, edge - TERM_BASELINE, edge))
             if len(self._baselines) >= 16:  # a few windows and source sets; the oldest hours go first
@@ -290,7 +313,7 @@ class Evaluator:
         wanted = {(h.source, h.item_id) for h in hits if h.obs.at > start}
         if not wanted:
             return []
-        if isinstance(self.items, SqlStore):  # only these items, by key
+        if isinstance(self.items, StoredItems):  # only these items, by key
             return stored_items(self.items, wanted)
         window = self.items.items_between(rule.all_sources() or None, start, now)
         return [s for s in window if (s.item.source, s.item.id) in wanted]

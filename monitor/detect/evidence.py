@@ -17,15 +17,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from monitor.models import ScoredItem, TopItem
-
-if TYPE_CHECKING:
-    from monitor.store import SqlStore
 
 TOP_STORIES = 5
 TOP_TERMS = 5
@@ -211,24 +207,15 @@ def term_baseline(items: Sequence[ScoredItem]) -> TermBaseline:
     return TermBaseline(len(docs), Counter(t for terms in docs for t in terms))
 
 
-def stored_term_baseline(
-    store: SqlStore, sources: Sequence[str] | None, start: datetime, end: datetime
-) -> TermBaseline:
-    """``term_baseline`` of the stored items published in ``(start, end]`` from ``sources``
-    (None = all), reading only what it needs of them (their story and words), not whole items."""
-    params: list[object] = [start.timestamp(), end.timestamp()]  # as ``monitor.store.sql.ts`` stores times
-    where = "published_at > ? AND published_at <= ?"
-    if sources:
-        where += f" AND source IN ({','.join('?' * len(sources))})"
-        params.extend(sources)
+def words_baseline(rows: Iterable[tuple[str, str, int | None, str | None]]) -> TermBaseline:
+    """``term_baseline`` from only each item's source, id, story and words (``tokens``), as the
+    store reads them (``item_words_between``) without loading whole items."""
     by_story: dict[tuple[str, object], set[str]] = {}
-    for source, item_id, story, tokens in store._rows(
-        f"SELECT source, id, story_id, tokens FROM items WHERE {where}", params
-    ):
-        key = ("story", int(story)) if story is not None else ("item", (source, item_id))
+    for source, item_id, story, tokens in rows:
+        key = ("story", story) if story is not None else ("item", (source, item_id))
         words = by_story.setdefault(key, set())
         if tokens:
-            words.update(t for t in str(tokens).split(" ") if _TERM.match(t) and t not in STOP_TERMS)
+            words.update(t for t in tokens.split(" ") if _TERM.match(t) and t not in STOP_TERMS)
     return TermBaseline(len(by_story), Counter(t for terms in by_story.values() for t in terms))
 
 

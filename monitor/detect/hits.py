@@ -25,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from monitor import __version__
@@ -36,8 +37,7 @@ from monitor.config.rules import Rule, leaves
 from monitor.detect.matching import group_key, selects
 from monitor.detect.window import HOUR, Aggregate, Observation, hour_of, units
 from monitor.models import ScoredItem
-from monitor.store import SqlStore
-from monitor.store.sql import dt_, ts
+from monitor.store.hit_rows import HitRow, HourKey, HourRow
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,44 @@ class Hit:
 
 class ItemReader(Protocol):
     def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]: ...
+
+
+class HitStore(Protocol):
+    """What the hit book needs of the store (``monitor.store.hit_rows`` keeps the rows)."""
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]: ...
+
+    def add_hits(self, rows: Sequence[HitRow]) -> int: ...
+
+    def hit_rows(self, rule_id: str, start: float, end: float) -> list[HitRow]: ...
+
+    def hit_span(self, rule_id: str) -> tuple[float, float] | None: ...
+
+    def touch_rule_groups(self, latest: Mapping[tuple[str, str], float]) -> None: ...
+
+    def rule_groups_since(self, rule_id: str, start: float) -> list[tuple[str, float]]: ...
+
+    def group_has_hit(self, rule_id: str, group: str, start: float, end: float) -> bool: ...
+
+    def add_rule_hours(self, sums: Mapping[HourKey, Aggregate]) -> None: ...
+
+    def rule_hours(self, rule_id: str, start: float, end: float) -> list[HourRow]: ...
+
+    def clear_rule_hours(self, rule_id: str, start: float, end: float) -> None: ...
+
+    def hits_built(self, rule_id: str) -> tuple[str, float] | None: ...
+
+    def set_hits_built(self, rule_id: str, fingerprint: str, since: float, built_at: float) -> None: ...
+
+    def hours_built(self, rule_id: str) -> str | None: ...
+
+    def set_hours_built(self, rule_id: str, fingerprint: str) -> None: ...
+
+    def forget_hours(self, rule_id: str) -> None: ...
+
+    def forget_hits(self, rule_id: str) -> None: ...
 
 
 class HitReader(Protocol):
@@ -108,19 +146,6 @@ def _leaves(rule: Rule) -> list[Any]:
     return found
 
 
-def stored_items(store: SqlStore, keys: Iterable[tuple[str, str]]) -> list[ScoredItem]:
-    """The stored items of ``keys`` (source, id), oldest first."""
-    by_source: dict[str, list[str]] = {}
-    for source, item_id in keys:
-        by_source.setdefault(source, []).append(item_id)
-    found = []
-    for source, ids in sorted(by_source.items()):
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found.extend(store.items_of(source, chunk))
-    return sorted(found, key=lambda s: (s.item.published_at, s.item.source, s.item.id))
-
-
 def fingerprint(rule: Rule) -> str:
     """What decides a rule's hits, hashed: a change means its stored hits must be rebuilt."""
     parts = {
@@ -149,7 +174,7 @@ class HitBook:
     """The stored hits of the current rules: written at ingest, rebuilt when a rule changes,
     read by evaluation. ``rules()`` gives the rules in force (it follows hot reloads)."""
 
-    def __init__(self, store: SqlStore, rules: Callable[[], Sequence[Rule]], cut: float | None = None) -> None:
+    def __init__(self, store: HitStore, rules: Callable[[], Sequence[Rule]], cut: float | None = None) -> None:
         """``cut``: the configured negative cut (a rule's ``negative_below`` comes first);
         None keeps no hourly sums (``hours_between`` then gives None)."""
         self.store = store
@@ -166,7 +191,7 @@ class HitBook:
 
     def record(self, scored: Sequence[ScoredItem]) -> int:
         """Store the hits of new items for every rule; call it in the transaction storing them."""
-        rows = []
+        rows: list[HitRow] = []
         cuts: dict[str, float] = {}
         with self.store.transaction():  # the rules are read under the store's lock (see rebuild)
             for rule in self.rules():
@@ -176,13 +201,13 @@ class HitBook:
                 for s in scored:
                     hit = hit_of(rule, s)
                     if hit is not None:
-                        rows.append(_row(rule.id, hit))
-            added = insert_hits(self.store, rows)
-            touch_groups(self.store, rows)
+                        rows.append(hit_row(rule.id, hit))
+            added = self.store.add_hits(rows)
+            self.store.touch_rule_groups(latest_hits(rows))
             if cuts and added == len(rows):  # all new: their sums add to the hours'
-                add_hours(self.store, hour_sums([r for r in rows if r[0] in cuts], cuts))
+                self.store.add_rule_hours(hour_sums([r for r in rows if r[0] in cuts], cuts))
             elif cuts:  # some were stored already (a replay): the touched hours summed again
-                touched = {(str(r[0]), hour_of(float(r[3]))) for r in rows if r[0] in cuts}  # type: ignore[arg-type]
+                touched = {(r[0], hour_of(r[3])) for r in rows if r[0] in cuts}
                 for rule_id, hour in sorted(touched):
                     sum_hours(self.store, rule_id, cuts[rule_id], hour - HOUR, hour)
         return len(rows)
@@ -191,52 +216,33 @@ class HitBook:
         """The rule's hourly sums of the hours ending in ``(start, end]``: group -> bit -> hour ->
         sums (call ``ensure`` first)."""
         found: dict[str, dict[int, dict[float, Aggregate]]] = {}
-        for group, bit, hour, count, negative, scored, sentiment in self.store._rows(
-            "SELECT group_key, bit, hour, count, negative, scored, sentiment_units FROM rule_hours "
-            "WHERE rule_id = ? AND hour > ? AND hour <= ?",
-            (rule.id, ts(start), ts(end)),
+        for group, bit, hour, count, negative, scored, sentiment in self.store.rule_hours(
+            rule.id, start.timestamp(), end.timestamp()
         ):
-            found.setdefault(str(group), {}).setdefault(int(bit), {})[float(hour)] = Aggregate(
-                int(count), int(negative), int(scored), int(sentiment)
-            )
+            found.setdefault(group, {}).setdefault(bit, {})[hour] = Aggregate(count, negative, scored, sentiment)
         return found
 
     # -- evaluation ----------------------------------------------------------------------
 
     def hits_between(self, rule: Rule, start: datetime, end: datetime) -> list[Hit]:
         """The stored hits (call ``ensure`` first, at the evaluation's time)."""
-        rows = self.store._rows(
-            "SELECT source, item_id, group_key, marks, published_at, count, sentiment, story_id FROM rule_hits "
-            "WHERE rule_id = ? AND published_at > ? AND published_at <= ? ORDER BY published_at, source, item_id",
-            (rule.id, ts(start), ts(end)),
-        )
         return [
-            Hit(
-                r[0],
-                r[1],
-                r[2],
-                int(r[3]),
-                Observation(dt_(r[4]), int(r[5]), r[6], None if r[7] is None else int(r[7])),
+            Hit(source, item_id, group, marks, Observation(datetime.fromtimestamp(at, UTC), count, sentiment, story))
+            for _, source, item_id, at, group, marks, count, sentiment, story in self.store.hit_rows(
+                rule.id, start.timestamp(), end.timestamp()
             )
-            for r in rows
         ]
 
     def groups_between(self, rule: Rule, start: datetime, end: datetime) -> set[str] | None:
         """The groups with a hit in ``(start, end]``: ``rule_groups`` has each group's latest
         hit; a group whose latest is after ``end`` (items arriving during an evaluation, or
         dated ahead) is looked up in ``rule_hits``."""
-        rows = self.store._rows(
-            "SELECT group_key, last_at FROM rule_groups WHERE rule_id = ? AND last_at > ?", (rule.id, ts(start))
-        )
-        found = set()
-        for group, last_at in rows:
-            if float(last_at) <= (ts(end) or 0.0) or self.store._one(
-                "SELECT 1 FROM rule_hits WHERE rule_id = ? AND group_key = ? AND published_at > ? "
-                "AND published_at <= ? LIMIT 1",
-                (rule.id, group, ts(start), ts(end)),
-            ):
-                found.add(str(group))
-        return found
+        low, high = start.timestamp(), end.timestamp()
+        return {
+            group
+            for group, last_at in self.store.rule_groups_since(rule.id, low)
+            if last_at <= high or self.store.group_has_hit(rule.id, group, low, high)
+        }
 
     def ensure(self, rules: Iterable[Rule], now: datetime) -> None:
         """Rebuild the hits of rules added or edited since they were built (or whose lookback
@@ -244,10 +250,10 @@ class HitBook:
         stale: list[tuple[Rule, str]] = []
         for rule in rules:
             fp = fingerprint(rule)
-            start = ts(now - rule.lookback()) or 0.0
+            start = (now - rule.lookback()).timestamp()
             known = self._built.get(rule.id)
             if known is None or known[0] != fp:
-                known = stored_build(self.store, rule.id)
+                known = self.store.hits_built(rule.id)
                 if known is not None:
                     self._built[rule.id] = known
             if known is None or known[0] != fp or known[1] > start:
@@ -260,8 +266,7 @@ class HitBook:
             hours_fp = hours_fingerprint(rule, self.cut_of(rule) or 0.0)
             if self._hours_built.get(rule.id) == hours_fp:
                 continue
-            row = self.store._one("SELECT fingerprint FROM rule_hours_built WHERE rule_id = ?", (rule.id,))
-            if row is None or str(row[0]) != hours_fp:
+            if self.store.hours_built(rule.id) != hours_fp:
                 self.build_hours(rule, hours_fp)
             self._hours_built[rule.id] = hours_fp
 
@@ -272,14 +277,11 @@ class HitBook:
         cut = self.cut_of(rule) or 0.0
         started = monotonic()
         with self.store.transaction():
-            self.store._exec("DELETE FROM rule_hours_built WHERE rule_id = ?", (rule.id,))
-            self.store._exec("DELETE FROM rule_hours WHERE rule_id = ?", (rule.id,))
+            self.store.forget_hours(rule.id)
             self._hours_built.pop(rule.id, None)
-            span = self.store._one(
-                "SELECT MIN(published_at), MAX(published_at) FROM rule_hits WHERE rule_id = ?", (rule.id,)
-            )
-        if span is not None and span[0] is not None:
-            edge, last = hour_of(float(span[0])) - HOUR, hour_of(float(span[1]))
+            span = self.store.hit_span(rule.id)
+        if span is not None:
+            edge, last = hour_of(span[0]) - HOUR, hour_of(span[1])
             log.info("summing the hits of rule %s per hour (%d day(s))", rule.id, -(-(last - edge) // 86400))
             while edge < last:
                 upper = min(edge + 86400.0, last)
@@ -287,7 +289,7 @@ class HitBook:
                     sum_hours(self.store, rule.id, cut, edge, upper)
                 edge = upper
         with self.store.transaction():
-            self.store._exec("INSERT INTO rule_hours_built (rule_id, fingerprint) VALUES (?, ?)", (rule.id, hours_fp))
+            self.store.set_hours_built(rule.id, hours_fp)
         log.info("summed the hits of rule %s per hour in %.1fs", rule.id, monotonic() - started)
 
     def rebuild(self, stale: Sequence[tuple[Rule, str]], now: datetime) -> None:
@@ -298,11 +300,7 @@ class HitBook:
         started = monotonic()
         with self.store.transaction():
             for rule, _ in stale:
-                self.store._exec("DELETE FROM rule_hits_built WHERE rule_id = ?", (rule.id,))
-                self.store._exec("DELETE FROM rule_hits WHERE rule_id = ?", (rule.id,))
-                self.store._exec("DELETE FROM rule_groups WHERE rule_id = ?", (rule.id,))
-                self.store._exec("DELETE FROM rule_hours_built WHERE rule_id = ?", (rule.id,))
-                self.store._exec("DELETE FROM rule_hours WHERE rule_id = ?", (rule.id,))
+                self.store.forget_hits(rule.id)
                 self._built.pop(rule.id, None)
                 self._hours_built.pop(rule.id, None)
         chunks = max(1, -int(-(now - since) // REBUILD_CHUNK))
@@ -318,9 +316,9 @@ class HitBook:
                     for s in self.store.items_between(rule.all_sources() or None, edge, upper):
                         hit = hit_of(rule, s)
                         if hit is not None:
-                            rows.append(_row(rule.id, hit))
-                insert_hits(self.store, rows)
-                touch_groups(self.store, rows)
+                            rows.append(hit_row(rule.id, hit))
+                self.store.add_hits(rows)
+                self.store.touch_rule_groups(latest_hits(rows))
             found += len(rows)
             edge, done = upper, min(done + 1, chunks)
             if done * 10 // chunks > reported:
@@ -328,51 +326,26 @@ class HitBook:
                 log.info("rebuilding %s: %d%% (%d of %d hours, %d hits)", names, reported * 10, done, chunks, found)
         with self.store.transaction():
             for rule, fp in stale:
-                start = ts(now - rule.lookback()) or 0.0
-                self.store._exec(
-                    "INSERT INTO rule_hits_built (rule_id, fingerprint, since, built_at) VALUES (?, ?, ?, ?)",
-                    (rule.id, fp, start, ts(now)),
-                )
+                start = (now - rule.lookback()).timestamp()
+                self.store.set_hits_built(rule.id, fp, start, now.timestamp())
                 self._built[rule.id] = (fp, start)
         log.info("rebuilt %s: %d hits in %.1fs", names, found, monotonic() - started)
 
 
-def _row(rule_id: str, hit: Hit) -> tuple[object, ...]:
+def hit_row(rule_id: str, hit: Hit) -> HitRow:
+    """The hit as the store keeps it."""
     o = hit.obs
-    return (rule_id, hit.source, hit.item_id, ts(o.at), hit.group, hit.marks, o.count, o.sentiment, o.story)
+    return (rule_id, hit.source, hit.item_id, o.at.timestamp(), hit.group, hit.marks, o.count, o.sentiment, o.story)
 
 
-def insert_hits(store: SqlStore, rows: Sequence[tuple[object, ...]]) -> int:
-    """Store hits (``_row`` tuples) not stored yet; how many were new."""
-    if not rows:
-        return 0
-    return store.executemany(
-        "INSERT INTO rule_hits (rule_id, source, item_id, published_at, group_key, marks, count, sentiment, "
-        "story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        rows,
-    )
-
-
-def touch_groups(store: SqlStore, rows: Sequence[tuple[object, ...]]) -> None:
-    """Move each (rule, group)'s latest hit forward to the latest of ``rows`` (``_row`` tuples)."""
-    latest: dict[tuple[object, object], float] = {}
+def latest_hits(rows: Iterable[HitRow]) -> dict[tuple[str, str], float]:
+    """Each (rule, group)'s latest hit among ``rows``."""
+    latest: dict[tuple[str, str], float] = {}
     for row in rows:
-        key, at = (row[0], row[4]), float(row[3])  # type: ignore[arg-type]
+        key, at = (row[0], row[4]), row[3]
         if at > latest.get(key, float("-inf")):
             latest[key] = at
-    if not latest:
-        return
-    store.executemany(
-        "INSERT INTO rule_groups (rule_id, group_key, last_at) VALUES (?, ?, ?) ON CONFLICT (rule_id, group_key) "
-        "DO UPDATE SET last_at = CASE WHEN excluded.last_at > rule_groups.last_at THEN excluded.last_at "
-        "ELSE rule_groups.last_at END",
-        [(rule, group, at) for (rule, group), at in sorted(latest.items(), key=str)],
-    )
-
-
-def stored_build(store: SqlStore, rule_id: str) -> tuple[str, float] | None:
-    row = store._one("SELECT fingerprint, since FROM rule_hits_built WHERE rule_id = ?", (rule_id,))
-    return None if row is None else (str(row[0]), float(row[1]))
+    return latest
 
 
 def hours_fingerprint(rule: Rule, cut: float) -> str:
@@ -380,19 +353,14 @@ def hours_fingerprint(rule: Rule, cut: float) -> str:
     return f"{fingerprint(rule)}:{cut!r}"
 
 
-def hour_sums(
-    rows: Iterable[tuple[object, ...]], cuts: dict[str, float]
-) -> dict[tuple[str, str, float, int], Aggregate]:
-    """``_row`` tuples summed per (rule, group, hour, condition bit); ``cuts``: each rule's cut."""
-    sums: dict[tuple[str, str, float, int], Aggregate] = {}
-    for row in rows:
-        rule_id, at, group, marks, count = str(row[0]), float(row[3]), str(row[4]), int(row[5]), int(row[6])  # type: ignore[call-overload, arg-type]
-        sentiment = row[7]
+def hour_sums(rows: Iterable[HitRow], cuts: dict[str, float]) -> dict[HourKey, Aggregate]:
+    """Hit rows summed per (rule, group, hour, condition bit); ``cuts``: each rule's cut."""
+    sums: dict[HourKey, Aggregate] = {}
+    for rule_id, _, _, at, group, marks, count, sentiment, _ in rows:
         if sentiment is None:
             part = Aggregate(count)
         else:
-            score = float(sentiment)  # type: ignore[arg-type]
-            part = Aggregate(count, count if score < cuts[rule_id] else 0, count, units(score) * count)
+            part = Aggregate(count, count if sentiment < cuts[rule_id] else 0, count, units(sentiment) * count)
         hour = hour_of(at)
         bit = 2
         while bit <= marks:
@@ -404,26 +372,7 @@ def hour_sums(
     return sums
 
 
-def add_hours(store: SqlStore, sums: dict[tuple[str, str, float, int], Aggregate]) -> None:
-    """Add sums to the stored hours (``hour_sums``)."""
-    if not sums:
-        return
-    store.executemany(
-        "INSERT INTO rule_hours (rule_id, group_key, hour, bit, count, negative, scored, sentiment_units) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule_id, hour, group_key, bit) DO UPDATE SET "
-        "count = rule_hours.count + excluded.count, negative = rule_hours.negative + excluded.negative, "
-        "scored = rule_hours.scored + excluded.scored, "
-        "sentiment_units = rule_hours.sentiment_units + excluded.sentiment_units",
-        [(*key, a.count, a.negative, a.scored, a.sentiment_units) for key, a in sorted(sums.items())],
-    )
-
-
-def sum_hours(store: SqlStore, rule_id: str, cut: float, start: float, end: float) -> None:
+def sum_hours(store: HitStore, rule_id: str, cut: float, start: float, end: float) -> None:
     """Sum the rule's stored hits of the hours ending in ``(start, end]`` (whole hours) again."""
-    store._exec("DELETE FROM rule_hours WHERE rule_id = ? AND hour > ? AND hour <= ?", (rule_id, start, end))
-    rows = store._rows(
-        "SELECT rule_id, source, item_id, published_at, group_key, marks, count, sentiment FROM rule_hits "
-        "WHERE rule_id = ? AND published_at > ? AND published_at <= ?",
-        (rule_id, start, end),
-    )
-    add_hours(store, hour_sums(rows, {rule_id: cut}))
+    store.clear_rule_hours(rule_id, start, end)
+    store.add_rule_hours(hour_sums(store.hit_rows(rule_id, start, end), {rule_id: cut}))

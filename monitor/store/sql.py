@@ -39,6 +39,7 @@ from monitor.models import (
     TimelineEntry,
     TopItem,
 )
+from monitor.store.hit_rows import HitRows
 from monitor.store.notify_rows import NotifyRows
 from monitor.store.schema import MIGRATIONS
 
@@ -162,7 +163,7 @@ RECONNECT_FIRST = 0.5  # seconds before the first reconnection attempt; doubles 
 RECONNECT_MAX = 30.0
 
 
-class SqlStore(NotifyRows):
+class SqlStore(NotifyRows, HitRows):
     """All persistent state. Thread-safe: one connection guarded by a lock.
 
     A lost connection heals: the unit of work that met the loss is rolled back and fails
@@ -456,6 +457,19 @@ class SqlStore(NotifyRows):
             (source, *ids),
         )
         return [_scored_from_row(r) for r in rows]
+
+    def item_words_between(
+        self, sources: Sequence[str] | None, start: datetime, end: datetime
+    ) -> list[tuple[str, str, int | None, str | None]]:
+        """Only the source, id, story and words (``tokens``) of the items published in
+        ``(start, end]`` from ``sources`` (None = all): what a term baseline needs of them."""
+        params: list[Any] = [ts(start), ts(end)]
+        where = "published_at > ? AND published_at <= ?"
+        if sources:
+            where += f" AND source IN ({','.join('?' * len(sources))})"
+            params.extend(sources)
+        rows = self._rows(f"SELECT source, id, story_id, tokens FROM items WHERE {where}", params)
+        return [(str(s), str(i), None if n is None else int(n), None if t is None else str(t)) for s, i, n, t in rows]
 
     def earliest_item(self, sources: Sequence[str] | None) -> datetime | None:
         """When the oldest stored item of ``sources`` (None = all) was published."""

@@ -14,7 +14,7 @@ import pytest
 
 from monitor.config.rules import Rule
 from monitor.detect.evaluator import Evaluator
-from monitor.detect.evidence import stored_term_baseline, term_baseline
+from monitor.detect.evidence import term_baseline, words_baseline
 from monitor.detect.hits import HitBook, hour_sums
 from monitor.detect.window import Aggregate
 from monitor.models import FetchResult, Item
@@ -128,12 +128,7 @@ def stored_hours(store: SqlStore, rule_id: str) -> dict[tuple[str, str, float, i
 
 
 def summed_hits(store: SqlStore, rule_id: str, cut: float) -> dict[tuple[str, str, float, int], Aggregate]:
-    rows = store._rows(
-        "SELECT rule_id, source, item_id, published_at, group_key, marks, count, sentiment FROM rule_hits "
-        "WHERE rule_id = ?",
-        (rule_id,),
-    )
-    return hour_sums(rows, {rule_id: cut})
+    return hour_sums(store.hit_rows(rule_id, 0.0, 1e12), {rule_id: cut})
 
 
 def test_evaluation_with_hourly_sums_gives_the_verdicts_of_matching_every_item(store: SqlStore) -> None:
@@ -228,7 +223,7 @@ def test_the_term_baseline_read_narrowly_is_the_one_of_the_whole_items(store: Sq
     ingest.ingest("news", FetchResult(items=news), clock.now())
     start, end = clock.now() - timedelta(hours=22), clock.now() - timedelta(minutes=30)
     for sources in (None, ["complaints"], ["news", "complaints"]):
-        narrow = stored_term_baseline(store, sources, start, end)
+        narrow = words_baseline(store.item_words_between(sources, start, end))
         whole = term_baseline(store.items_between(sources, start, end))
         assert narrow == whole, sources
         assert narrow.stories and narrow.counts, "the test proves nothing"

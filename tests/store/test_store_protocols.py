@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.detect.evaluator import ItemReader, RuleStateStore
+from monitor.detect.evaluator import ItemReader, RuleStateStore, StoredItems
+from monitor.detect.hits import HitStore
 from monitor.http.api import ApiStore
 from monitor.incidents.announce import OutboxWriter
 from monitor.incidents.ops import OpsStore
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROTOCOLS: list[type] = [
     ApiStore,
     HealthStore,
+    HitStore,
     IncidentStore,
     IngestStore,
     ItemReader,
@@ -39,6 +41,7 @@ PROTOCOLS: list[type] = [
     RuleStateStore,
     SilenceStore,
     SlaStore,
+    StoredItems,
 ]
 
 

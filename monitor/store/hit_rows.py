@@ -1,0 +1,170 @@
+"""Store rows of each rule's hits: ``rule_hits``, ``rule_groups``, ``rule_hours`` and what
+was built (``rule_hits_built``, ``rule_hours_built``).
+
+A mixin of :class:`monitor.store.sql.SqlStore` (its ``_exec``/``_rows``/``_one``), kept in
+its own module like the silences. What a hit *is* and when hits are rebuilt is decided in
+``monitor.detect.hits`` (whose ``HitStore`` protocol names these methods); here is only how
+they are kept. Times are stored as POSIX seconds, as the items' are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from monitor.detect.window import Aggregate
+
+HitRow = tuple[str, str, str, float, str, int, int, float | None, int | None]
+"""One stored hit: rule id, source, item id, published at, group, marks, count, sentiment, story id."""
+HourKey = tuple[str, str, float, int]
+"""One hourly sum's key: rule id, group, hour (its end), condition bit."""
+HourRow = tuple[str, int, float, int, int, int, int]
+"""One stored hourly sum: group, bit, hour, count, negative, scored, sentiment units."""
+
+
+class _Rows(Protocol):
+    def _exec(self, statement: str, params: Sequence[Any] = ()) -> Any: ...
+    def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def _one(self, statement: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> int: ...
+
+
+_BUILT_TABLES = ("rule_hits_built", "rule_hits", "rule_groups", "rule_hours_built", "rule_hours")
+
+
+class HitRows:
+    """Each rule's hits, latest hit per group, hourly sums, and which of them are built."""
+
+    # -- hits ----------------------------------------------------------------------------
+
+    def add_hits(self: _Rows, rows: Sequence[HitRow]) -> int:
+        """Store hits not stored yet; how many were new."""
+        if not rows:
+            return 0
+        return self.executemany(
+            "INSERT INTO rule_hits (rule_id, source, item_id, published_at, group_key, marks, count, sentiment, "
+            "story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            rows,
+        )
+
+    def hit_rows(self: _Rows, rule_id: str, start: float, end: float) -> list[HitRow]:
+        """The rule's hits published in ``(start, end]``, oldest first."""
+        rows = self._rows(
+            "SELECT rule_id, source, item_id, published_at, group_key, marks, count, sentiment, story_id "
+            "FROM rule_hits WHERE rule_id = ? AND published_at > ? AND published_at <= ? "
+            "ORDER BY published_at, source, item_id",
+            (rule_id, start, end),
+        )
+        return [
+            (
+                str(r[0]),
+                str(r[1]),
+                str(r[2]),
+                float(r[3]),
+                str(r[4]),
+                int(r[5]),
+                int(r[6]),
+                None if r[7] is None else float(r[7]),
+                None if r[8] is None else int(r[8]),
+            )
+            for r in rows
+        ]
+
+    def hit_span(self: _Rows, rule_id: str) -> tuple[float, float] | None:
+        """When the rule's first and last stored hits were published (None: it has none)."""
+        row = self._one("SELECT MIN(published_at), MAX(published_at) FROM rule_hits WHERE rule_id = ?", (rule_id,))
+        return None if row is None or row[0] is None else (float(row[0]), float(row[1]))
+
+    # -- each group's latest hit -----------------------------------------------------------
+
+    def touch_rule_groups(self: _Rows, latest: Mapping[tuple[str, str], float]) -> None:
+        """Move each (rule, group)'s latest hit forward to ``latest``'s time (never back)."""
+        if not latest:
+            return
+        self.executemany(
+            "INSERT INTO rule_groups (rule_id, group_key, last_at) VALUES (?, ?, ?) ON CONFLICT (rule_id, group_key) "
+            "DO UPDATE SET last_at = CASE WHEN excluded.last_at > rule_groups.last_at THEN excluded.last_at "
+            "ELSE rule_groups.last_at END",
+            [(rule, group, at) for (rule, group), at in sorted(latest.items())],
+        )
+
+    def rule_groups_since(self: _Rows, rule_id: str, start: float) -> list[tuple[str, float]]:
+        """Each group whose latest hit is after ``start``, with that time."""
+        rows = self._rows(
+            "SELECT group_key, last_at FROM rule_groups WHERE rule_id = ? AND last_at > ?", (rule_id, start)
+        )
+        return [(str(group), float(at)) for group, at in rows]
+
+    def group_has_hit(self: _Rows, rule_id: str, group: str, start: float, end: float) -> bool:
+        """Whether the rule has a hit of ``group`` published in ``(start, end]``."""
+        return (
+            self._one(
+                "SELECT 1 FROM rule_hits WHERE rule_id = ? AND group_key = ? AND published_at > ? "
+                "AND published_at <= ? LIMIT 1",
+                (rule_id, group, start, end),
+            )
+            is not None
+        )
+
+    # -- hourly sums ---------------------------------------------------------------------
+
+    def add_rule_hours(self: _Rows, sums: Mapping[HourKey, Aggregate]) -> None:
+        """Add sums (their count, negative, scored and sentiment units) to the stored hours."""
+        if not sums:
+            return
+        self.executemany(
+            "INSERT INTO rule_hours (rule_id, group_key, hour, bit, count, negative, scored, sentiment_units) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule_id, hour, group_key, bit) DO UPDATE SET "
+            "count = rule_hours.count + excluded.count, negative = rule_hours.negative + excluded.negative, "
+            "scored = rule_hours.scored + excluded.scored, "
+            "sentiment_units = rule_hours.sentiment_units + excluded.sentiment_units",
+            [(*key, a.count, a.negative, a.scored, a.sentiment_units) for key, a in sorted(sums.items())],
+        )
+
+    def rule_hours(self: _Rows, rule_id: str, start: float, end: float) -> list[HourRow]:
+        """The rule's hourly sums of the hours ending in ``(start, end]``."""
+        rows = self._rows(
+            "SELECT group_key, bit, hour, count, negative, scored, sentiment_units FROM rule_hours "
+            "WHERE rule_id = ? AND hour > ? AND hour <= ?",
+            (rule_id, start, end),
+        )
+        return [(str(g), int(b), float(h), int(c), int(n), int(s), int(u)) for g, b, h, c, n, s, u in rows]
+
+    def clear_rule_hours(self: _Rows, rule_id: str, start: float, end: float) -> None:
+        """Remove the rule's sums of the hours ending in ``(start, end]``."""
+        self._exec("DELETE FROM rule_hours WHERE rule_id = ? AND hour > ? AND hour <= ?", (rule_id, start, end))
+
+    # -- what was built ------------------------------------------------------------------
+
+    def hits_built(self: _Rows, rule_id: str) -> tuple[str, float] | None:
+        """The fingerprint the rule's hits were built for, and since when they are complete."""
+        row = self._one("SELECT fingerprint, since FROM rule_hits_built WHERE rule_id = ?", (rule_id,))
+        return None if row is None else (str(row[0]), float(row[1]))
+
+    def set_hits_built(self: _Rows, rule_id: str, fingerprint: str, since: float, built_at: float) -> None:
+        self._exec(
+            "INSERT INTO rule_hits_built (rule_id, fingerprint, since, built_at) VALUES (?, ?, ?, ?)",
+            (rule_id, fingerprint, since, built_at),
+        )
+
+    def hours_built(self: _Rows, rule_id: str) -> str | None:
+        """The fingerprint the rule's hourly sums were built for."""
+        row = self._one("SELECT fingerprint FROM rule_hours_built WHERE rule_id = ?", (rule_id,))
+        return None if row is None else str(row[0])
+
+    def set_hours_built(self: _Rows, rule_id: str, fingerprint: str) -> None:
+        self._exec("INSERT INTO rule_hours_built (rule_id, fingerprint) VALUES (?, ?)", (rule_id, fingerprint))
+
+    def forget_hours(self: _Rows, rule_id: str) -> None:
+        """Remove the rule's hourly sums and their build mark."""
+        with self.transaction():
+            for table in _BUILT_TABLES[3:]:
+                self._exec(f"DELETE FROM {table} WHERE rule_id = ?", (rule_id,))
+
+    def forget_hits(self: _Rows, rule_id: str) -> None:
+        """Remove everything kept of the rule's hits (hits, groups, sums and build marks)."""
+        with self.transaction():
+            for table in _BUILT_TABLES:
+                self._exec(f"DELETE FROM {table} WHERE rule_id = ?", (rule_id,))
