@@ -59,12 +59,17 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.config.loading import load_definitions  # noqa: E402
 from monitor.config.settings import AppConfig  # noqa: E402
-from monitor.detect.hits import HitBook, hit_of, hit_row, latest_hits  # noqa: E402
+from monitor.detect.hits import (  # noqa: E402
+    HitBook,
+    HitRow,
+    hit_of,
+    hit_row,
+    latest_hits,
+)
 from monitor.models import Item, ScoredItem  # noqa: E402
 from monitor.runtime.ingest import score_items  # noqa: E402
 from monitor.sentiment.scorer import negative_cut_for  # noqa: E402
 from monitor.store import SqlStore, open_store  # noqa: E402
-from monitor.store.hit_rows import HitRow  # noqa: E402
 from monitor.testing import FakeScorer  # noqa: E402
 from monitor.text.classify import KeywordClassifier  # noqa: E402
 

@@ -251,6 +251,7 @@ def build_engine(
             sources_down=health.down_sources_now,
             timed=metrics.observe_evaluation,
             hits=hits,
+            saved=store,  # running anomaly detectors carry on after a restart
         ),
         incidents=IncidentService(
             store,

@@ -150,7 +150,7 @@ class Signal:
     holds: bool
     severity: str
     evidence: tuple[Evidence, ...] = ()
-    top_items: tuple[TopItem, ...] = ()
+    top_items: tuple[TopItem, ...] = ()  # the evidence (each story once, most negative first), while firing
     summary: Summary | None = None  # what is spreading (monitor.detect.evidence), while firing
     transitioned: bool = False  # state changed at this evaluation
     since: datetime | None = None  # when the current firing episode started

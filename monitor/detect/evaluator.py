@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from monitor.clock import monotonic
 from monitor.config.rules import Anomaly, Immediate, Rule, Spike, leaves
@@ -16,18 +17,22 @@ from monitor.detect.conditions import Leaf, Observe, Series, anomaly, compare, e
 from monitor.detect.evidence import (
     Summary,
     TermBaseline,
+    lead_hit,
     summarise,
     term_baseline,
-    top_stories,
+    top_hits,
+    top_item,
     words_baseline,
 )
 from monitor.detect.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits
 from monitor.detect.matching import group_key, selected_by_any
-from monitor.detect.running import DetectorMemo, Running
+from monitor.detect.running import DetectorMemo, DetectorStore, MemoKey, Running, running_from_state, running_state
 from monitor.detect.severity import rank
 from monitor.detect.state import RuleState, step
 from monitor.detect.window import SUMMABLE, Aggregate, Hourly, Observation, aggregate, whole_hours
-from monitor.models import ScoredItem, Signal, SignalState, TopItem
+from monitor.models import Evidence, ScoredItem, Signal, SignalState, TopItem
+
+log = logging.getLogger(__name__)
 
 
 class RuleStateStore(Protocol):
@@ -47,6 +52,9 @@ class RuleStateStore(Protocol):
 TOP_ITEMS = 5
 TERM_BASELINE = timedelta(hours=24)
 WARM_CHUNK = timedelta(days=1)
+SAVE_EVERY = timedelta(minutes=10)
+"""How often each running anomaly detector is saved (``saved``): a restart feeds it at most
+this much more than a daemon that never stopped, instead of replaying its whole history."""
 
 
 class ItemReader(Protocol):
@@ -108,11 +116,13 @@ class Evaluator:
         items: ItemReader | None = None,
         timed: Callable[[str, float, datetime], None] | None = None,
         hits: HitReader | None = None,
+        saved: DetectorStore | None = None,
     ) -> None:
         """``history_start`` overrides when data begins (rule tests); else the oldest item.
         ``timed(rule_id, seconds, now)`` is told how long each rule's evaluation took (metrics).
         ``hits``: where each rule's hits are read (``monitor.detect.hits``: the daemon's stored ones);
-        by default they are matched from ``items``."""
+        by default they are matched from ``items``. ``saved``: where running anomaly detectors
+        are saved every ``SAVE_EVERY`` and restored from after a restart (the daemon's store)."""
         self.store = store
         self.default_cut = default_cut
         self.sources_down = sources_down
@@ -122,6 +132,9 @@ class Evaluator:
         self.timed = timed
         self.hits: HitReader = hits or MatchedHits(self.items)
         self._baselines: dict[tuple[tuple[str, ...], datetime], TermBaseline] = {}
+        self.saved = saved
+        self._saved_at: dict[MemoKey, datetime] = {}
+        self._restored: set[str] = set()
 
     def summary(self, rule: Rule, items: Sequence[ScoredItem], now: datetime) -> Summary:
         """What is spreading in the rule's window, terms against the ``TERM_BASELINE`` before the
@@ -166,8 +179,45 @@ class Evaluator:
             self.hits.ensure(rules, now)
 
     def finish(self, now: datetime) -> None:
-        """After a round of evaluations: forget the running detectors of rules no longer evaluated."""
+        """After a round of evaluations: forget the running detectors of rules no longer evaluated,
+        and save those not saved for ``SAVE_EVERY``."""
         self.detectors.forget_stale(now)
+        if self.saved is None:
+            return
+        due: dict[str, dict[tuple[str, str], dict[str, Any]]] = defaultdict(dict)
+        for key, running in self.detectors.items():
+            rule_id, group, leaf = key
+            if (
+                isinstance(leaf, Anomaly)
+                and now - self._saved_at.get(key, datetime.min.replace(tzinfo=UTC)) >= SAVE_EVERY
+            ):
+                due[rule_id][(group, leaf.model_dump_json())] = running_state(running)
+                self._saved_at[key] = now
+        for rule_id, states in sorted(due.items()):
+            with self.store.transaction():
+                self.saved.put_detector_states(rule_id, states, now)
+
+    def restore(self, rule: Rule, anomalies: Sequence[Anomaly]) -> None:
+        """Once per rule: the running detectors saved for it (``saved``), unless one is running
+        here already. A detector saved with other parameters is left for a replay."""
+        if self.saved is None or rule.id in self._restored:
+            return
+        self._restored.add(rule.id)
+        specs = {leaf.model_dump_json(): leaf for leaf in anomalies}
+        for (group, spec), state in self.saved.detector_states(rule.id).items():
+            leaf = specs.get(spec)
+            key = (rule.id, group, leaf)
+            if leaf is None or self.detectors.get(key) is not None:
+                continue
+            try:
+                running = running_from_state(leaf.params(rule.bucket), leaf.history, state)
+            except ValueError as exc:
+                log.info(
+                    "rule %s group %s: saved anomaly detector not used (%s); replaying its history", rule.id, group, exc
+                )
+                continue
+            self.detectors.put(key, running)
+            self._saved_at[key] = running.edge
 
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
         cut = rule.negative_below or self.default_cut
@@ -189,36 +239,66 @@ class Evaluator:
         sums = self.sums(rule, now, since) if hourly and isinstance(self.hits, HitBook) else None
         fed_by_down = bool(down & set(sources)) if sources else bool(down)
         bits = leaf_bits(rule)
-        signals = []
+        stepped: list[tuple[str, bool, tuple[Evidence, ...], RuleState, RuleState]] = []
         for group in sorted(set(groups) | set(states)):
-            grouped = groups.get(group, [])
-            observe = observer(bits, grouped, None if sums is None else sums.of(group, cut))
+            observe = observer(bits, groups.get(group, []), None if sums is None else sums.of(group, cut))
             verdict = evaluate(rule.condition, observe, now, rule, cut, history_since, self.detectors, group)
-            own = [h for h in grouped if h.marks & OWN]  # the rule's own selection: severity, evidence
             prev = states.get(group, RuleState())
             state = step(prev, verdict.holds, now, rule.for_, rule.keep_firing_for, hold_resolution=fed_by_down)
-            severity = severity_of(rule, [h.obs for h in own], now, cut) if verdict.holds else prev.severity
+            stepped.append((group, verdict.holds, verdict.evidence, prev, state))
+        escalates = bool(rule.severity.escalate)
+        wanted = {g for g, holds, _, _, state in stepped if (holds and escalates) or state.state == SignalState.FIRING}
+        window = self.window_hits(rule, now, since, groups, wanted)
+        signals = []
+        for group, holds, evidence, prev, state in stepped:
+            grouped = window.get(group, [])
+            own = [h for h in grouped if h.marks & OWN]  # the rule's own selection: severity, evidence
+            severity = severity_of(rule, [h.obs for h in own], now, cut) if holds else prev.severity
             state = RuleState(state.state, state.pending_since, state.firing_since, state.last_true_at, severity)
             self.store.put_rule_state(rule.id, group, state)
-            if state.state == SignalState.INACTIVE and prev.state == SignalState.INACTIVE:
+            if state.state == prev.state == SignalState.INACTIVE:
                 continue
-            shown = self.window_items(rule, own or grouped, now)
+            firing = state.state == SignalState.FIRING
             signals.append(
                 Signal(
                     rule_id=rule.id,
                     group=group,
                     state=state.state,
                     at=now,
-                    holds=verdict.holds,
+                    holds=holds,
                     severity=severity or rule.severity.default,
-                    evidence=verdict.evidence,
-                    top_items=top_items(shown, now - rule.window, cut),
-                    summary=self.summary(rule, shown, now) if state.state == SignalState.FIRING else None,
+                    evidence=evidence,
+                    top_items=self.top_items(rule, own or grouped, now) if firing else (),
+                    summary=self.summary(rule, self.window_items(rule, own or grouped, now), now) if firing else None,
                     transitioned=state.state != prev.state,
                     since=state.firing_since,
                 )
             )
         return signals
+
+    def window_hits(
+        self, rule: Rule, now: datetime, since: datetime, read: dict[str, list[Hit]], groups: set[str]
+    ) -> dict[str, list[Hit]]:
+        """The hits of the rule's window for ``groups`` (those that fire, for their evidence, and
+        those that hold, when the rule's severity escalates): from the hits ``read`` since ``since``
+        when they cover the window, else read for these groups only (conditions on hourly sums
+        read no window of hits)."""
+        start = now - rule.window
+        if since <= start or not groups:
+            return {g: [h for h in read.get(g, []) if h.obs.at > start] for g in groups}
+        found: dict[str, list[Hit]] = defaultdict(list)
+        for hit in self.hits.hits_between(rule, start, now, groups):
+            found[hit.group].append(hit)
+        return found
+
+    def top_items(self, rule: Rule, hits: Sequence[Hit], now: datetime) -> tuple[TopItem, ...]:
+        """The evidence for the alert: each story of the window once, most negative first
+        (``monitor.detect.evidence.top_stories``), chosen from the hits; only the items that
+        lead the chosen stories are read."""
+        chosen = top_hits(hits, now - rule.window, TOP_ITEMS)
+        leads = [lead_hit(story) for story in chosen]
+        items = {(s.item.source, s.item.id): s for s in self.items_by_key(rule, leads, now)}
+        return tuple(top_item(items[key], story) for key, story in zip(leads, chosen, strict=True) if key in items)
 
     def read_since(self, rule: Rule, now: datetime, states: set[str], hourly: bool = False) -> datetime:
         """Since when the rule's hits must be read: its whole lookback, or, when every group's
@@ -228,10 +308,11 @@ class Evaluator:
         summable metric read stored hourly sums and their edges (``sums``), not this."""
         full = now - rule.lookback()
         spans = [_span(leaf, rule.window) for leaf in leaves(rule.condition) if not (hourly and summable(leaf))]
-        since = now - max([rule.window, *spans])
+        since = now - max(spans, default=timedelta(0))  # severity and evidence: ``window_hits``
         anomalies = [leaf for leaf in leaves(rule.condition) if isinstance(leaf, Anomaly)]
         if not anomalies:
             return max(full, since) if hourly else full
+        self.restore(rule, anomalies)
         groups = self.hits.groups_between(rule, full, now)
         if groups is None:
             return full
@@ -308,14 +389,17 @@ class Evaluator:
         return RuleSums(leaf_bits(rule), extra, hours)
 
     def window_items(self, rule: Rule, hits: Sequence[Hit], now: datetime) -> list[ScoredItem]:
-        """The stored items of the hits in the rule's window (evidence and summary)."""
+        """The stored items of the hits in the rule's window (the summary)."""
         start = now - rule.window
-        wanted = {(h.source, h.item_id) for h in hits if h.obs.at > start}
+        return self.items_by_key(rule, {(h.source, h.item_id) for h in hits if h.obs.at > start}, now)
+
+    def items_by_key(self, rule: Rule, wanted: Collection[tuple[str, str]], now: datetime) -> list[ScoredItem]:
+        """The items of ``wanted`` (source, id) in the rule's window, oldest first."""
         if not wanted:
             return []
         if isinstance(self.items, StoredItems):  # only these items, by key
             return stored_items(self.items, wanted)
-        window = self.items.items_between(rule.all_sources() or None, start, now)
+        window = self.items.items_between(rule.all_sources() or None, now - rule.window, now)
         return [s for s in window if (s.item.source, s.item.id) in wanted]
 
 
@@ -420,9 +504,3 @@ def severity_of(rule: Rule, observations: Sequence[Observation], now: datetime, 
         if compare(totals.metric(step_.metric), step_.op, step_.value) and rank(step_.level) > rank(level):
             level = step_.level
     return level
-
-
-def top_items(items: Sequence[ScoredItem], since: datetime, cut: float) -> tuple[TopItem, ...]:
-    """The evidence for the alert: each story the rule counts in the current window, most
-    negative first (``monitor.detect.evidence.top_stories``); never empty while it counts items."""
-    return top_stories(items, since, TOP_ITEMS)

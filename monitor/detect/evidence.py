@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from monitor.detect.hits import Hit
+from monitor.detect.window import Observation
 from monitor.models import ScoredItem, TopItem
 
 TOP_STORIES = 5
@@ -141,23 +143,40 @@ def story_key(scored: ScoredItem) -> tuple[str, object]:
 
 def top_stories(items: Sequence[ScoredItem], since: datetime, limit: int = TOP_STORIES) -> tuple[TopItem, ...]:
     """Each story of the window once: most negative first (unscored last), then most copied."""
-    groups: dict[tuple[str, object], list[ScoredItem]] = defaultdict(list)
-    for s in items:
-        if s.item.published_at > since:
-            groups[story_key(s)].append(s)
-
-    def order(group: list[ScoredItem]) -> tuple[bool, float, int, float]:
-        scores = [s.sentiment for s in group if s.sentiment is not None]
-        first = min(s.item.published_at for s in group)
-        return (not scores, min(scores) if scores else 0.0, -len(group), -first.timestamp())
-
-    chosen = sorted(groups.values(), key=order)[:limit]
-    return tuple(_top_item(group) for group in chosen)
+    by_key = {(s.item.source, s.item.id): s for s in items}
+    hits = [
+        Hit(s.item.source, s.item.id, "", 0, Observation(s.item.published_at, s.item.count, s.sentiment, s.story))
+        for s in items
+    ]
+    return tuple(top_item(by_key[lead_hit(story)], story) for story in top_hits(hits, since, limit))
 
 
-def _top_item(group: list[ScoredItem]) -> TopItem:
-    lead = min(group, key=lambda s: (s.item.published_at, s.item.source, s.item.id))
-    scores = [s.sentiment for s in group if s.sentiment is not None]
+def top_hits(hits: Sequence[Hit], since: datetime, limit: int = TOP_STORIES) -> list[list[Hit]]:
+    """The hits of the stories the evidence shows (those published after ``since``), each
+    story's hits together: most negative first (unscored last), then most copied, then latest."""
+    stories: dict[tuple[str, object], list[Hit]] = defaultdict(list)
+    for hit in hits:
+        if hit.obs.at > since:
+            story = hit.obs.story
+            stories[("story", story) if story is not None else ("item", (hit.source, hit.item_id))].append(hit)
+
+    def order(story: list[Hit]) -> tuple[bool, float, int, float]:
+        scores = [h.obs.sentiment for h in story if h.obs.sentiment is not None]
+        first = min(h.obs.at for h in story)
+        return (not scores, min(scores) if scores else 0.0, -len(story), -first.timestamp())
+
+    return sorted(stories.values(), key=order)[:limit]
+
+
+def lead_hit(story: Sequence[Hit]) -> tuple[str, str]:
+    """The (source, id) of the story's first item: the one its evidence line shows."""
+    lead = min(story, key=lambda h: (h.obs.at, h.source, h.item_id))
+    return (lead.source, lead.item_id)
+
+
+def top_item(lead: ScoredItem, story: Sequence[Hit]) -> TopItem:
+    """The evidence line of a story: its first item, with what all of its hits add up to."""
+    scores = [h.obs.sentiment for h in story if h.obs.sentiment is not None]
     author, reach = author_of(lead)
     return TopItem(
         source=lead.item.source,
@@ -166,8 +185,8 @@ def _top_item(group: list[ScoredItem]) -> TopItem:
         published_at=lead.item.published_at,
         url=lead.item.url,
         sentiment=min(scores) if scores else None,
-        copies=sum(s.item.count for s in group),
-        sources=tuple(sorted({s.item.source for s in group})),
+        copies=sum(h.obs.count for h in story),
+        sources=tuple(sorted({h.source for h in story})),
         author=author,
         reach=reach,
         lang=lead.lang,
@@ -209,14 +228,22 @@ def term_baseline(items: Sequence[ScoredItem]) -> TermBaseline:
 
 def words_baseline(rows: Iterable[tuple[str, str, int | None, str | None]]) -> TermBaseline:
     """``term_baseline`` from only each item's source, id, story and words (``tokens``), as the
-    store reads them (``item_words_between``) without loading whole items."""
+    store reads them (``item_words_between``) without loading whole items. Each distinct word
+    is checked once (``_TERM``, ``STOP_TERMS``), after counting, not once per occurrence."""
     by_story: dict[tuple[str, object], set[str]] = {}
     for source, item_id, story, tokens in rows:
         key = ("story", story) if story is not None else ("item", (source, item_id))
-        words = by_story.setdefault(key, set())
+        words = by_story.get(key)
+        if words is None:
+            words = by_story[key] = set()
         if tokens:
-            words.update(t for t in tokens.split(" ") if _TERM.match(t) and t not in STOP_TERMS)
-    return TermBaseline(len(by_story), Counter(t for terms in by_story.values() for t in terms))
+            words.update(tokens.split(" "))
+    counts: Counter[str] = Counter()
+    for words in by_story.values():
+        counts.update(words)
+    return TermBaseline(
+        len(by_story), Counter({t: n for t, n in counts.items() if _TERM.match(t) and t not in STOP_TERMS})
+    )
 
 
 def summarise(current: Sequence[ScoredItem], baseline: Sequence[ScoredItem] | TermBaseline) -> Summary:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,9 +37,15 @@ from monitor.config.rules import Rule, leaves
 from monitor.detect.matching import group_key, selects
 from monitor.detect.window import HOUR, Aggregate, Observation, hour_of, units
 from monitor.models import ScoredItem
-from monitor.store.hit_rows import HitRow, HourKey, HourRow
 
 log = logging.getLogger(__name__)
+
+HitRow = tuple[str, str, str, float, str, int, int, float | None, int | None]
+"""One stored hit: rule id, source, item id, published at, group, marks, count, sentiment, story id."""
+HourKey = tuple[str, str, float, int]
+"""One hourly sum's key: rule id, group, hour (its end), condition bit."""
+HourRow = tuple[str, int, float, int, int, int, int]
+"""One stored hourly sum: group, bit, hour, count, negative, scored, sentiment units."""
 
 OWN = 1
 """``marks`` bit of the rule's own selection (severity and evidence count these)."""
@@ -71,7 +77,9 @@ class HitStore(Protocol):
 
     def add_hits(self, rows: Sequence[HitRow]) -> int: ...
 
-    def hit_rows(self, rule_id: str, start: float, end: float) -> list[HitRow]: ...
+    def hit_rows(
+        self, rule_id: str, start: float, end: float, groups: Collection[str] | None = None
+    ) -> list[HitRow]: ...
 
     def hit_span(self, rule_id: str) -> tuple[float, float] | None: ...
 
@@ -101,10 +109,12 @@ class HitStore(Protocol):
 
 
 class HitReader(Protocol):
-    """Where evaluation reads a rule's hits in ``(start, end]``, oldest first, and which
-    groups have hits there (None: not known without reading them all)."""
+    """Where evaluation reads a rule's hits in ``(start, end]`` (of ``groups``; None: all),
+    oldest first, and which groups have hits there (None: not known without reading them all)."""
 
-    def hits_between(self, rule: Rule, start: datetime, end: datetime) -> list[Hit]: ...
+    def hits_between(
+        self, rule: Rule, start: datetime, end: datetime, groups: Collection[str] | None = None
+    ) -> list[Hit]: ...
 
     def groups_between(self, rule: Rule, start: datetime, end: datetime) -> set[str] | None: ...
 
@@ -162,9 +172,11 @@ class MatchedHits:
     def __init__(self, items: ItemReader) -> None:
         self.items = items
 
-    def hits_between(self, rule: Rule, start: datetime, end: datetime) -> list[Hit]:
+    def hits_between(
+        self, rule: Rule, start: datetime, end: datetime, groups: Collection[str] | None = None
+    ) -> list[Hit]:
         found = (hit_of(rule, s) for s in self.items.items_between(rule.all_sources() or None, start, end))
-        return [h for h in found if h is not None]
+        return [h for h in found if h is not None and (groups is None or h.group in groups)]
 
     def groups_between(self, rule: Rule, start: datetime, end: datetime) -> set[str] | None:
         return None
@@ -224,12 +236,14 @@ class HitBook:
 
     # -- evaluation ----------------------------------------------------------------------
 
-    def hits_between(self, rule: Rule, start: datetime, end: datetime) -> list[Hit]:
+    def hits_between(
+        self, rule: Rule, start: datetime, end: datetime, groups: Collection[str] | None = None
+    ) -> list[Hit]:
         """The stored hits (call ``ensure`` first, at the evaluation's time)."""
         return [
             Hit(source, item_id, group, marks, Observation(datetime.fromtimestamp(at, UTC), count, sentiment, story))
             for _, source, item_id, at, group, marks, count, sentiment, story in self.store.hit_rows(
-                rule.id, start.timestamp(), end.timestamp()
+                rule.id, start.timestamp(), end.timestamp(), groups
             )
         ]
 

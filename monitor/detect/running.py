@@ -12,9 +12,10 @@ judgement (they are part of the history after the next rebuild).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Hashable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from monitor.detect.anomaly import AnomalyDetector, AnomalyParams, AnomalyResult
 
@@ -51,6 +52,45 @@ class Running:
         return self.last is not None and self.last.anomalous and self.run_fired
 
 
+class DetectorStore(Protocol):
+    """Where running detectors are saved, so that a restart carries on where they were."""
+
+    def detector_states(self, rule_id: str) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+    def put_detector_states(
+        self, rule_id: str, states: Mapping[tuple[str, str], Mapping[str, Any]], at: datetime
+    ) -> None: ...
+
+
+def running_state(running: Running) -> dict[str, Any]:
+    """The running detector as plain JSON types (``running_from_state`` reads it back)."""
+    return {
+        "edge": running.edge.timestamp(),
+        "fed": running.fed,
+        "last": None if running.last is None else asdict(running.last),
+        "run_fired": running.run_fired,
+        "detector": running.detector.to_state(),
+    }
+
+
+def running_from_state(params: AnomalyParams, horizon: timedelta, state: Mapping[str, Any]) -> Running:
+    """The detector saved by ``running_state``; ValueError when it was saved with other
+    parameters or in a shape this version does not read."""
+    try:
+        last = state["last"]
+        return Running(
+            params,
+            AnomalyDetector.from_state(params, dict(state["detector"])),
+            datetime.fromtimestamp(float(state["edge"]), UTC),
+            horizon,
+            int(state["fed"]),
+            None if last is None else AnomalyResult(**last),
+            bool(state["run_fired"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"unreadable saved detector: {type(exc).__name__}: {exc}") from exc
+
+
 class DetectorMemo:
     """The running detectors of one evaluator (process memory, rebuilt after a restart)."""
 
@@ -65,6 +105,9 @@ class DetectorMemo:
 
     def put(self, key: MemoKey, running: Running) -> None:
         self._running[key] = running
+
+    def items(self) -> Iterator[tuple[MemoKey, Running]]:
+        return iter(list(self._running.items()))
 
     def forget_stale(self, now: datetime) -> None:
         """Drop detectors not fed for longer than their history (groups gone quiet, rules removed)."""

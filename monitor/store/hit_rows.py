@@ -9,18 +9,12 @@ they are kept. Times are stored as POSIX seconds, as the items' are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from monitor.detect.hits import HitRow, HourKey, HourRow
 from monitor.detect.window import Aggregate
-
-HitRow = tuple[str, str, str, float, str, int, int, float | None, int | None]
-"""One stored hit: rule id, source, item id, published at, group, marks, count, sentiment, story id."""
-HourKey = tuple[str, str, float, int]
-"""One hourly sum's key: rule id, group, hour (its end), condition bit."""
-HourRow = tuple[str, int, float, int, int, int, int]
-"""One stored hourly sum: group, bit, hour, count, negative, scored, sentiment units."""
 
 
 class _Rows(Protocol):
@@ -49,13 +43,21 @@ class HitRows:
             rows,
         )
 
-    def hit_rows(self: _Rows, rule_id: str, start: float, end: float) -> list[HitRow]:
-        """The rule's hits published in ``(start, end]``, oldest first."""
+    def hit_rows(
+        self: _Rows, rule_id: str, start: float, end: float, groups: Collection[str] | None = None
+    ) -> list[HitRow]:
+        """The rule's hits published in ``(start, end]`` (of ``groups``; None: all), oldest first."""
+        if groups is not None and len(groups) > 500:  # many groups: all of them, filtered here
+            return [r for r in HitRows.hit_rows(self, rule_id, start, end) if r[4] in groups]
+        where, params = "", [rule_id, start, end]
+        if groups is not None:
+            where = f" AND group_key IN ({','.join('?' * len(groups))})" if groups else " AND 1 = 0"
+            params.extend(sorted(groups))
         rows = self._rows(
             "SELECT rule_id, source, item_id, published_at, group_key, marks, count, sentiment, story_id "
-            "FROM rule_hits WHERE rule_id = ? AND published_at > ? AND published_at <= ? "
+            f"FROM rule_hits WHERE rule_id = ? AND published_at > ? AND published_at <= ?{where} "
             "ORDER BY published_at, source, item_id",
-            (rule_id, start, end),
+            params,
         )
         return [
             (

@@ -224,6 +224,19 @@ MIGRATIONS: list[list[str]] = [
             fingerprint TEXT NOT NULL
         )""",
     ],
+    # 8: volume (issue 14): the running ``anomaly`` detectors, saved every few minutes, so that
+    # a restart feeds them the buckets since they were saved instead of replaying their history
+    # (monitor.detect.running); ``spec`` is the condition as JSON
+    [
+        """CREATE TABLE detector_states (
+            rule_id TEXT NOT NULL,
+            group_key TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            state TEXT NOT NULL,
+            saved_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (rule_id, group_key, spec)
+        )""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -557,6 +557,21 @@ class SqlStore(NotifyRows, HitRows):
             ),
         )
 
+    def detector_states(self, rule_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """The rule's saved running detectors: (group, condition spec) -> state."""
+        rows = self._rows("SELECT group_key, spec, state FROM detector_states WHERE rule_id = ?", (rule_id,))
+        return {(str(group), str(spec)): json.loads(state) for group, spec, state in rows}
+
+    def put_detector_states(
+        self, rule_id: str, states: Mapping[tuple[str, str], Mapping[str, Any]], at: datetime
+    ) -> None:
+        """Save running detectors ((group, condition spec) -> state), replacing what was saved."""
+        self.executemany(
+            "INSERT INTO detector_states (rule_id, group_key, spec, state, saved_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (rule_id, group_key, spec) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",
+            [(rule_id, group, spec, json.dumps(state), ts(at)) for (group, spec), state in sorted(states.items())],
+        )
+
     # -- incidents ---------------------------------------------------------------------
 
     def active_incident(self, rule_id: str, group: str) -> Incident | None:

@@ -198,3 +198,73 @@ def test_running_anomaly_detectors_read_only_new_hits_and_reach_the_same_verdict
         b = matched.evaluate_rule(ANOMALY, now, set())
         assert [(s.group, s.holds, s.evidence) for s in a] == [(s.group, s.holds, s.evidence) for s in b], step
     assert partial >= 29  # every round after the first read only what the detectors had not seen
+
+
+def test_a_restart_carries_on_with_the_saved_detectors_instead_of_replaying_their_history(store: SqlStore) -> None:
+    clock = FakeClock()
+    rules = [ANOMALY]
+    book = HitBook(store, lambda: rules)
+    ingest = ingestor(store, book)
+    history = [
+        Item(source="complaints", id=f"h{n}", text=TEXTS[n % 4].format(n=n),
+             published_at=clock.now() - timedelta(minutes=7 * n), attrs={"product": PRODUCTS[n % 2]})
+        for n in range(1, 400)
+    ]  # fmt: skip
+    ingest.ingest("complaints", FetchResult(items=history), clock.now())
+    running = Evaluator(store, 0.3, hits=book, saved=store)
+    restarted: Evaluator | None = None
+    held = 0
+    for step in range(30):
+        clock.advance(minutes=5)
+        burst = 40 if step in (20, 21) else step % 2
+        fresh = [
+            Item(source="complaints", id=f"s{step}-{k}", text=TEXTS[k % 4].format(n=k),
+                 published_at=clock.now() - timedelta(seconds=k), attrs={"product": PRODUCTS[k % 2]})
+            for k in range(burst)
+        ]  # fmt: skip
+        ingest.ingest("complaints", FetchResult(items=fresh), clock.now())
+        now = clock.now()
+        if step == 12:  # a new process over the same store: its detectors come from the last save
+            restarted = Evaluator(store, 0.3, hits=HitBook(store, lambda: rules), saved=store)
+            assert restarted.read_since(ANOMALY, now, set()) > now - ANOMALY.lookback()  # no replay
+        a = running.evaluate_rule(ANOMALY, now, set())
+        running.finish(now)
+        if restarted is not None:
+            b = restarted.evaluate_rule(ANOMALY, now, set())
+            assert [(s.group, s.holds, s.evidence) for s in a] == [(s.group, s.holds, s.evidence) for s in b], step
+            held += sum(s.holds for s in b)
+    assert held, "the burst never held: the test proves nothing"
+
+
+def test_a_detector_saved_with_other_parameters_is_replayed_not_used(store: SqlStore) -> None:
+    clock = FakeClock()
+    book = HitBook(store, lambda: [ANOMALY])
+    ingest = ingestor(store, book)
+    history = [
+        Item(source="complaints", id=f"h{n}", text=TEXTS[n % 4].format(n=n),
+             published_at=clock.now() - timedelta(minutes=7 * n), attrs={"product": PRODUCTS[n % 2]})
+        for n in range(1, 300)
+    ]  # fmt: skip
+    ingest.ingest("complaints", FetchResult(items=history), clock.now())
+    first = Evaluator(store, 0.3, hits=book, saved=store)
+    first.evaluate_rule(ANOMALY, clock.now(), set())
+    first.finish(clock.now())
+    assert store.detector_states(ANOMALY.id), "nothing was saved"
+    clock.advance(minutes=5)
+    edited = rule(  # the rule edited: its detectors judge otherwise
+        "odd-volume",
+        [],
+        window="5m",
+        condition={
+            "all": [
+                {"anomaly": {"metric": "count", "history": "2d", "min_history": "6h", "season": "none", "rarity": 6}},
+                {"threshold": {"metric": "count", "value": 1}},
+            ]
+        },
+    )
+    restarted = Evaluator(store, 0.3, hits=HitBook(store, lambda: [edited]), saved=store)
+    now = clock.now()
+    assert restarted.read_since(edited, now, set()) == now - edited.lookback()  # its history is replayed
+    assert [(s.group, s.holds, s.evidence) for s in restarted.evaluate_rule(edited, now, set())] == [
+        (s.group, s.holds, s.evidence) for s in Evaluator(store, 0.3).evaluate_rule(edited, now, set())
+    ]

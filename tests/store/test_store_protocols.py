@@ -11,6 +11,7 @@ import pytest
 
 from monitor.detect.evaluator import ItemReader, RuleStateStore, StoredItems
 from monitor.detect.hits import HitStore
+from monitor.detect.running import DetectorStore
 from monitor.http.api import ApiStore
 from monitor.incidents.announce import OutboxWriter
 from monitor.incidents.ops import OpsStore
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROTOCOLS: list[type] = [
     ApiStore,
+    DetectorStore,
     HealthStore,
     HitStore,
     IncidentStore,
