@@ -23,7 +23,7 @@ from monitor.config.rules import (
 )
 from monitor.detect.anomaly import AnomalyDetector
 from monitor.detect.running import DetectorMemo, Running
-from monitor.detect.window import SUMMABLE, Aggregate, Hourly, Observation, aggregate, is_rate
+from monitor.detect.window import SUMMABLE, Aggregate, Counted, Hourly, Observation, aggregate, is_rate
 from monitor.models import Evidence
 
 _OPS = {
@@ -37,7 +37,7 @@ _OPS = {
 
 
 Leaf = Threshold | Spike | Anomaly | Immediate
-Series = Sequence[Observation] | Hourly
+Series = Sequence[Observation] | Hourly | Counted
 Observe = Callable[[Leaf], Series]
 
 
@@ -96,16 +96,21 @@ def _observe(observations: Series | Observe, leaf: Leaf) -> Series:
 
 
 def _listed(series: Series) -> Sequence[Observation]:
-    if isinstance(series, Hourly):
-        raise TypeError("an anomaly condition reads its observations, not hourly totals")
+    if isinstance(series, Hourly | Counted):
+        raise TypeError("an anomaly condition reads its observations, not totals")
     return series
 
 
 def totals(series: Series, metric: str, start: datetime, end: datetime, cut: float) -> Aggregate:
-    """The totals over ``(start, end]``: from the observations, or whole hours plus the edges."""
+    """The totals over ``(start, end]``: from the observations, whole hours plus the edges, or
+    counted by the database."""
     if isinstance(series, Hourly):
         if metric not in SUMMABLE:
             raise TypeError(f"{metric} does not add up across hours: read its observations")
+        return series.aggregate(start, end, cut)
+    if isinstance(series, Counted):
+        if metric == "mean_sentiment":
+            raise TypeError("mean_sentiment is not counted by the database: read its hourly sums")
         return series.aggregate(start, end, cut)
     return aggregate(series, start, end, cut)
 

@@ -29,7 +29,7 @@ from monitor.detect.matching import group_key, selected_by_any
 from monitor.detect.running import DetectorMemo, DetectorStore, MemoKey, Running, running_from_state, running_state
 from monitor.detect.severity import rank
 from monitor.detect.state import RuleState, step
-from monitor.detect.window import SUMMABLE, Aggregate, Hourly, Observation, aggregate, whole_hours
+from monitor.detect.window import SUMMABLE, Aggregate, Counted, Hourly, Observation, aggregate, whole_hours
 from monitor.models import Evidence, ScoredItem, Signal, SignalState, TopItem
 
 log = logging.getLogger(__name__)
@@ -236,24 +236,36 @@ class Evaluator:
         known = self.hits.groups_between(rule, now - rule.lookback(), now)
         for group in known or ():
             groups.setdefault(group, [])
+        every = sorted(set(groups) | set(states))
         sums = self.sums(rule, now, since) if hourly and isinstance(self.hits, HitBook) else None
+        counts = Counts(self.hits, rule, cut, every) if hourly and isinstance(self.hits, HitBook) else None
         fed_by_down = bool(down & set(sources)) if sources else bool(down)
         bits = leaf_bits(rule)
         stepped: list[tuple[str, bool, tuple[Evidence, ...], RuleState, RuleState]] = []
-        for group in sorted(set(groups) | set(states)):
-            observe = observer(bits, groups.get(group, []), None if sums is None else sums.of(group, cut))
+        for group in every:
+            observe = observer(
+                bits,
+                groups.get(group, []),
+                None if sums is None else sums.of(group, cut),
+                None if counts is None else counts.of(group, bits),
+            )
             verdict = evaluate(rule.condition, observe, now, rule, cut, history_since, self.detectors, group)
             prev = states.get(group, RuleState())
             state = step(prev, verdict.holds, now, rule.for_, rule.keep_firing_for, hold_resolution=fed_by_down)
             stepped.append((group, verdict.holds, verdict.evidence, prev, state))
-        escalates = bool(rule.severity.escalate)
+        counted = counts is not None and all(e.metric != "mean_sentiment" for e in rule.severity.escalate)
+        escalates = bool(rule.severity.escalate) and not counted  # else severity is counted, not read
         wanted = {g for g, holds, _, _, state in stepped if (holds and escalates) or state.state == SignalState.FIRING}
         window = self.window_hits(rule, now, since, groups, wanted)
         signals = []
         for group, holds, evidence, prev, state in stepped:
             grouped = window.get(group, [])
             own = [h for h in grouped if h.marks & OWN]  # the rule's own selection: severity, evidence
-            severity = severity_of(rule, [h.obs for h in own], now, cut) if holds else prev.severity
+            severity = prev.severity
+            if holds and counts is not None and counted:
+                severity = severity_at(rule, counts.totals(OWN, now - rule.window, now).get(group, Aggregate()))
+            elif holds:
+                severity = severity_of(rule, [h.obs for h in own], now, cut)
             state = RuleState(state.state, state.pending_since, state.firing_since, state.last_true_at, severity)
             self.store.put_rule_state(rule.id, group, state)
             if state.state == prev.state == SignalState.INACTIVE:
@@ -307,7 +319,11 @@ class Evaluator:
         fed only buckets after its edge, whatever it is given. ``hourly``: conditions on a
         summable metric read stored hourly sums and their edges (``sums``), not this."""
         full = now - rule.lookback()
-        spans = [_span(leaf, rule.window) for leaf in leaves(rule.condition) if not (hourly and summable(leaf))]
+        spans = [
+            _span(leaf, rule.window)
+            for leaf in leaves(rule.condition)
+            if not (hourly and (summable(leaf) or countable(leaf)))
+        ]
         since = now - max(spans, default=timedelta(0))  # severity and evidence: ``window_hits``
         anomalies = [leaf for leaf in leaves(rule.condition) if isinstance(leaf, Anomaly)]
         if not anomalies:
@@ -403,6 +419,43 @@ class Evaluator:
         return [s for s in window if (s.item.source, s.item.id) in wanted]
 
 
+class Counts:
+    """One rule's hits totalled by the database (``HitBook.totals_between``) per (marks, window)
+    for all of its groups at once, each asked once per evaluation: conditions on distinct
+    stories and the severity read no hits."""
+
+    def __init__(self, book: HitBook, rule: Rule, cut: float, groups: Collection[str]) -> None:
+        self.book = book
+        self.rule = rule
+        self.cut = cut
+        self.groups = groups
+        self._done: dict[tuple[int, datetime, datetime], dict[str, Aggregate]] = {}
+
+    def totals(self, marks: int, start: datetime, end: datetime) -> dict[str, Aggregate]:
+        key = (marks, start, end)
+        found = self._done.get(key)
+        if found is None:
+            found = self._done[key] = self.book.totals_between(self.rule, marks, start, end, self.cut, self.groups)
+        return found
+
+    def of(self, group: str, bits: dict[int, int]) -> Callable[[Leaf], Counted | None]:
+        """For a group: a condition on distinct stories, counted (None for the others)."""
+
+        def counted(leaf: Leaf) -> Counted | None:
+            if not countable(leaf):
+                return None
+            bit = bits[id(leaf)]
+            return Counted(lambda start, end: self.totals(bit, start, end).get(group, Aggregate()), self.cut)
+
+        return counted
+
+
+def countable(leaf: Leaf) -> bool:
+    """Whether the database counts the condition's totals (``Counts``): a threshold or spike
+    on a metric that does not add up across hours (distinct stories)."""
+    return not isinstance(leaf, Anomaly) and not summable(leaf)
+
+
 class RuleSums:
     """One rule's stored hourly sums and edge hits (``Evaluator.sums``)."""
 
@@ -470,15 +523,20 @@ def observer(
     bits: dict[int, int],
     grouped: Sequence[Hit],
     hourly: Callable[[Leaf, Sequence[Hit]], Hourly | None] | None = None,
+    counted: Callable[[Leaf], Counted | None] | None = None,
 ) -> Observe:
     """Each condition's observations: the hits its own selection (or the rule's) counts
     (``bits``: ``monitor.detect.hits.leaf_bits``); ``hourly`` gives a summable condition's
-    stored hourly sums instead (``RuleSums.of``)."""
+    stored hourly sums instead (``RuleSums.of``), ``counted`` a condition on distinct stories
+    its totals counted by the database (``Counts.of``)."""
 
     def observe(leaf: Leaf) -> Series:
         sums = None if hourly is None else hourly(leaf, grouped)
         if sums is not None:
             return sums
+        totals = None if counted is None else counted(leaf)
+        if totals is not None:
+            return totals
         bit = bits[id(leaf)]
         return [h.obs for h in grouped if h.marks & bit]
 
@@ -498,8 +556,12 @@ def group_items(rule: Rule, items: Sequence[ScoredItem]) -> dict[str, list[Score
 
 
 def severity_of(rule: Rule, observations: Sequence[Observation], now: datetime, cut: float) -> str:
+    return severity_at(rule, aggregate(observations, now - rule.window, now, cut))
+
+
+def severity_at(rule: Rule, totals: Aggregate) -> str:
+    """The rule's severity for these totals of its own selection over its window."""
     level = rule.severity.default
-    totals = aggregate(observations, now - rule.window, now, cut)
     for step_ in rule.severity.escalate:
         if compare(totals.metric(step_.metric), step_.op, step_.value) and rank(step_.level) > rank(level):
             level = step_.level

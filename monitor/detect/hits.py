@@ -83,6 +83,10 @@ class HitStore(Protocol):
 
     def hit_span(self, rule_id: str) -> tuple[float, float] | None: ...
 
+    def hit_totals(
+        self, rule_id: str, marks: int, start: float, end: float, cut: float, groups: Collection[str]
+    ) -> dict[str, Aggregate]: ...
+
     def touch_rule_groups(self, latest: Mapping[tuple[str, str], float]) -> None: ...
 
     def rule_groups_since(self, rule_id: str, start: float) -> list[tuple[str, float]]: ...
@@ -246,6 +250,15 @@ class HitBook:
                 rule.id, start.timestamp(), end.timestamp(), groups
             )
         ]
+
+    def totals_between(
+        self, rule: Rule, marks: int, start: datetime, end: datetime, cut: float, groups: Collection[str]
+    ) -> dict[str, Aggregate]:
+        """Per group of ``groups``, the totals of the stored hits with any of ``marks`` in
+        ``(start, end]``, counted by the database (``sentiment_units`` aside: 0)."""
+        if not groups:
+            return {}
+        return self.store.hit_totals(rule.id, marks, start.timestamp(), end.timestamp(), cut, groups)
 
     def groups_between(self, rule: Rule, start: datetime, end: datetime) -> set[str] | None:
         """The groups with a hit in ``(start, end]``: ``rule_groups`` has each group's latest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -127,6 +127,21 @@ class Hourly:
             if low < hour <= high:
                 total = total.plus(part)
         return total
+
+
+class Counted:
+    """A condition's totals over each window asked for, counted by the database from the stored
+    hits (``monitor.detect.hits.HitBook.totals_between``): distinct stories without reading
+    the hits. Any metric but ``mean_sentiment`` (``sentiment_units`` is not counted)."""
+
+    def __init__(self, count: Callable[[datetime, datetime], Aggregate], cut: float) -> None:
+        self.count = count
+        self.cut = cut
+
+    def aggregate(self, start: datetime, end: datetime, cut: float) -> Aggregate:
+        if cut != self.cut:
+            raise ValueError(f"counted with negative below {self.cut}, asked for {cut}")
+        return self.count(start, end)
 
 
 def window_metric(

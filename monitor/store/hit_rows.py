@@ -74,6 +74,37 @@ class HitRows:
             for r in rows
         ]
 
+    def hit_totals(
+        self: _Rows, rule_id: str, marks: int, start: float, end: float, cut: float, groups: Collection[str]
+    ) -> dict[str, Aggregate]:
+        """Per group, the totals of the rule's hits with any of ``marks`` published in ``(start,
+        end]`` (``monitor.detect.window.aggregate``'s, counted by the database, sentiment sum
+        aside: 0), so that distinct stories need no hits read."""
+        found: dict[str, Aggregate] = {}
+        wanted = sorted(groups)
+        for first in range(0, len(wanted), 500):
+            chunk = wanted[first : first + 500]
+            rows = self._rows(
+                "SELECT group_key, SUM(count), SUM(CASE WHEN sentiment < ? THEN count ELSE 0 END), "
+                "SUM(CASE WHEN sentiment IS NOT NULL THEN count ELSE 0 END), "
+                "SUM(CASE WHEN story_id IS NULL THEN count ELSE 0 END), "
+                "SUM(CASE WHEN story_id IS NULL AND sentiment < ? THEN count ELSE 0 END), "
+                "COUNT(DISTINCT story_id), COUNT(DISTINCT CASE WHEN sentiment < ? THEN story_id END) "
+                "FROM rule_hits WHERE rule_id = ? AND published_at > ? AND published_at <= ? AND (marks & ?) != 0 "
+                f"AND group_key IN ({','.join('?' * len(chunk))}) GROUP BY group_key",
+                (cut, cut, cut, rule_id, start, end, marks, *chunk),
+            )
+            for group, count, negative, scored, lone, lone_negative, stories, negative_stories in rows:
+                found[str(group)] = Aggregate(
+                    int(count),
+                    int(negative),
+                    int(scored),
+                    0,
+                    int(lone) + int(stories),
+                    int(lone_negative) + int(negative_stories),
+                )
+        return found
+
     def hit_span(self: _Rows, rule_id: str) -> tuple[float, float] | None:
         """When the rule's first and last stored hits were published (None: it has none)."""
         row = self._one("SELECT MIN(published_at), MAX(published_at) FROM rule_hits WHERE rule_id = ?", (rule_id,))

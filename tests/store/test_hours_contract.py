@@ -57,7 +57,18 @@ def rule(rule_id: str, condition: dict[str, Any], **extra: Any) -> Rule:
 
 
 RULES = [
-    rule("count-7h", {"threshold": {"metric": "count", "op": ">=", "value": 20}}, window="7h"),
+    rule(
+        "count-7h",
+        {"threshold": {"metric": "count", "op": ">=", "value": 20}},
+        window="7h",
+        severity={  # escalations on distinct stories and a share: counted by the database
+            "default": "medium",
+            "escalate": [
+                {"level": "high", "metric": "stories", "op": ">=", "value": 60},
+                {"level": "critical", "metric": "negative_share", "op": ">", "value": 0.5},
+            ],
+        },
+    ),
     rule(
         "surge",  # a spike over a long baseline: the cost the sums remove
         {"spike": {"metric": "negative_count", "ratio": 1.5, "baseline": "1d", "min_baseline": 1}},
@@ -141,6 +152,7 @@ def test_evaluation_with_hourly_sums_gives_the_verdicts_of_matching_every_item(s
     stored, matched = Evaluator(store, CUT, hits=book), Evaluator(store, CUT)
     held: set[str] = set()
     short: set[str] = set()
+    levels: set[str] = set()
     for step in range(41):
         clock.advance(minutes=23)
         if step == 40:  # windows starting and ending on whole hours: no partial hour at the edges
@@ -163,7 +175,9 @@ def test_evaluation_with_hourly_sums_gives_the_verdicts_of_matching_every_item(s
             b = matched.evaluate_rule(r, now, set())
             assert seen(a) == seen(b), (step, r.id)
             held.update(r.id for s in a if s.holds)
+            levels.update(s.severity for s in a if s.holds and r.id == "count-7h")
     assert held == {r.id for r in rules}, held  # every rule held at some point: the test proves something
+    assert len(levels) > 1, levels  # the severity escalated and fell back: the counted totals moved
     # every rule read less than its lookback: the hits of its non-summable conditions' windows and
     # the edges (severity and evidence read the window only for the groups that show a signal)
     assert short == {r.id for r in rules}
