@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config.durations import format_duration
 from monitor.detect.severity import label
 from monitor.incidents.statements import fold
 from monitor.incidents.statements import review_lines as statement_lines
 from monitor.models import ChecklistEntry, Incident, TimelineEntry
+
+if TYPE_CHECKING:
+    from monitor.config.rules import Rule
+    from monitor.detect.backtest import RuleReplay
 
 
 def _t(value: datetime | None) -> str:
@@ -146,22 +150,10 @@ def metric_chart(store: Any, rule: Any, incident: Incident, cut: float, now: dat
 
     Raises ``monitor.notify.charts.ChartsUnavailable`` when matplotlib is not installed.
     """
-    from monitor.detect.backtest import replay, spans
+    from monitor.detect.backtest import spans
     from monitor.notify.charts import ChartSeries, render_png
 
-    start = incident.opened_at - timedelta(hours=6)
-    end = incident.resolved_at or incident.closed_at or now
-    items = store.items_between(rule.sources or None, start - rule.lookback(), end)
-    (replayed,) = replay(
-        [rule],
-        items,
-        start,
-        end,
-        step_every=rule.bucket,
-        default_cut=cut,
-        chart_group=incident.group,
-        history_since=store.earliest_item(rule.sources or None),
-    )
+    replayed, end = chart_replay(store, rule, incident, cut, now)
     series = ChartSeries(
         title=f"#{incident.id} {rule.id} {incident.group}".strip(),
         timestamps=replayed.times,
@@ -174,3 +166,42 @@ def metric_chart(store: Any, rule: Any, incident: Incident, cut: float, now: dat
     from zoneinfo import ZoneInfo
 
     return render_png(series, zone=ZoneInfo(zone))
+
+
+def chart_replay(store: Any, rule: Rule, incident: Incident, cut: float, now: datetime) -> tuple[RuleReplay, datetime]:
+    """The rule replayed over the incident's group, 6 h before it opened until it ended (and that
+    end), for its chart: from the rule's stored hits of that group when they reach back over the
+    replay's lookback (the daemon's), else from the stored items."""
+    from monitor.detect.backtest import replay, replay_hits
+    from monitor.detect.hits import HitBook, fingerprint
+
+    start = incident.opened_at - timedelta(hours=6)
+    end = incident.resolved_at or incident.closed_at or now
+    since = start - rule.lookback()
+    history_since = store.earliest_item(rule.sources or None)
+    built = store.hits_built(rule.id)
+    if built is not None and built[0] == fingerprint(rule) and built[1] <= since.timestamp():
+        hits = HitBook(store, lambda: [rule]).hits_between(rule, since, end, [incident.group])
+        replayed = replay_hits(
+            rule,
+            hits,
+            start,
+            end,
+            step_every=rule.bucket,
+            default_cut=cut,
+            chart_group=incident.group,
+            history_since=history_since,
+        )
+        return replayed, end
+    items = store.items_between(rule.sources or None, since, end)
+    (replayed,) = replay(
+        [rule],
+        items,
+        start,
+        end,
+        step_every=rule.bucket,
+        default_cut=cut,
+        chart_group=incident.group,
+        history_since=history_since,
+    )
+    return replayed, end

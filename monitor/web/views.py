@@ -151,21 +151,10 @@ def describe(entry: TimelineEntry) -> str:
 
 def incident_chart(store: Any, rule: Rule, incident: Incident, cut: float, now: datetime) -> Chart:
     """The rule's metric for the incident's group, 6 h before it opened until it ended (as the review's)."""
-    from monitor.detect.backtest import replay, spans
+    from monitor.detect.backtest import spans
+    from monitor.incidents.review import chart_replay
 
-    start = incident.opened_at - timedelta(hours=6)
-    end = incident.resolved_at or incident.closed_at or now
-    items = store.items_between(rule.sources or None, start - rule.lookback(), end)
-    (replayed,) = replay(
-        [rule],
-        items,
-        start,
-        end,
-        step_every=rule.bucket,
-        default_cut=cut,
-        chart_group=incident.group,
-        history_since=store.earliest_item(rule.sources or None),
-    )
+    replayed, end = chart_replay(store, rule, incident, cut, now)
     return Chart(
         title=f"#{incident.id} {rule.id} {incident.group}".strip(),
         times=replayed.times,

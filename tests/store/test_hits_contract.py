@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from monitor.config.rules import Rule
+from monitor.detect.backtest import replay, spans
 from monitor.detect.evaluator import Evaluator
 from monitor.detect.hits import HitBook, MatchedHits
-from monitor.models import FetchResult, Item
+from monitor.incidents.review import chart_replay
+from monitor.models import FetchResult, Incident, IncidentStatus, Item
 from monitor.runtime.ingest import Ingestor
 from monitor.runtime.metrics import Metrics
 from monitor.store import SqlStore
@@ -268,3 +270,42 @@ def test_a_detector_saved_with_other_parameters_is_replayed_not_used(store: SqlS
     assert [(s.group, s.holds, s.evidence) for s in restarted.evaluate_rule(edited, now, set())] == [
         (s.group, s.holds, s.evidence) for s in Evaluator(store, 0.3).evaluate_rule(edited, now, set())
     ]
+
+
+def test_an_incident_chart_replayed_from_stored_hits_is_the_one_replayed_from_the_items(store: SqlStore) -> None:
+    clock = FakeClock()
+    rules = list(RULES)
+    book = HitBook(store, lambda: rules)
+    book.ensure(rules, clock.now() - timedelta(days=2))  # built before the items came, as in a daemon
+    ingest = ingestor(store, book)
+    ingest.ingest("complaints", FetchResult(items=items(clock, 0, 300)), clock.now())
+    ingest.ingest("news", FetchResult(items=items(clock, 0, 120, "news")), clock.now())
+    opened = clock.now() - timedelta(hours=2)
+    for r in rules:
+        group = next(iter(book.groups_between(r, opened - timedelta(hours=8), clock.now()) or ()))
+        incident = Incident(
+            1, r.id, group, "product_quality", "t", IncidentStatus.OPEN, "high", opened, opened
+        )  # fmt: skip
+        start = opened - timedelta(hours=6)
+        stored, end = chart_replay(store, r, incident, 0.3, clock.now())
+        (matched,) = replay(
+            [r],
+            store.items_between(r.sources or None, start - r.lookback(), end),
+            start,
+            end,
+            step_every=r.bucket,
+            default_cut=0.3,
+            chart_group=group,
+            history_since=store.earliest_item(r.sources or None),
+        )
+        assert any(stored.values), f"{r.id} charts nothing: the test proves nothing"
+        assert (stored.times, stored.values, numbers(stored.baseline), spans(stored, end)) == (
+            matched.times,
+            matched.values,
+            numbers(matched.baseline),
+            spans(matched, end),
+        ), r.id
+
+
+def numbers(values: list[float]) -> list[float | None]:
+    return [None if v != v else v for v in values]  # NaN (no baseline) compares equal
