@@ -29,7 +29,7 @@ from monitor.detect.matching import group_key, selected_by_any
 from monitor.detect.running import DetectorMemo, DetectorStore, MemoKey, Running, running_from_state, running_state
 from monitor.detect.severity import rank
 from monitor.detect.state import RuleState, step
-from monitor.detect.window import SUMMABLE, Aggregate, Counted, Hourly, Observation, aggregate, whole_hours
+from monitor.detect.window import SUMMABLE, Aggregate, Counted, Hourly, Observation, aggregate, hour_of
 from monitor.models import Evidence, ScoredItem, Signal, SignalState, TopItem
 
 log = logging.getLogger(__name__)
@@ -380,8 +380,10 @@ class Evaluator:
 
     def sums(self, rule: Rule, now: datetime, since: datetime) -> RuleSums:
         """What the rule's conditions on a summable metric read besides the hits since ``since``:
-        the stored sums of the whole hours in their windows and the hits of the partial hours
-        at the windows' edges (a few hours of hits, whatever the windows' length)."""
+        the stored sums of the hours their windows touch, with the hits of ``(start,
+        hour_of(start)]`` and of ``(end, hour_of(end)]`` of each window (``Hourly``): at most an
+        hour of hits at a window's start, and at its end (``now``) only the hits dated after it,
+        whatever the windows' length and however many hits the current hour holds."""
         assert isinstance(self.hits, HitBook)
         edges: list[tuple[datetime, datetime]] = []
         low: datetime | None = None
@@ -390,18 +392,19 @@ class Evaluator:
             if not summable(leaf):
                 continue
             for start, end in windows(leaf, rule.window, now):
-                span = whole_hours(start, end)
-                if span is None:
-                    edges.append((start, end))
-                    continue
-                edges += [(start, span[0]), (span[1], end)]
-                low = span[0] if low is None else min(low, span[0])
-                high = span[1] if high is None else max(high, span[1])
+                first = _hour_after(start)
+                last = _hour_after(end)
+                edges += [(start, first), (end, last)]
+                low = first if low is None else min(low, first)
+                high = last if high is None else max(high, last)
+        spans = [(a, min(b, since)) for a, b in edges if a < since]  # the hits since ``since`` are read
+        spans += [(max(a, now), b) for a, b in edges if b > now]  # and those dated after ``now`` are not
+        if low is None or high is None:
+            return RuleSums(leaf_bits(rule), {}, {})
+        hours, hits = self.hits.hours_between(rule, low, high, _merged(spans))
         extra: dict[str, list[Hit]] = defaultdict(list)
-        for start, end in _merged([(a, min(b, since)) for a, b in edges if a < since]):
-            for hit in self.hits.hits_between(rule, start, end):
-                extra[hit.group].append(hit)
-        hours = self.hits.hours_between(rule, low, high) if low is not None and high is not None else {}
+        for hit in hits:
+            extra[hit.group].append(hit)
         return RuleSums(leaf_bits(rule), extra, hours)
 
     def window_items(self, rule: Rule, hits: Sequence[Hit], now: datetime) -> list[ScoredItem]:
@@ -505,6 +508,11 @@ def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, 
         else:
             merged.append((start, end))
     return merged
+
+
+def _hour_after(at: datetime) -> datetime:
+    """The end of the hour ``at`` falls in (``monitor.detect.window.hour_of``): ``at`` itself on a whole hour."""
+    return datetime.fromtimestamp(hour_of(at.timestamp()), at.tzinfo)
 
 
 def _span(leaf: Leaf, window: timedelta) -> timedelta:

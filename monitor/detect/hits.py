@@ -97,6 +97,10 @@ class HitStore(Protocol):
 
     def rule_hours(self, rule_id: str, start: float, end: float) -> list[HourRow]: ...
 
+    def rule_hours_with_hits(
+        self, rule_id: str, start: float, end: float, spans: Sequence[tuple[float, float]]
+    ) -> tuple[list[HourRow], list[HitRow]]: ...
+
     def clear_rule_hours(self, rule_id: str, start: float, end: float) -> None: ...
 
     def hits_built(self, rule_id: str) -> tuple[str, float] | None: ...
@@ -228,15 +232,18 @@ class HitBook:
                     sum_hours(self.store, rule_id, cuts[rule_id], hour - HOUR, hour)
         return len(rows)
 
-    def hours_between(self, rule: Rule, start: datetime, end: datetime) -> dict[str, dict[int, dict[float, Aggregate]]]:
-        """The rule's hourly sums of the hours ending in ``(start, end]``: group -> bit -> hour ->
-        sums (call ``ensure`` first)."""
+    def hours_between(
+        self, rule: Rule, start: datetime, end: datetime, spans: Sequence[tuple[datetime, datetime]] = ()
+    ) -> tuple[dict[str, dict[int, dict[float, Aggregate]]], list[Hit]]:
+        """The rule's hourly sums of the hours ending in ``(start, end]`` (group -> bit -> hour ->
+        sums) and its hits in ``spans``, as one snapshot (call ``ensure`` first)."""
         found: dict[str, dict[int, dict[float, Aggregate]]] = {}
-        for group, bit, hour, count, negative, scored, sentiment in self.store.rule_hours(
-            rule.id, start.timestamp(), end.timestamp()
-        ):
+        rows, hits = self.store.rule_hours_with_hits(
+            rule.id, start.timestamp(), end.timestamp(), [(a.timestamp(), b.timestamp()) for a, b in spans]
+        )
+        for group, bit, hour, count, negative, scored, sentiment in rows:
             found.setdefault(group, {}).setdefault(bit, {})[hour] = Aggregate(count, negative, scored, sentiment)
-        return found
+        return found, [_hit(row) for row in hits]
 
     # -- evaluation ----------------------------------------------------------------------
 
@@ -244,12 +251,7 @@ class HitBook:
         self, rule: Rule, start: datetime, end: datetime, groups: Collection[str] | None = None
     ) -> list[Hit]:
         """The stored hits (call ``ensure`` first, at the evaluation's time)."""
-        return [
-            Hit(source, item_id, group, marks, Observation(datetime.fromtimestamp(at, UTC), count, sentiment, story))
-            for _, source, item_id, at, group, marks, count, sentiment, story in self.store.hit_rows(
-                rule.id, start.timestamp(), end.timestamp(), groups
-            )
-        ]
+        return [_hit(row) for row in self.store.hit_rows(rule.id, start.timestamp(), end.timestamp(), groups)]
 
     def totals_between(
         self, rule: Rule, marks: int, start: datetime, end: datetime, cut: float, groups: Collection[str]
@@ -357,6 +359,11 @@ class HitBook:
                 self.store.set_hits_built(rule.id, fp, start, now.timestamp())
                 self._built[rule.id] = (fp, start)
         log.info("rebuilt %s: %d hits in %.1fs", names, found, monotonic() - started)
+
+
+def _hit(row: HitRow) -> Hit:
+    _, source, item_id, at, group, marks, count, sentiment, story = row
+    return Hit(source, item_id, group, marks, Observation(datetime.fromtimestamp(at, UTC), count, sentiment, story))
 
 
 def hit_row(rule_id: str, hit: Hit) -> HitRow:

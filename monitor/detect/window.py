@@ -47,6 +47,15 @@ class Aggregate:
             self.sentiment_units + other.sentiment_units,
         )
 
+    def minus(self, other: Aggregate) -> Aggregate:
+        """The summable totals of this less ``other`` (a part of it)."""
+        return Aggregate(
+            self.count - other.count,
+            self.negative - other.negative,
+            self.scored - other.scored,
+            self.sentiment_units - other.sentiment_units,
+        )
+
     def metric(self, name: str) -> float:
         if name == "count":
             return float(self.count)
@@ -95,19 +104,11 @@ def hour_of(at: float) -> float:
     return -(-at // HOUR) * HOUR
 
 
-def whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    """``(first, last)``: the whole hours inside ``(start, end]`` are those ending in
-    ``(first, last]``; None when there are none."""
-    first, last = hour_of(start.timestamp()), end.timestamp() // HOUR * HOUR
-    if first >= last:
-        return None
-    return datetime.fromtimestamp(first, start.tzinfo), datetime.fromtimestamp(last, end.tzinfo)
-
-
 class Hourly:
-    """A condition's observations as totals of whole hours (ending at each key, epoch seconds)
-    plus observations covering at least the partial hours at the edges of every window asked
-    for (``monitor.detect.evaluator`` reads them so). Only for ``SUMMABLE`` metrics."""
+    """A condition's observations as totals of hours (ending at each key, epoch seconds) plus
+    observations covering at least ``(start, hour_of(start)]`` and ``(end, hour_of(end)]`` of
+    every window asked for (``monitor.detect.evaluator`` reads them so). Only for ``SUMMABLE``
+    metrics."""
 
     def __init__(self, observations: Sequence[Observation], hours: Mapping[float, Aggregate], cut: float) -> None:
         self.observations = observations
@@ -115,18 +116,18 @@ class Hourly:
         self.cut = cut
 
     def aggregate(self, start: datetime, end: datetime, cut: float) -> Aggregate:
+        """``(start, end]`` as the hours ending in ``(hour_of(start), hour_of(end)]``, plus the
+        observations in ``(start, hour_of(start)]``, minus those in ``(end, hour_of(end)]``: the
+        hour a window ends in is read as its sum (kept at ingest, the current hour too) less what
+        is dated after the window, not as its hits."""
         if cut != self.cut:
             raise ValueError(f"hours summed with negative below {self.cut}, asked for {cut}")
-        span = whole_hours(start, end)
-        if span is None:
-            return aggregate(self.observations, start, end, cut)
-        first, last = span
-        total = aggregate(self.observations, start, first, cut).plus(aggregate(self.observations, last, end, cut))
-        low, high = first.timestamp(), last.timestamp()
+        low, high = hour_of(start.timestamp()), hour_of(end.timestamp())
+        total = aggregate(self.observations, start, datetime.fromtimestamp(low, start.tzinfo), cut)
         for hour, part in self.hours.items():
             if low < hour <= high:
                 total = total.plus(part)
-        return total
+        return total.minus(aggregate(self.observations, end, datetime.fromtimestamp(high, end.tzinfo), cut))
 
 
 class Counted:

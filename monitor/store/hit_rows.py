@@ -165,6 +165,51 @@ class HitRows:
         )
         return [(str(g), int(b), float(h), int(c), int(n), int(s), int(u)) for g, b, h, c, n, s, u in rows]
 
+    def rule_hours_with_hits(
+        self: _Rows, rule_id: str, start: float, end: float, spans: Sequence[tuple[float, float]]
+    ) -> tuple[list[HourRow], list[HitRow]]:
+        """``rule_hours`` of the hours ending in ``(start, end]`` and ``hit_rows`` of the ``spans``
+        (each ``(start, end]``), read by one statement: one snapshot of both, so that a sum and
+        the hits taken from it agree while other daemons write."""
+        parts, params = [], []
+        if start < end:
+            parts.append(
+                "SELECT 0, group_key, bit, hour, count, negative, scored, sentiment_units, NULL, NULL, NULL, NULL "
+                "FROM rule_hours WHERE rule_id = ? AND hour > ? AND hour <= ?"
+            )
+            params += [rule_id, start, end]
+        if spans:
+            where = " OR ".join("(published_at > ? AND published_at <= ?)" for _ in spans)
+            parts.append(
+                "SELECT 1, group_key, marks, published_at, count, 0, 0, 0, sentiment, story_id, source, item_id "
+                f"FROM rule_hits WHERE rule_id = ? AND ({where})"
+            )
+            params += [rule_id, *(t for span in spans for t in span)]
+        hours: list[HourRow] = []
+        hits: list[HitRow] = []
+        if not parts:
+            return hours, hits
+        for kind, group, bit, at, count, negative, scored, units, sentiment, story, source, item in self._rows(
+            " UNION ALL ".join(parts), params
+        ):
+            if int(kind) == 0:
+                hours.append((str(group), int(bit), float(at), int(count), int(negative), int(scored), int(units)))
+            else:
+                hits.append(
+                    (
+                        rule_id,
+                        str(source),
+                        str(item),
+                        float(at),
+                        str(group),
+                        int(bit),
+                        int(count),
+                        None if sentiment is None else float(sentiment),
+                        None if story is None else int(story),
+                    )
+                )
+        return hours, hits
+
     def clear_rule_hours(self: _Rows, rule_id: str, start: float, end: float) -> None:
         """Remove the rule's sums of the hours ending in ``(start, end]``."""
         self._exec("DELETE FROM rule_hours WHERE rule_id = ? AND hour > ? AND hour <= ?", (rule_id, start, end))
