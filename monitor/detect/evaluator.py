@@ -230,14 +230,15 @@ class Evaluator:
         if since == now - rule.lookback():  # anomaly detectors to replay: a day at a time, not all at once
             self.warm(rule, now, set(states), history_since, cut)
             since = self.read_since(rule, now, set(states), hourly)
+        upto = self.read_until(rule, now, hourly)
         groups: dict[str, list[Hit]] = defaultdict(list)
-        for hit in self.hits.hits_between(rule, since, now):
+        for hit in self.hits.hits_between(rule, since, upto):
             groups[hit.group].append(hit)
         known = self.hits.groups_between(rule, now - rule.lookback(), now)
         for group in known or ():
             groups.setdefault(group, [])
         every = sorted(set(groups) | set(states))
-        sums = self.sums(rule, now, since) if hourly and isinstance(self.hits, HitBook) else None
+        sums = self.sums(rule, now, since, upto) if hourly and isinstance(self.hits, HitBook) else None
         counts = Counts(self.hits, rule, cut, every) if hourly and isinstance(self.hits, HitBook) else None
         fed_by_down = bool(down & set(sources)) if sources else bool(down)
         bits = leaf_bits(rule)
@@ -256,7 +257,7 @@ class Evaluator:
         counted = counts is not None and all(e.metric != "mean_sentiment" for e in rule.severity.escalate)
         escalates = bool(rule.severity.escalate) and not counted  # else severity is counted, not read
         wanted = {g for g, holds, _, _, state in stepped if (holds and escalates) or state.state == SignalState.FIRING}
-        window = self.window_hits(rule, now, since, groups, wanted)
+        window = self.window_hits(rule, now, since if upto == now else now, groups, wanted)
         signals = []
         for group, holds, evidence, prev, state in stepped:
             grouped = window.get(group, [])
@@ -378,7 +379,16 @@ class Evaluator:
                     anomaly(leaf, by_group.get(group, []), end, rule.bucket, cut, history_since, self.detectors, key)
                 edge = end
 
-    def sums(self, rule: Rule, now: datetime, since: datetime) -> RuleSums:
+    def read_until(self, rule: Rule, now: datetime, hourly: bool) -> datetime:
+        """Until when the hits read since ``read_since`` go: ``now``, or, when only ``anomaly``
+        conditions read them (the others read sums or totals), the end of the last completed
+        bucket: a detector is fed completed buckets only, so the open one's hits are not read."""
+        if not hourly or any(not isinstance(leaf, Anomaly) for leaf in _read_leaves(rule)):
+            return now
+        size = rule.bucket.total_seconds()
+        return datetime.fromtimestamp(now.timestamp() // size * size, now.tzinfo)
+
+    def sums(self, rule: Rule, now: datetime, since: datetime, upto: datetime | None = None) -> RuleSums:
         """What the rule's conditions on a summable metric read besides the hits since ``since``:
         the stored sums of the hours their windows touch, with the hits of ``(start,
         hour_of(start)]`` and of ``(end, hour_of(end)]`` of each window (``Hourly``): at most an
@@ -397,8 +407,9 @@ class Evaluator:
                 edges += [(start, first), (end, last)]
                 low = first if low is None else min(low, first)
                 high = last if high is None else max(high, last)
-        spans = [(a, min(b, since)) for a, b in edges if a < since]  # the hits since ``since`` are read
-        spans += [(max(a, now), b) for a, b in edges if b > now]  # and those dated after ``now`` are not
+        upto = now if upto is None else upto
+        spans = [(a, min(b, since)) for a, b in edges if a < since]  # the hits in (since, upto] are read
+        spans += [(max(a, upto), b) for a, b in edges if b > upto]
         if low is None or high is None:
             return RuleSums(leaf_bits(rule), {}, {})
         hours, hits = self.hits.hours_between(rule, low, high, _merged(spans))
@@ -451,6 +462,11 @@ class Counts:
             return Counted(lambda start, end: self.totals(bit, start, end).get(group, Aggregate()), self.cut)
 
         return counted
+
+
+def _read_leaves(rule: Rule) -> list[Leaf]:
+    """The rule's conditions that read hits when it has stored sums: neither summed nor counted."""
+    return [leaf for leaf in leaves(rule.condition) if not (summable(leaf) or countable(leaf))]
 
 
 def countable(leaf: Leaf) -> bool:

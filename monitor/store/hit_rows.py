@@ -178,13 +178,12 @@ class HitRows:
                 "FROM rule_hours WHERE rule_id = ? AND hour > ? AND hour <= ?"
             )
             params += [rule_id, start, end]
-        if spans:
-            where = " OR ".join("(published_at > ? AND published_at <= ?)" for _ in spans)
+        for low, high in spans:  # a branch each: each reads its range of the (rule_id, published_at) index
             parts.append(
                 "SELECT 1, group_key, marks, published_at, count, 0, 0, 0, sentiment, story_id, source, item_id "
-                f"FROM rule_hits WHERE rule_id = ? AND ({where})"
+                "FROM rule_hits WHERE rule_id = ? AND published_at > ? AND published_at <= ?"
             )
-            params += [rule_id, *(t for span in spans for t in span)]
+            params += [rule_id, low, high]
         hours: list[HourRow] = []
         hits: list[HitRow] = []
         if not parts:
