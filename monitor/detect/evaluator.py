@@ -263,7 +263,9 @@ class Evaluator:
             grouped = window.get(group, [])
             own = [h for h in grouped if h.marks & OWN]  # the rule's own selection: severity, evidence
             severity = prev.severity
-            if holds and counts is not None and counted:
+            if holds and not rule.severity.escalate:
+                severity = rule.severity.default
+            elif holds and counts is not None and counted:
                 severity = severity_at(rule, counts.totals(OWN, now - rule.window, now).get(group, Aggregate()))
             elif holds:
                 severity = severity_of(rule, [h.obs for h in own], now, cut)
