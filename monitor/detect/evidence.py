@@ -227,23 +227,25 @@ def term_baseline(items: Sequence[ScoredItem]) -> TermBaseline:
 
 
 def words_baseline(rows: Iterable[tuple[str, str, int | None, str | None]]) -> TermBaseline:
-    """``term_baseline`` from only each item's source, id, story and words (``tokens``), as the
-    store reads them (``item_words_between``) without loading whole items. Each distinct word
-    is checked once (``_TERM``, ``STOP_TERMS``), after counting, not once per occurrence."""
-    by_story: dict[tuple[str, object], set[str]] = {}
+    """``term_baseline`` from only each item's source, id, story and words (``tokens``), the items
+    of a story one after the other (as the store reads them: ``item_words_between``), without
+    loading whole items or holding more than one story's words at a time. Each distinct word is
+    checked once (``_TERM``, ``STOP_TERMS``), after counting, not once per occurrence."""
+    counts: Counter[str] = Counter()
+    stories = 0
+    key: tuple[str, object] | None = None
+    words: set[str] = set()
     for source, item_id, story, tokens in rows:
-        key = ("story", story) if story is not None else ("item", (source, item_id))
-        words = by_story.get(key)
-        if words is None:
-            words = by_story[key] = set()
+        here = ("story", story) if story is not None else ("item", (source, item_id))
+        if here != key:
+            counts.update(words)
+            words = set()
+            key = here
+            stories += 1
         if tokens:
             words.update(tokens.split(" "))
-    counts: Counter[str] = Counter()
-    for words in by_story.values():
-        counts.update(words)
-    return TermBaseline(
-        len(by_story), Counter({t: n for t, n in counts.items() if _TERM.match(t) and t not in STOP_TERMS})
-    )
+    counts.update(words)
+    return TermBaseline(stories, Counter({t: n for t, n in counts.items() if _TERM.match(t) and t not in STOP_TERMS}))
 
 
 def summarise(current: Sequence[ScoredItem], baseline: Sequence[ScoredItem] | TermBaseline) -> Summary:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from monitor.clock import monotonic
 from monitor.detect.evidence import Summary
@@ -462,14 +462,19 @@ class SqlStore(NotifyRows, HitRows):
         self, sources: Sequence[str] | None, start: datetime, end: datetime
     ) -> list[tuple[str, str, int | None, str | None]]:
         """Only the source, id, story and words (``tokens``) of the items published in
-        ``(start, end]`` from ``sources`` (None = all): what a term baseline needs of them."""
+        ``(start, end]`` from ``sources`` (None = all): what a term baseline needs of them, the
+        items of a story one after the other."""
         params: list[Any] = [ts(start), ts(end)]
         where = "published_at > ? AND published_at <= ?"
         if sources:
             where += f" AND source IN ({','.join('?' * len(sources))})"
             params.extend(sources)
-        rows = self._rows(f"SELECT source, id, story_id, tokens FROM items WHERE {where}", params)
-        return [(str(s), str(i), None if n is None else int(n), None if t is None else str(t)) for s, i, n, t in rows]
+        rows = self._rows(
+            f"SELECT source, id, story_id, tokens FROM items WHERE {where} "
+            "ORDER BY story_id IS NULL, story_id, source, id",  # a story's items together
+            params,
+        )
+        return cast(list[tuple[str, str, int | None, str | None]], rows)  # the columns' own types
 
     def earliest_item(self, sources: Sequence[str] | None) -> datetime | None:
         """When the oldest stored item of ``sources`` (None = all) was published."""

@@ -236,10 +236,13 @@ def test_the_term_baseline_read_narrowly_is_the_one_of_the_whole_items(store: Sq
     ingest = ingestor(store, book)
     ingest.ingest("complaints", FetchResult(items=items(clock, "h", 0, 200, timedelta(days=1))), clock.now())
     news = [replace(i, source="news", kind="post") for i in items(clock, "n", 0, 40, timedelta(hours=20))]
-    ingest.ingest("news", FetchResult(items=news), clock.now())
+    reposts = [replace(i, id=f"re-{i.id}", published_at=i.published_at + timedelta(minutes=3)) for i in news[::3]]
+    ingest.ingest("news", FetchResult(items=news + reposts), clock.now())  # stories of several items
     start, end = clock.now() - timedelta(hours=22), clock.now() - timedelta(minutes=30)
     for sources in (None, ["complaints"], ["news", "complaints"]):
         narrow = words_baseline(store.item_words_between(sources, start, end))
         whole = term_baseline(store.items_between(sources, start, end))
         assert narrow == whole, sources
         assert narrow.stories and narrow.counts, "the test proves nothing"
+        if sources is None or "news" in sources:  # the reposts joined their stories
+            assert narrow.stories < len(store.items_between(sources, start, end)), "no story of several items"
