@@ -51,6 +51,9 @@ class RuleStateStore(Protocol):
 
 TOP_ITEMS = 5
 TERM_BASELINE = timedelta(hours=24)
+TERM_BASELINE_ITEMS = 50_000
+"""At most this many items (the latest) make a term baseline: its cost and memory stay bounded
+however busy the day before was (a day of 10M items over 4 weeks holds 360,000)."""
 WARM_CHUNK = timedelta(days=1)
 SAVE_EVERY = timedelta(minutes=10)
 """How often each running anomaly detector is saved (``saved``): a restart feeds it at most
@@ -73,7 +76,7 @@ class StoredItems(Protocol):
     def items_of(self, source: str, ids: Sequence[str]) -> list[ScoredItem]: ...
 
     def item_words_between(
-        self, sources: Sequence[str] | None, start: datetime, end: datetime
+        self, sources: Sequence[str] | None, start: datetime, end: datetime, limit: int | None = None
     ) -> list[tuple[str, str, int | None, str | None]]: ...
 
 
@@ -138,7 +141,8 @@ class Evaluator:
 
     def summary(self, rule: Rule, items: Sequence[ScoredItem], now: datetime) -> Summary:
         """What is spreading in the rule's window, terms against the ``TERM_BASELINE`` before the
-        hour the window starts in (computed once an hour per set of sources, not every round)."""
+        hour the window starts in, its latest ``TERM_BASELINE_ITEMS`` items at most (computed once
+        an hour per set of sources, not every round)."""
         start = now - rule.window
         current = [s for s in items if s.item.published_at > start]
         sources = rule.all_sources()
@@ -146,10 +150,12 @@ class Evaluator:
         key = (sources, edge)
         baseline = self._baselines.get(key)
         if baseline is None:
+            since = edge - TERM_BASELINE
             if isinstance(self.items, StoredItems):  # only each item's story and words
-                baseline = words_baseline(self.items.item_words_between(sources or None, edge - TERM_BASELINE, edge))
+                rows = self.items.item_words_between(sources or None, since, edge, TERM_BASELINE_ITEMS)
+                baseline = words_baseline(rows)
             else:
-                baseline = term_baseline(self.items.items_between(sources or None, edge - TERM_BASELINE, edge))
+                baseline = term_baseline(self.items.items_between(sources or None, since, edge)[-TERM_BASELINE_ITEMS:])
             if len(self._baselines) >= 16:  # a few windows and source sets; the oldest hours go first
                 for old in sorted(self._baselines, key=lambda k: k[1])[:8]:
                     del self._baselines[old]

@@ -459,19 +459,23 @@ class SqlStore(NotifyRows, HitRows):
         return [_scored_from_row(r) for r in rows]
 
     def item_words_between(
-        self, sources: Sequence[str] | None, start: datetime, end: datetime
+        self, sources: Sequence[str] | None, start: datetime, end: datetime, limit: int | None = None
     ) -> list[tuple[str, str, int | None, str | None]]:
         """Only the source, id, story and words (``tokens``) of the items published in
-        ``(start, end]`` from ``sources`` (None = all): what a term baseline needs of them, the
-        items of a story one after the other."""
+        ``(start, end]`` from ``sources`` (None = all), the latest ``limit`` of them (None: all):
+        what a term baseline needs of them, the items of a story one after the other."""
         params: list[Any] = [ts(start), ts(end)]
         where = "published_at > ? AND published_at <= ?"
         if sources:
             where += f" AND source IN ({','.join('?' * len(sources))})"
             params.extend(sources)
+        latest = ""
+        if limit is not None:
+            latest = " ORDER BY published_at DESC, source DESC, id DESC LIMIT ?"
+            params.append(limit)
         rows = self._rows(
-            f"SELECT source, id, story_id, tokens FROM items WHERE {where} "
-            "ORDER BY story_id IS NULL, story_id, source, id",  # a story's items together
+            f"SELECT source, id, story_id, tokens FROM (SELECT source, id, story_id, tokens FROM items WHERE {where}"
+            f"{latest}) AS chosen ORDER BY story_id IS NULL, story_id, source, id",  # a story's items together
             params,
         )
         return cast(list[tuple[str, str, int | None, str | None]], rows)  # the columns' own types

@@ -246,3 +246,5 @@ def test_the_term_baseline_read_narrowly_is_the_one_of_the_whole_items(store: Sq
         assert narrow.stories and narrow.counts, "the test proves nothing"
         if sources is None or "news" in sources:  # the reposts joined their stories
             assert narrow.stories < len(store.items_between(sources, start, end)), "no story of several items"
+        latest = store.items_between(sources, start, end)[-25:]  # a busy day: only its latest items
+        assert words_baseline(store.item_words_between(sources, start, end, 25)) == term_baseline(latest), sources
