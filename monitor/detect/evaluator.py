@@ -208,9 +208,10 @@ class Evaluator:
         here already. A detector saved with other parameters is left for a replay."""
         if self.saved is None or rule.id in self._restored:
             return
+        saved = self.saved.detector_states(rule.id)  # a database error: tried again next round
         self._restored.add(rule.id)
         specs = {leaf.model_dump_json(): leaf for leaf in anomalies}
-        for (group, spec), state in self.saved.detector_states(rule.id).items():
+        for (group, spec), state in saved.items():
             leaf = specs.get(spec)
             key = (rule.id, group, leaf)
             if leaf is None or self.detectors.get(key) is not None:

@@ -156,15 +156,6 @@ class HitRows:
             [(*key, a.count, a.negative, a.scored, a.sentiment_units) for key, a in sorted(sums.items())],
         )
 
-    def rule_hours(self: _Rows, rule_id: str, start: float, end: float) -> list[HourRow]:
-        """The rule's hourly sums of the hours ending in ``(start, end]``."""
-        rows = self._rows(
-            "SELECT group_key, bit, hour, count, negative, scored, sentiment_units FROM rule_hours "
-            "WHERE rule_id = ? AND hour > ? AND hour <= ?",
-            (rule_id, start, end),
-        )
-        return [(str(g), int(b), float(h), int(c), int(n), int(s), int(u)) for g, b, h, c, n, s, u in rows]
-
     def rule_hours_with_hits(
         self: _Rows, rule_id: str, start: float, end: float, spans: Sequence[tuple[float, float]]
     ) -> tuple[list[HourRow], list[HitRow]]:
