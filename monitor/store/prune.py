@@ -146,6 +146,8 @@ def prune(
             after_batch(done)
         if row is None:
             break
+    with store.transaction():  # detectors not saved since: their rule is gone or their group quiet for long
+        store._exec("DELETE FROM detector_states WHERE saved_at < ?", (at,))
     for table, where in (("stories", "last_at < ?"), ("outbox", _OUTBOX)):
         while True:
             with store.transaction():

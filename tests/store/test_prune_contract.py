@@ -114,6 +114,16 @@ def test_prune_removes_old_items_with_their_hits_and_keeps_incidents(store: SqlS
     assert [m.id for m, _ in store.messages()] == [waiting]  # the pending one stays
 
 
+def test_prune_forgets_detectors_not_saved_since_the_cutoff(store: SqlStore) -> None:
+    clock = FakeClock()
+    state = {"edge": 0.0, "fed": 0, "last": None, "run_fired": False, "detector": {}}
+    store.put_detector_states("gone", {("", "{}"): state}, clock.now() - timedelta(days=40))  # its rule removed
+    store.put_detector_states("kept", {("", "{}"): state}, clock.now() - timedelta(hours=1))
+    prune(store, clock.now() - timedelta(days=31))
+    assert not store.detector_states("gone")
+    assert store.detector_states("kept") == {("", "{}"): state}
+
+
 def test_an_active_incident_keeps_what_its_review_reads(store: SqlStore) -> None:
     clock = FakeClock()
     fill(store, clock, days=10)
