@@ -206,11 +206,16 @@ def _track(
 
 
 def _groups(rule: Rule, scored: Sequence[ScoredItem]) -> dict[str, tuple[list[datetime], list[Hit]]]:
-    """Each group's hits (the items any condition counts, ``monitor.detect.hits``), sorted, with
-    their times for bisecting: the same hits the live daemon records at ingest."""
+    """Each group's hits, sorted, with their times for bisecting."""
+    return _grouped(matched_hits(rule, scored))
+
+
+def matched_hits(rule: Rule, scored: Sequence[ScoredItem]) -> list[Hit]:
+    """The hits of ``scored`` (the items any of the rule's conditions counts, ``monitor.detect.hits``):
+    the same hits the live daemon records at ingest."""
     sources = set(rule.all_sources())
     found = (hit_of(rule, s) for s in scored if not sources or s.item.source in sources)
-    return _grouped([h for h in found if h is not None])
+    return [h for h in found if h is not None]
 
 
 def _grouped(hits: Sequence[Hit]) -> dict[str, tuple[list[datetime], list[Hit]]]:

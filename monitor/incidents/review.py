@@ -172,36 +172,26 @@ def chart_replay(store: Any, rule: Rule, incident: Incident, cut: float, now: da
     """The rule replayed over the incident's group, 6 h before it opened until it ended (and that
     end), for its chart: from the rule's stored hits of that group when they reach back over the
     replay's lookback (the daemon's), else from the stored items."""
-    from monitor.detect.backtest import replay, replay_hits
+    from monitor.detect.backtest import matched_hits, replay_hits
     from monitor.detect.hits import HitBook, fingerprint
 
     start = incident.opened_at - timedelta(hours=6)
     end = incident.resolved_at or incident.closed_at or now
     since = start - rule.lookback()
-    history_since = store.earliest_item(rule.sources or None)
     built = store.hits_built(rule.id)
     if built is not None and built[0] == fingerprint(rule) and built[1] <= since.timestamp():
         hits = HitBook(store, lambda: [rule]).hits_between(rule, since, end, [incident.group])
-        replayed = replay_hits(
-            rule,
-            hits,
-            start,
-            end,
-            step_every=rule.bucket,
-            default_cut=cut,
-            chart_group=incident.group,
-            history_since=history_since,
-        )
-        return replayed, end
-    items = store.items_between(rule.sources or None, since, end)
-    (replayed,) = replay(
-        [rule],
-        items,
+    else:
+        matched = matched_hits(rule, store.items_between(rule.sources or None, since, end))
+        hits = [h for h in matched if h.group == incident.group]
+    replayed = replay_hits(
+        rule,
+        hits,
         start,
         end,
         step_every=rule.bucket,
         default_cut=cut,
         chart_group=incident.group,
-        history_since=history_since,
+        history_since=store.earliest_item(rule.sources or None),
     )
     return replayed, end

@@ -74,6 +74,24 @@ def items(clock: FakeClock, start: int, count: int, source: str = "complaints") 
     ]
 
 
+def history(clock: FakeClock, count: int) -> list[Item]:
+    """``count`` - 1 complaints about two products, one every 7 minutes back from now."""
+    return [
+        Item(source="complaints", id=f"h{n}", text=TEXTS[n % 4].format(n=n),
+             published_at=clock.now() - timedelta(minutes=7 * n), attrs={"product": PRODUCTS[n % 2]})
+        for n in range(1, count)
+    ]  # fmt: skip
+
+
+def burst_items(clock: FakeClock, step: int, count: int, apart: timedelta) -> list[Item]:
+    """``count`` complaints of round ``step``, ``apart`` from each other back from now."""
+    return [
+        Item(source="complaints", id=f"s{step}-{k}", text=TEXTS[k % 4].format(n=k),
+             published_at=clock.now() - apart * k, attrs={"product": PRODUCTS[k % 2]})
+        for k in range(count)
+    ]  # fmt: skip
+
+
 def ingestor(store: SqlStore, book: HitBook) -> Ingestor:
     ingest = Ingestor(store, FakeScorer(), KeywordClassifier.default(), Metrics())
     ingest.hits = book
@@ -173,22 +191,13 @@ def test_running_anomaly_detectors_read_only_new_hits_and_reach_the_same_verdict
     rules = [ANOMALY]
     book = HitBook(store, lambda: rules)
     ingest = ingestor(store, book)
-    history = [
-        Item(source="complaints", id=f"h{n}", text=TEXTS[n % 4].format(n=n),
-             published_at=clock.now() - timedelta(minutes=7 * n), attrs={"product": PRODUCTS[n % 2]})
-        for n in range(1, 400)
-    ]  # fmt: skip
-    ingest.ingest("complaints", FetchResult(items=history), clock.now())
+    ingest.ingest("complaints", FetchResult(items=history(clock, 400)), clock.now())
     stored, matched = Evaluator(store, 0.3, hits=book), Evaluator(store, 0.3)
     partial = 0
     for step in range(30):
         clock.advance(minutes=5)
         burst = 40 if step in (20, 21) else step % 2
-        fresh = [
-            Item(source="complaints", id=f"s{step}-{k}", text=TEXTS[k % 4].format(n=k),
-                 published_at=clock.now() - timedelta(seconds=10 * k), attrs={"product": PRODUCTS[k % 2]})
-            for k in range(burst)
-        ]  # fmt: skip
+        fresh = burst_items(clock, step, burst, timedelta(seconds=10))
         if step in (5, 6):  # an item dated ahead (it arrived while a round ran, or its clock is fast)
             ahead = clock.now() + timedelta(minutes=3)
             fresh.append(Item(source="complaints", id=f"ahead{step}", text=TEXTS[0].format(n=step),
@@ -207,23 +216,14 @@ def test_a_restart_carries_on_with_the_saved_detectors_instead_of_replaying_thei
     rules = [ANOMALY]
     book = HitBook(store, lambda: rules)
     ingest = ingestor(store, book)
-    history = [
-        Item(source="complaints", id=f"h{n}", text=TEXTS[n % 4].format(n=n),
-             published_at=clock.now() - timedelta(minutes=7 * n), attrs={"product": PRODUCTS[n % 2]})
-        for n in range(1, 400)
-    ]  # fmt: skip
-    ingest.ingest("complaints", FetchResult(items=history), clock.now())
+    ingest.ingest("complaints", FetchResult(items=history(clock, 400)), clock.now())
     running = Evaluator(store, 0.3, hits=book, saved=store)
     restarted: Evaluator | None = None
     held = 0
     for step in range(30):
         clock.advance(minutes=5)
         burst = 40 if step in (20, 21) else step % 2
-        fresh = [
-            Item(source="complaints", id=f"s{step}-{k}", text=TEXTS[k % 4].format(n=k),
-                 published_at=clock.now() - timedelta(seconds=k), attrs={"product": PRODUCTS[k % 2]})
-            for k in range(burst)
-        ]  # fmt: skip
+        fresh = burst_items(clock, step, burst, timedelta(seconds=1))
         ingest.ingest("complaints", FetchResult(items=fresh), clock.now())
         now = clock.now()
         if step == 12:  # a new process over the same store: its detectors come from the last save
@@ -242,12 +242,7 @@ def test_a_detector_saved_with_other_parameters_is_replayed_not_used(store: SqlS
     clock = FakeClock()
     book = HitBook(store, lambda: [ANOMALY])
     ingest = ingestor(store, book)
-    history = [
-        Item(source="complaints", id=f"h{n}", text=TEXTS[n % 4].format(n=n),
-             published_at=clock.now() - timedelta(minutes=7 * n), attrs={"product": PRODUCTS[n % 2]})
-        for n in range(1, 300)
-    ]  # fmt: skip
-    ingest.ingest("complaints", FetchResult(items=history), clock.now())
+    ingest.ingest("complaints", FetchResult(items=history(clock, 300)), clock.now())
     first = Evaluator(store, 0.3, hits=book, saved=store)
     first.evaluate_rule(ANOMALY, clock.now(), set())
     first.finish(clock.now())
