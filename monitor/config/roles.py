@@ -35,3 +35,13 @@ def role_name(role: str, locale: str) -> str:
     if names is None:
         return role
     return names[0] if locale == "zh-CN" else names[1]
+
+
+def known_roles(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """``roles`` when every one is a role id (the validator of the settings that name roles)."""
+    from monitor.config.validation import found_expected
+
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise found_expected(", ".join(unknown), f"roles among {', '.join(ROLES)}")
+    return roles

@@ -185,12 +185,9 @@ class AuthConfig(Strict):
     @field_validator("act_roles")
     @classmethod
     def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        from monitor.config.roles import ROLES
+        from monitor.config.roles import known_roles
 
-        unknown = [r for r in roles if r not in ROLES]
-        if unknown:
-            raise found_expected(", ".join(unknown), f"roles among {', '.join(ROLES)}")
-        return roles
+        return known_roles(roles)
 
     @field_validator("users")
     @classmethod
@@ -244,12 +241,9 @@ class CommunicationConfig(Strict):
     @field_validator("approvers")
     @classmethod
     def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        from monitor.config.roles import ROLES
+        from monitor.config.roles import known_roles
 
-        unknown = [r for r in roles if r not in ROLES]
-        if unknown:
-            raise found_expected(", ".join(unknown), f"roles among {', '.join(ROLES)}")
-        return roles
+        return known_roles(roles)
 
 
 class AppConfig(Strict):

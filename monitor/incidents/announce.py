@@ -15,8 +15,8 @@ from monitor.models import Assignments, Incident, TimelineEntry, assignments_of
 from monitor.notify.render import Renderer
 
 
-class OutboxWriter(Protocol):
-    """What the announcer needs of the store."""
+class Enqueuer(Protocol):
+    """Where a message is queued for delivery (the outbox)."""
 
     def enqueue(
         self,
@@ -29,6 +29,10 @@ class OutboxWriter(Protocol):
         thread_of: int | None = None,
         update_of: int | None = None,
     ) -> int: ...
+
+
+class OutboxWriter(Enqueuer, Protocol):
+    """What the announcer needs of the store."""
 
     def first_message(self, incident_id: int, destination: str, kind: str) -> int | None: ...
 

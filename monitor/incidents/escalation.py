@@ -61,12 +61,9 @@ class EscalationLevel(Strict):
     @field_validator("chain")
     @classmethod
     def _known_roles(cls, roles: tuple[str, ...]) -> tuple[str, ...]:
-        from monitor.config.roles import ROLES
+        from monitor.config.roles import known_roles
 
-        unknown = [r for r in roles if r not in ROLES]
-        if unknown:
-            raise found_expected(", ".join(unknown), f"roles among {', '.join(ROLES)}")
-        return roles
+        return known_roles(roles)
 
 
 class EscalationWebhook(Strict):

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from monitor.clock import Clock
+from monitor.incidents.announce import Enqueuer
 from monitor.notify.render import Renderer, SlackRenderer
 from monitor.sources.http import Backoff
 from monitor.store import SourceHealth
@@ -37,20 +38,8 @@ from monitor.store import SourceHealth
 log = logging.getLogger(__name__)
 
 
-class HealthStore(Protocol):
-    """What source health and the poll book read and write."""
-
-    def enqueue(
-        self,
-        destination: str,
-        kind: str,
-        payload: Mapping[str, Any],
-        *,
-        now: datetime,
-        incident_id: int | None = None,
-        thread_of: int | None = None,
-        update_of: int | None = None,
-    ) -> int: ...
+class HealthStore(Enqueuer, Protocol):
+    """What source health and the poll book read and write, and where their notices are queued."""
 
     def items_fetched_since(self, since: datetime) -> dict[str, int]: ...
 

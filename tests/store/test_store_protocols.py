@@ -13,7 +13,7 @@ from monitor.detect.evaluator import ItemReader, RuleStateStore, StoredItems
 from monitor.detect.hits import HitStore
 from monitor.detect.running import DetectorStore
 from monitor.http.api import ApiStore
-from monitor.incidents.announce import OutboxWriter
+from monitor.incidents.announce import Enqueuer, OutboxWriter
 from monitor.incidents.ops import OpsStore
 from monitor.incidents.service import IncidentStore
 from monitor.incidents.silences import SilenceStore
@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROTOCOLS: list[type] = [
     ApiStore,
     DetectorStore,
+    Enqueuer,
     HealthStore,
     HitStore,
     IncidentStore,
