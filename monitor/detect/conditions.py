@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -169,6 +169,18 @@ def warming_up(spec: Spike, window: timedelta, history_since: datetime | None) -
     )
 
 
+def bucket_stamps(start: datetime, end: datetime, bucket: timedelta) -> list[datetime]:
+    """The ends of the complete buckets in ``(start, end]``, aligned to the epoch."""
+    size = bucket.total_seconds()
+    last = datetime.fromtimestamp((end.timestamp() // size) * size, end.tzinfo)
+    edge = datetime.fromtimestamp((start.timestamp() // size + 1) * size, end.tzinfo)
+    stamps: list[datetime] = []
+    while edge <= last:
+        stamps.append(edge)
+        edge += bucket
+    return stamps
+
+
 def bucket_series(
     observations: Sequence[Observation],
     metric: str,
@@ -179,13 +191,7 @@ def bucket_series(
 ) -> tuple[list[datetime], list[float]]:
     """The metric per complete bucket in ``(start, end]``, buckets aligned to the epoch."""
     size = bucket.total_seconds()
-    last = datetime.fromtimestamp((end.timestamp() // size) * size, end.tzinfo)
-    first = datetime.fromtimestamp((start.timestamp() // size + 1) * size, end.tzinfo)
-    stamps: list[datetime] = []
-    edge = first
-    while edge <= last:
-        stamps.append(edge)
-        edge += bucket
+    stamps = bucket_stamps(start, end, bucket)
     index = {s: i for i, s in enumerate(stamps)}
     grouped: list[list[Observation]] = [[] for _ in stamps]
     for obs in observations:
@@ -210,10 +216,7 @@ def anomaly(
     latest bucket is anomalous and an alert fired in its anomalous run."""
     running = _running(spec, now, bucket, history_since, memo, key)
     fresh = [o for o in observations if o.at > running.edge]  # a running detector has seen the rest
-    stamps, values = bucket_series(fresh, spec.metric, running.edge, now, bucket, cut)
-    zone = ZoneInfo(spec.timezone)
-    for stamp, value in zip(stamps, values, strict=True):
-        running.feed(stamp, stamp.astimezone(zone), value)
+    feed(spec, running, *bucket_series(fresh, spec.metric, running.edge, now, bucket, cut))
     if memo is not None and key is not None:
         memo.put(key, running)
     last = running.last
@@ -234,6 +237,26 @@ def anomaly(
         threshold=spec.rarity,
     )
     return Verdict(running.holds, (evidence,))
+
+
+def feed(spec: Anomaly, running: Running, stamps: Sequence[datetime], values: Sequence[float]) -> None:
+    """Feed the detector each bucket's value (``stamps``: the buckets' ends)."""
+    zone = ZoneInfo(spec.timezone)
+    for stamp, value in zip(stamps, values, strict=True):
+        running.feed(stamp, stamp.astimezone(zone), value)
+
+
+def feed_totals(
+    spec: Anomaly, running: Running, totals: Mapping[float, Aggregate], end: datetime, bucket: timedelta
+) -> None:
+    """Feed the detector the buckets completed in ``(running.edge, end]`` from their totals
+    (keyed by each bucket's end, epoch seconds; a bucket not there had no hits): what
+    ``anomaly`` feeds it from the same buckets' observations, for any metric but
+    ``mean_sentiment`` (the totals carry no sentiment sum)."""
+    if spec.metric == "mean_sentiment":
+        raise ValueError("mean_sentiment buckets are fed from observations, not totals")
+    stamps = bucket_stamps(running.edge, end, bucket)
+    feed(spec, running, stamps, [totals.get(s.timestamp(), Aggregate()).metric(spec.metric) for s in stamps])
 
 
 def _running(

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from monitor.clock import monotonic
 from monitor.config.rules import Anomaly, Immediate, Rule, Spike, leaves
 from monitor.detect.anomaly import AnomalyDetector
-from monitor.detect.conditions import Leaf, Observe, Series, anomaly, compare, evaluate
+from monitor.detect.conditions import Leaf, Observe, Series, anomaly, compare, evaluate, feed_totals
 from monitor.detect.evidence import (
     Summary,
     TermBaseline,
@@ -180,9 +180,24 @@ class Evaluator:
                 self.timed(rule.id, monotonic() - started, now)
 
     def prepare(self, rules: Sequence[Rule], now: datetime) -> None:
-        """Before a round: rebuild the stored hits of rules added or edited since (``monitor.detect.hits``)."""
-        if isinstance(self.hits, HitBook):
-            self.hits.ensure(rules, now)
+        """Before a round: rebuild the stored hits of rules added or edited since (``monitor.detect.hits``),
+        and start the ``anomaly`` detectors not running (``warm``), each day of their history
+        its own transaction, so that intake goes on meanwhile."""
+        if not isinstance(self.hits, HitBook):
+            return
+        self.hits.ensure(rules, now)
+        for rule in rules:
+            if any(isinstance(leaf, Anomaly) for leaf in leaves(rule.condition)):
+                self.warm_if_cold(rule, now)
+
+    def warm_if_cold(self, rule: Rule, now: datetime) -> None:
+        """``warm`` the rule's anomaly detectors unless they are all running (``read_since``)."""
+        cut = rule.negative_below or self.default_cut
+        states = set(self.store.rule_states(rule.id))
+        hourly = isinstance(self.hits, HitBook) and self.hits.cut_of(rule) == cut
+        if self.read_since(rule, now, states, hourly) == now - rule.lookback():
+            history_since = self.history_start or self.items.earliest_item(rule.all_sources() or None)
+            self.warm(rule, now, states, history_since, cut)
 
     def finish(self, now: datetime) -> None:
         """After a round of evaluations: forget the running detectors of rules no longer evaluated,
@@ -234,7 +249,7 @@ class Evaluator:
         history_since = self.history_start or self.items.earliest_item(sources or None)
         hourly = isinstance(self.hits, HitBook) and self.hits.cut_of(rule) == cut
         since = self.read_since(rule, now, set(states), hourly)
-        if since == now - rule.lookback():  # anomaly detectors to replay: a day at a time, not all at once
+        if since == now - rule.lookback():  # anomaly detectors to replay (``prepare`` does it first)
             self.warm(rule, now, set(states), history_since, cut)
             since = self.read_since(rule, now, set(states), hourly)
         upto = self.read_until(rule, now, hourly)
@@ -356,9 +371,11 @@ class Evaluator:
 
     def warm(self, rule: Rule, now: datetime, states: set[str], history_since: datetime | None, cut: float) -> None:
         """Start the rule's ``anomaly`` detectors where one evaluation at ``now`` would (``start``
-        of the history) and feed them the history a day of hits at a time, up to the last
-        bucket before ``now``: the same buckets in the same order as one replay, without
-        holding the whole history in memory. Only with stored hits (their groups are known)."""
+        of the history) and feed them the history a day at a time (each day one transaction),
+        up to the last bucket before ``now``: the same buckets in the same order as one replay,
+        without holding the whole history in memory. Only with stored hits (their groups are
+        known); the database totals each bucket (``HitBook.buckets_between``), except for
+        ``mean_sentiment``, whose buckets are summed from the hits here."""
         anomalies = [leaf for leaf in leaves(rule.condition) if isinstance(leaf, Anomaly)]
         groups = self.hits.groups_between(rule, now - rule.lookback(), now) if anomalies else None
         if groups is None:
@@ -379,13 +396,23 @@ class Evaluator:
                 end = datetime.fromtimestamp(ahead, now.tzinfo)
                 if end <= edge:
                     break
-                by_group: dict[str, list[Observation]] = defaultdict(list)
-                for hit in self.hits.hits_between(rule, edge, end):
-                    if hit.marks & bits[id(leaf)]:
-                        by_group[hit.group].append(hit.obs)
-                for group in groups:
-                    key = (rule.id, group, leaf)
-                    anomaly(leaf, by_group.get(group, []), end, rule.bucket, cut, history_since, self.detectors, key)
+                with self.store.transaction():
+                    if isinstance(self.hits, HitBook) and leaf.metric != "mean_sentiment":
+                        stories = leaf.metric in ("stories", "negative_stories")
+                        totals = self.hits.buckets_between(rule, bits[id(leaf)], edge, end, cut, stories)
+                        for group in groups:
+                            running = self.detectors.get((rule.id, group, leaf))
+                            assert running is not None  # put above
+                            feed_totals(leaf, running, totals.get(group, {}), end, rule.bucket)
+                    else:
+                        by_group: dict[str, list[Observation]] = defaultdict(list)
+                        for hit in self.hits.hits_between(rule, edge, end):
+                            if hit.marks & bits[id(leaf)]:
+                                by_group[hit.group].append(hit.obs)
+                        for group in groups:
+                            key = (rule.id, group, leaf)
+                            observed = by_group.get(group, [])
+                            anomaly(leaf, observed, end, rule.bucket, cut, history_since, self.detectors, key)
                 edge = end
 
     def read_until(self, rule: Rule, now: datetime, hourly: bool) -> datetime:

@@ -81,6 +81,10 @@ class HitStore(Protocol):
         self, rule_id: str, start: float, end: float, groups: Collection[str] | None = None
     ) -> list[HitRow]: ...
 
+    def hit_buckets(
+        self, rule_id: str, marks: int, start: float, end: float, size: float, cut: float, stories: bool
+    ) -> list[tuple[str, float, Aggregate]]: ...
+
     def hit_span(self, rule_id: str) -> tuple[float, float] | None: ...
 
     def hit_totals(
@@ -259,6 +263,20 @@ class HitBook:
         if not groups:
             return {}
         return self.store.hit_totals(rule.id, marks, start.timestamp(), end.timestamp(), cut, groups)
+
+    def buckets_between(
+        self, rule: Rule, marks: int, start: datetime, end: datetime, cut: float, stories: bool
+    ) -> dict[str, dict[float, Aggregate]]:
+        """Per group, the totals of each of the rule's buckets (``rule.bucket``, keyed by its end in
+        epoch seconds) of its stored hits with any of ``marks`` in ``(start, end]``, counted by
+        the database (distinct stories only when ``stories``; ``sentiment_units`` aside: 0)."""
+        found: dict[str, dict[float, Aggregate]] = {}
+        size = rule.bucket.total_seconds()
+        for group, bucket_end, totals in self.store.hit_buckets(
+            rule.id, marks, start.timestamp(), end.timestamp(), size, cut, stories
+        ):
+            found.setdefault(group, {})[bucket_end] = totals
+        return found
 
     def groups_between(self, rule: Rule, start: datetime, end: datetime) -> set[str] | None:
         """The groups with a hit in ``(start, end]``: ``rule_groups`` has each group's latest

@@ -105,6 +105,46 @@ class HitRows:
                 )
         return found
 
+    def hit_buckets(
+        self: _Rows, rule_id: str, marks: int, start: float, end: float, size: float, cut: float, stories: bool
+    ) -> list[tuple[str, float, Aggregate]]:
+        """Per group and bucket of ``size`` seconds (each ``(E - size, E]``, ``E`` a multiple of
+        ``size``), the totals of the rule's hits with any of ``marks`` published in ``(start,
+        end]``, as ``hit_totals`` counts them (distinct stories only when ``stories``; sentiment
+        sum aside: 0): an anomaly detector's history without reading its hits."""
+        # ``CAST(x AS BIGINT)`` truncates on SQLite and rounds on PostgreSQL: either way it is the
+        # floor or the ceiling of the quotient, and the comparison with ``published_at`` (exact:
+        # whole buckets of whole seconds) picks the bucket's end.
+        distinct = (
+            "COUNT(DISTINCT story_id), COUNT(DISTINCT CASE WHEN sentiment < ? THEN story_id END)" if stories else "0, 0"
+        )
+        rows = self._rows(
+            "SELECT group_key, k, SUM(count), SUM(CASE WHEN sentiment < ? THEN count ELSE 0 END), "
+            "SUM(CASE WHEN sentiment IS NOT NULL THEN count ELSE 0 END), "
+            "SUM(CASE WHEN story_id IS NULL THEN count ELSE 0 END), "
+            f"SUM(CASE WHEN story_id IS NULL AND sentiment < ? THEN count ELSE 0 END), {distinct} "
+            "FROM (SELECT group_key, count, sentiment, story_id, CAST(published_at / ? AS BIGINT) + CASE WHEN "
+            "published_at > CAST(published_at / ? AS BIGINT) * ? THEN 1 ELSE 0 END AS k FROM rule_hits "
+            "WHERE rule_id = ? AND published_at > ? AND published_at <= ? AND (marks & ?) != 0) AS hits "
+            "GROUP BY group_key, k",
+            (cut, cut, *((cut,) if stories else ()), size, size, size, rule_id, start, end, marks),
+        )
+        return [
+            (
+                str(group),
+                int(k) * size,
+                Aggregate(
+                    int(count),
+                    int(negative),
+                    int(scored),
+                    0,
+                    int(lone) + int(distinct_stories),
+                    int(lone_negative) + int(negative_stories),
+                ),
+            )
+            for group, k, count, negative, scored, lone, lone_negative, distinct_stories, negative_stories in rows
+        ]
+
     def hit_span(self: _Rows, rule_id: str) -> tuple[float, float] | None:
         """When the rule's first and last stored hits were published (None: it has none)."""
         row = self._one("SELECT MIN(published_at), MAX(published_at) FROM rule_hits WHERE rule_id = ?", (rule_id,))

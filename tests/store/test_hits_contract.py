@@ -4,7 +4,7 @@ rebuilt (with a progress line) when a rule is added or edited; kept across a res
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from monitor.config.rules import Rule
 from monitor.detect.backtest import replay, spans
 from monitor.detect.evaluator import Evaluator
 from monitor.detect.hits import HitBook, MatchedHits
+from monitor.detect.running import running_state
 from monitor.incidents.review import chart_replay
 from monitor.models import FetchResult, Incident, IncidentStatus, Item
 from monitor.runtime.ingest import Ingestor
@@ -304,3 +305,43 @@ def test_an_incident_chart_replayed_from_stored_hits_is_the_one_replayed_from_th
 
 def numbers(values: list[float]) -> list[float | None]:
     return [None if v != v else v for v in values]  # NaN (no baseline) compares equal
+
+
+@pytest.mark.parametrize(
+    "metric", ["count", "negative_count", "negative_share", "stories", "negative_stories", "mean_sentiment"]
+)
+def test_detectors_warmed_from_bucket_totals_judge_as_those_replayed_from_the_items(
+    store: SqlStore, metric: str
+) -> None:
+    clock = FakeClock()
+    odd = rule(
+        "odd-metric",
+        [],
+        window="5m",
+        condition={"anomaly": {"metric": metric, "history": "1d", "min_history": "2h", "season": "none"}},
+    )
+    book = HitBook(store, lambda: [odd])
+    ingest = ingestor(store, book)
+    bucket = odd.bucket.total_seconds()
+    edge = clock.now().timestamp() // bucket * bucket - 3 * bucket
+    on_edges = [  # on a bucket's end, just after it, just before it: each bucket's own
+        Item(source="complaints", id=f"edge{k}-{d}", text=TEXTS[k % 4].format(n=k),
+             published_at=datetime.fromtimestamp(edge - k * bucket + d, UTC), attrs={"product": PRODUCTS[k % 2]})
+        for k in range(40) for d in (0.0, 1e-6, -1e-6, 0.5)
+    ]  # fmt: skip
+    ingest.ingest("complaints", FetchResult(items=[*history(clock, 300), *on_edges]), clock.now())
+    for step in range(3):
+        clock.advance(minutes=5)
+        burst = burst_items(clock, step, 30 * step, timedelta(seconds=7))
+        ingest.ingest("complaints", FetchResult(items=burst), clock.now())
+        now = clock.now()
+        warmed = Evaluator(store, 0.3, hits=book)  # a new evaluator each round: each warms its detectors
+        warmed.prepare([odd], now)
+        assert warmed.read_since(odd, now, set()) > now - odd.lookback()  # prepared: nothing to replay
+        replayed = Evaluator(store, 0.3)
+        a = [(s.group, s.holds, s.evidence) for s in warmed.evaluate_rule(odd, now, set())]
+        b = [(s.group, s.holds, s.evidence) for s in replayed.evaluate_rule(odd, now, set())]
+        assert a == b, step
+        states = [{k[:2]: running_state(r) for k, r in e.detectors.items()} for e in (warmed, replayed)]
+        assert states[0] == states[1], step  # the same detectors, fed the same values
+        assert len(states[0]) == 2 and all(s["fed"] > 200 for s in states[0].values())
