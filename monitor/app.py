@@ -209,11 +209,15 @@ def build_engine(
     renderers: Mapping[str, Renderer] | None = None,
     env: Mapping[str, str] | None = None,
     node_id: str | None = None,
+    intake_store: SqlStore | None = None,
 ) -> Wiring:
     """Wire an engine; any part can be passed in (tests, the demo).
 
     The engine shares the work with other daemons on the same database through leases;
-    ``node_id`` names this daemon (default: host, pid and a random part).
+    ``node_id`` names this daemon (default: host, pid and a random part). ``intake_store``:
+    a second connection to the same database, for what polls and the intake store (items,
+    their hits, the sources' bookkeeping), so that they never wait for an evaluation holding
+    ``store`` (PostgreSQL; SQLite has one writer anyway). The caller closes it.
     """
     metrics = Metrics()
     roster = load_roster(Path(config.roster) if config.roster else None)
@@ -234,11 +238,12 @@ def build_engine(
     health.gate = functools.partial(leases.acquire, "health")
     current = CurrentDefinitions(definitions, roster, config)
     hits = HitBook(store, lambda: current.rules.rules, negative_cut(config))  # each rule's hits, kept at ingest
+    intake = intake_store or store
     engine = Engine(
         clock=clock,
         sources=sources,
         ingestor=Ingestor(
-            store,
+            intake,
             scorer,
             KeywordClassifier.default(),
             metrics,
@@ -281,10 +286,10 @@ def build_engine(
             Escalator(store, notifiers, direct_messages=config.incidents.direct_messages, lang=config.lang()),
         ),
         leases=leases,
-        book=PollBook(store, {s.name: s.interval for s in config.sources}),
+        book=PollBook(intake, {s.name: s.interval for s in config.sources}),
         evaluate_every=config.evaluate_every,
     )
-    engine.ingestor.hits = hits
+    engine.ingestor.hits = hits if intake is store else HitBook(intake, hits.rules, hits.cut)
     health.rules_for = engine.rules_fed_by
     route_slack(notifiers, store, config)
     engine.sla.lang = config.lang()

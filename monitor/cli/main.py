@@ -441,13 +441,16 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from monitor.config.settings import database_url
     from monitor.runtime.health import HEALTH_CHECK
     from monitor.runtime.scheduler import Running, build_scheduler, run_until_stopped
-    from monitor.store import open_store
+    from monitor.store import is_postgres_url, open_store
     from monitor.store.prune import PRUNE_EVERY, daemon_pruner
 
     config, definitions = load_all(ns.config)
-    store = open_store(database_url(config, ns.db))
+    url = database_url(config, ns.db)
+    store = open_store(url)
+    # PostgreSQL: polls and the intake store on a connection of their own (see build_engine)
+    intake = open_store(url, upgrade=False) if is_postgres_url(url) else None
     clock = SystemClock()
-    wiring = build_engine(config, definitions, store, clock)
+    wiring = build_engine(config, definitions, store, clock, intake_store=intake)
     engine = wiring.engine
     clean = True
     try:
@@ -500,6 +503,8 @@ def cmd_run(ns: argparse.Namespace) -> int:
         if clean:
             wiring.close()
             store.close()
+            if intake is not None:
+                intake.close()
 
 
 def _live_daemon(wiring: Any, server: Any, env: Any) -> Any:

@@ -73,6 +73,8 @@ class HitStore(Protocol):
 
     def transaction(self) -> AbstractContextManager[None]: ...
 
+    def lock_hits(self, *, exclusive: bool) -> None: ...
+
     def items_between(self, sources: Sequence[str] | None, start: datetime, end: datetime) -> list[ScoredItem]: ...
 
     def add_hits(self, rows: Sequence[HitRow]) -> int: ...
@@ -216,6 +218,7 @@ class HitBook:
         rows: list[HitRow] = []
         cuts: dict[str, float] = {}
         with self.store.transaction():  # the rules are read under the store's lock (see rebuild)
+            self.store.lock_hits(exclusive=False)  # intake may write on a connection of its own
             for rule in self.rules():
                 cut = self.cut_of(rule)
                 if cut is not None:
@@ -318,7 +321,9 @@ class HitBook:
     def build_hours(self, rule: Rule, hours_fp: str) -> None:
         """Sum the rule's stored hits per group, hour and condition again, a day at a time
         (each day its own transaction; what ingest adds meanwhile is counted once: into an
-        hour summed already it adds, into one not yet summed it is summed with the rest)."""
+        hour summed already it adds, into one not yet summed it is summed with the rest; a
+        day is summed under ``lock_hits``, so no ingest on another connection commits hits
+        between the sum and its storing)."""
         cut = self.cut_of(rule) or 0.0
         started = monotonic()
         with self.store.transaction():
@@ -331,6 +336,7 @@ class HitBook:
             while edge < last:
                 upper = min(edge + 86400.0, last)
                 with self.store.transaction():
+                    self.store.lock_hits(exclusive=True)  # no hits added meanwhile: counted once
                     sum_hours(self.store, rule.id, cut, edge, upper)
                 edge = upper
         with self.store.transaction():
@@ -339,11 +345,14 @@ class HitBook:
 
     def rebuild(self, stale: Sequence[tuple[Rule, str]], now: datetime) -> None:
         """Match the stored items of the rules' lookback again, an hour at a time (each hour
-        its own transaction: intake goes on meanwhile and records its own hits)."""
+        its own transaction: intake goes on meanwhile and records its own hits, with the rules
+        as they are now: the old hits are forgotten under ``lock_hits``, after every ingest
+        that matched with the rules as they were has committed)."""
         since = min(now - rule.lookback() for rule, _ in stale)
         names = ", ".join(rule.id for rule, _ in stale)
         started = monotonic()
         with self.store.transaction():
+            self.store.lock_hits(exclusive=True)  # hits recorded with the rule as it was are all stored
             for rule, _ in stale:
                 self.store.forget_hits(rule.id)
                 self._built.pop(rule.id, None)

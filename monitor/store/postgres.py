@@ -19,6 +19,8 @@ from monitor.store.sql import SqlStore
 
 # Key of the transaction-level advisory lock that serialises `upgrade()` across daemons.
 UPGRADE_LOCK = zlib.crc32(b"crisismon schema upgrade")
+# Key of the transaction-level advisory lock that keeps ingest's hits apart from rebuilds (``lock_hits``).
+HITS_LOCK = zlib.crc32(b"crisismon rule hits")
 
 
 class PostgresStore(SqlStore):
@@ -52,6 +54,12 @@ class PostgresStore(SqlStore):
         # Daemons starting together must not run the same migrations twice: the lock is
         # held until the upgrade transaction ends.
         self._exec("SELECT pg_advisory_xact_lock(?)", (UPGRADE_LOCK,))
+
+    def lock_hits(self, *, exclusive: bool) -> None:
+        # Ingest (intake has a connection of its own) and rebuilds on the evaluation's
+        # connection, or in other daemons: held until the transaction ends.
+        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        self._exec(f"SELECT {lock}(?)", (HITS_LOCK,))
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:

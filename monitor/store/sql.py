@@ -348,6 +348,11 @@ class SqlStore(NotifyRows, HitRows):
     def _has_table(self, name: str) -> bool:
         return self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
 
+    def lock_hits(self, *, exclusive: bool) -> None:
+        """Inside a transaction: exclude, until it ends, the transactions of other connections
+        that change what rules' hits and sums are (``monitor.detect.hits``: ingest takes it
+        shared, a rebuild exclusive). Nothing to do on SQLite: one connection, one writer."""
+
     def _begin_upgrade(self) -> None:
         """Start the migration transaction, excluding other upgraders (called inside it).
 
