@@ -251,10 +251,7 @@ def feed_totals(
 ) -> None:
     """Feed the detector the buckets completed in ``(running.edge, end]`` from their totals
     (keyed by each bucket's end, epoch seconds; a bucket not there had no hits): what
-    ``anomaly`` feeds it from the same buckets' observations, for any metric but
-    ``mean_sentiment`` (the totals carry no sentiment sum)."""
-    if spec.metric == "mean_sentiment":
-        raise ValueError("mean_sentiment buckets are fed from observations, not totals")
+    ``anomaly`` feeds it from the same buckets' observations."""
     stamps = bucket_stamps(running.edge, end, bucket)
     feed(spec, running, stamps, [totals.get(s.timestamp(), Aggregate()).metric(spec.metric) for s in stamps])
 

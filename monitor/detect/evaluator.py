@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from monitor.clock import monotonic
 from monitor.config.rules import Anomaly, Immediate, Rule, Spike, leaves
 from monitor.detect.anomaly import AnomalyDetector
-from monitor.detect.conditions import Leaf, Observe, Series, anomaly, compare, evaluate, feed_totals
+from monitor.detect.conditions import Leaf, Observe, Series, compare, evaluate, feed_totals
 from monitor.detect.evidence import (
     Summary,
     TermBaseline,
@@ -24,7 +24,7 @@ from monitor.detect.evidence import (
     top_item,
     words_baseline,
 )
-from monitor.detect.hits import OWN, Hit, HitBook, HitReader, MatchedHits, leaf_bits
+from monitor.detect.hits import OWN, EdgeSums, Hit, HitBook, HitReader, HourSums, MatchedHits, leaf_bits
 from monitor.detect.matching import group_key, selected_by_any
 from monitor.detect.running import DetectorMemo, DetectorStore, MemoKey, Running, running_from_state, running_state
 from monitor.detect.severity import rank
@@ -260,7 +260,7 @@ class Evaluator:
         for group in known or ():
             groups.setdefault(group, [])
         every = sorted(set(groups) | set(states))
-        sums = self.sums(rule, now, since, upto) if hourly and isinstance(self.hits, HitBook) else None
+        sums = self.sums(rule, now) if hourly and isinstance(self.hits, HitBook) else None
         counts = Counts(self.hits, rule, cut, every) if hourly and isinstance(self.hits, HitBook) else None
         fed_by_down = bool(down & set(sources)) if sources else bool(down)
         bits = leaf_bits(rule)
@@ -374,11 +374,10 @@ class Evaluator:
         of the history) and feed them the history a day at a time (each day one transaction),
         up to the last bucket before ``now``: the same buckets in the same order as one replay,
         without holding the whole history in memory. Only with stored hits (their groups are
-        known); the database totals each bucket (``HitBook.buckets_between``), except for
-        ``mean_sentiment``, whose buckets are summed from the hits here."""
+        known): the database totals each bucket (``HitBook.buckets_between``), no hit is read."""
         anomalies = [leaf for leaf in leaves(rule.condition) if isinstance(leaf, Anomaly)]
         groups = self.hits.groups_between(rule, now - rule.lookback(), now) if anomalies else None
-        if groups is None:
+        if groups is None or not isinstance(self.hits, HitBook):
             return
         groups |= states
         bits = leaf_bits(rule)
@@ -397,22 +396,12 @@ class Evaluator:
                 if end <= edge:
                     break
                 with self.store.transaction():
-                    if isinstance(self.hits, HitBook) and leaf.metric != "mean_sentiment":
-                        stories = leaf.metric in ("stories", "negative_stories")
-                        totals = self.hits.buckets_between(rule, bits[id(leaf)], edge, end, cut, stories)
-                        for group in groups:
-                            running = self.detectors.get((rule.id, group, leaf))
-                            assert running is not None  # put above
-                            feed_totals(leaf, running, totals.get(group, {}), end, rule.bucket)
-                    else:
-                        by_group: dict[str, list[Observation]] = defaultdict(list)
-                        for hit in self.hits.hits_between(rule, edge, end):
-                            if hit.marks & bits[id(leaf)]:
-                                by_group[hit.group].append(hit.obs)
-                        for group in groups:
-                            key = (rule.id, group, leaf)
-                            observed = by_group.get(group, [])
-                            anomaly(leaf, observed, end, rule.bucket, cut, history_since, self.detectors, key)
+                    stories = leaf.metric in ("stories", "negative_stories")
+                    totals = self.hits.buckets_between(rule, bits[id(leaf)], edge, end, cut, stories)
+                for group in groups:
+                    running = self.detectors.get((rule.id, group, leaf))
+                    assert running is not None  # put above
+                    feed_totals(leaf, running, totals.get(group, {}), end, rule.bucket)
                 edge = end
 
     def read_until(self, rule: Rule, now: datetime, hourly: bool) -> datetime:
@@ -424,14 +413,13 @@ class Evaluator:
         size = rule.bucket.total_seconds()
         return datetime.fromtimestamp(now.timestamp() // size * size, now.tzinfo)
 
-    def sums(self, rule: Rule, now: datetime, since: datetime, upto: datetime | None = None) -> RuleSums:
-        """What the rule's conditions on a summable metric read besides the hits since ``since``:
-        the stored sums of the hours their windows touch, with the hits of ``(start,
-        hour_of(start)]`` and of ``(end, hour_of(end)]`` of each window (``Hourly``): at most an
-        hour of hits at a window's start, and at its end (``now``) only the hits dated after it,
-        whatever the windows' length and however many hits the current hour holds."""
+    def sums(self, rule: Rule, now: datetime) -> RuleSums:
+        """What the rule's conditions on a summable metric read: the stored sums of the hours
+        their windows touch, and the hits of ``(start, hour_of(start)]`` and ``(end,
+        hour_of(end)]`` of each window summed by the database (``Hourly``): no hits read,
+        whatever the windows' length and however many hits an hour holds."""
         assert isinstance(self.hits, HitBook)
-        edges: list[tuple[datetime, datetime]] = []
+        edges: set[tuple[float, float]] = set()
         low: datetime | None = None
         high: datetime | None = None
         for leaf in leaves(rule.condition):
@@ -440,19 +428,13 @@ class Evaluator:
             for start, end in windows(leaf, rule.window, now):
                 first = _hour_after(start)
                 last = _hour_after(end)
-                edges += [(start, first), (end, last)]
+                edges |= {(a.timestamp(), b.timestamp()) for a, b in ((start, first), (end, last)) if a < b}
                 low = first if low is None else min(low, first)
                 high = last if high is None else max(high, last)
-        upto = now if upto is None else upto
-        spans = [(a, min(b, since)) for a, b in edges if a < since]  # the hits in (since, upto] are read
-        spans += [(max(a, upto), b) for a, b in edges if b > upto]
         if low is None or high is None:
-            return RuleSums(leaf_bits(rule), {}, {})
-        hours, hits = self.hits.hours_between(rule, low, high, _merged(spans))
-        extra: dict[str, list[Hit]] = defaultdict(list)
-        for hit in hits:
-            extra[hit.group].append(hit)
-        return RuleSums(leaf_bits(rule), extra, hours)
+            return RuleSums(leaf_bits(rule), {}, {}, edges)
+        hours, summed = self.hits.hours_between(rule, low, high, edges)
+        return RuleSums(leaf_bits(rule), summed, hours, edges)
 
     def window_items(self, rule: Rule, hits: Sequence[Hit], now: datetime) -> list[ScoredItem]:
         """The stored items of the hits in the rule's window (the summary)."""
@@ -512,24 +494,30 @@ def countable(leaf: Leaf) -> bool:
 
 
 class RuleSums:
-    """One rule's stored hourly sums and edge hits (``Evaluator.sums``)."""
+    """One rule's stored hourly sums and summed window edges (``Evaluator.sums``)."""
 
     def __init__(
-        self, bits: dict[int, int], extra: dict[str, list[Hit]], hours: dict[str, dict[int, dict[float, Aggregate]]]
+        self,
+        bits: dict[int, int],
+        edges: EdgeSums,
+        hours: HourSums,
+        asked: Collection[tuple[float, float]],
     ) -> None:
         self.bits = bits
-        self.extra = extra
+        self.edges = edges
         self.hours = hours
+        self.asked = asked
 
-    def of(self, group: str, cut: float) -> Callable[[Leaf, Sequence[Hit]], Hourly | None]:
-        """For a group: a summable leaf's ``Hourly`` from the group's hits read (and the edges)."""
+    def of(self, group: str, cut: float) -> Callable[[Leaf], Hourly | None]:
+        """For a group: a summable leaf's ``Hourly`` (None for the other leaves)."""
 
-        def hourly(leaf: Leaf, grouped: Sequence[Hit]) -> Hourly | None:
+        def hourly(leaf: Leaf) -> Hourly | None:
             if not summable(leaf):
                 return None
             bit = self.bits[id(leaf)]
-            observed = [h.obs for h in (*grouped, *self.extra.get(group, ())) if h.marks & bit]
-            return Hourly(observed, self.hours.get(group, {}).get(bit, {}), cut)
+            summed = self.edges.get(group, {}).get(bit, {})
+            edges = {span: summed.get(span, Aggregate()) for span in self.asked}  # no hit there: nothing
+            return Hourly(edges, self.hours.get(group, {}).get(bit, {}), cut)
 
         return hourly
 
@@ -549,17 +537,6 @@ def windows(leaf: Leaf, window: timedelta, now: datetime) -> list[tuple[datetime
     if isinstance(leaf, Spike):
         return [(now - own, now), (now - own - leaf.baseline, now - own)]
     return [(now - own, now)]
-
-
-def _merged(spans: Sequence[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    """Overlapping or touching ``(start, end]`` spans joined, empty ones dropped."""
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(s for s in spans if s[0] < s[1]):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def _hour_after(at: datetime) -> datetime:
@@ -582,7 +559,7 @@ def observation(scored: ScoredItem) -> Observation:
 def observer(
     bits: dict[int, int],
     grouped: Sequence[Hit],
-    hourly: Callable[[Leaf, Sequence[Hit]], Hourly | None] | None = None,
+    hourly: Callable[[Leaf], Hourly | None] | None = None,
     counted: Callable[[Leaf], Counted | None] | None = None,
 ) -> Observe:
     """Each condition's observations: the hits its own selection (or the rule's) counts
@@ -591,7 +568,7 @@ def observer(
     its totals counted by the database (``Counts.of``)."""
 
     def observe(leaf: Leaf) -> Series:
-        sums = None if hourly is None else hourly(leaf, grouped)
+        sums = None if hourly is None else hourly(leaf)
         if sums is not None:
             return sums
         totals = None if counted is None else counted(leaf)

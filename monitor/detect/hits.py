@@ -46,6 +46,12 @@ HourKey = tuple[str, str, float, int]
 """One hourly sum's key: rule id, group, hour (its end), condition bit."""
 HourRow = tuple[str, int, float, int, int, int, int]
 """One stored hourly sum: group, bit, hour, count, negative, scored, sentiment units."""
+EdgeRow = tuple[int, str, int, int, int, int, int]
+"""Hits of one span summed: the span's index, group, marks, count, negative, scored, sentiment units."""
+HourSums = dict[str, dict[int, dict[float, Aggregate]]]
+"""Group -> condition bit -> hour (its end, epoch seconds) -> sums."""
+EdgeSums = dict[str, dict[int, dict[tuple[float, float], Aggregate]]]
+"""Group -> condition bit -> span (its ends, epoch seconds) -> sums of its hits."""
 
 OWN = 1
 """``marks`` bit of the rule's own selection (severity and evidence count these)."""
@@ -101,9 +107,9 @@ class HitStore(Protocol):
 
     def add_rule_hours(self, sums: Mapping[HourKey, Aggregate]) -> None: ...
 
-    def rule_hours_with_hits(
-        self, rule_id: str, start: float, end: float, spans: Sequence[tuple[float, float]]
-    ) -> tuple[list[HourRow], list[HitRow]]: ...
+    def rule_hours_with_edges(
+        self, rule_id: str, start: float, end: float, spans: Sequence[tuple[float, float]], cut: float
+    ) -> tuple[list[HourRow], list[EdgeRow]]: ...
 
     def clear_rule_hours(self, rule_id: str, start: float, end: float) -> None: ...
 
@@ -238,17 +244,32 @@ class HitBook:
         return len(rows)
 
     def hours_between(
-        self, rule: Rule, start: datetime, end: datetime, spans: Sequence[tuple[datetime, datetime]] = ()
-    ) -> tuple[dict[str, dict[int, dict[float, Aggregate]]], list[Hit]]:
+        self, rule: Rule, start: datetime, end: datetime, spans: Collection[tuple[float, float]] = ()
+    ) -> tuple[
+        dict[str, dict[int, dict[float, Aggregate]]], dict[str, dict[int, dict[tuple[float, float], Aggregate]]]
+    ]:
         """The rule's hourly sums of the hours ending in ``(start, end]`` (group -> bit -> hour ->
-        sums) and its hits in ``spans``, as one snapshot (call ``ensure`` first)."""
-        found: dict[str, dict[int, dict[float, Aggregate]]] = {}
-        rows, hits = self.store.rule_hours_with_hits(
-            rule.id, start.timestamp(), end.timestamp(), [(a.timestamp(), b.timestamp()) for a, b in spans]
+        sums), and its hits summed over each of ``spans`` (``(start, end]`` in epoch seconds;
+        group -> bit -> span -> sums; a span with no hit of a group is not there), as one
+        snapshot (call ``ensure`` first)."""
+        hours: HourSums = {}
+        edges: EdgeSums = {}
+        asked = sorted(spans)
+        rows, summed = self.store.rule_hours_with_edges(
+            rule.id, start.timestamp(), end.timestamp(), asked, self.cut_of(rule) or 0.0
         )
         for group, bit, hour, count, negative, scored, sentiment in rows:
-            found.setdefault(group, {}).setdefault(bit, {})[hour] = Aggregate(count, negative, scored, sentiment)
-        return found, [_hit(row) for row in hits]
+            hours.setdefault(group, {}).setdefault(bit, {})[hour] = Aggregate(count, negative, scored, sentiment)
+        for index, group, marks, count, negative, scored, sentiment in summed:
+            part = Aggregate(count, negative, scored, sentiment)
+            by_bit = edges.setdefault(group, {})
+            bit = 2
+            while bit <= marks:
+                if marks & bit:
+                    kept = by_bit.setdefault(bit, {}).get(asked[index])
+                    by_bit[bit][asked[index]] = part if kept is None else kept.plus(part)
+                bit <<= 1
+        return hours, edges
 
     # -- evaluation ----------------------------------------------------------------------
 

@@ -105,29 +105,39 @@ def hour_of(at: float) -> float:
 
 
 class Hourly:
-    """A condition's observations as totals of hours (ending at each key, epoch seconds) plus
-    observations covering at least ``(start, hour_of(start)]`` and ``(end, hour_of(end)]`` of
-    every window asked for (``monitor.detect.evaluator`` reads them so). Only for ``SUMMABLE``
-    metrics."""
+    """A condition's totals as sums of whole hours (ending at each key, epoch seconds) and of
+    the hits in ``(start, hour_of(start)]`` and ``(end, hour_of(end)]`` of every window asked
+    for (``edges``, keyed by each span's ends in epoch seconds), kept at ingest or summed by the
+    database (``monitor.detect.evaluator`` reads them so). Only for ``SUMMABLE`` metrics."""
 
-    def __init__(self, observations: Sequence[Observation], hours: Mapping[float, Aggregate], cut: float) -> None:
-        self.observations = observations
+    def __init__(
+        self, edges: Mapping[tuple[float, float], Aggregate], hours: Mapping[float, Aggregate], cut: float
+    ) -> None:
+        self.edges = edges
         self.hours = hours
         self.cut = cut
 
     def aggregate(self, start: datetime, end: datetime, cut: float) -> Aggregate:
         """``(start, end]`` as the hours ending in ``(hour_of(start), hour_of(end)]``, plus the
-        observations in ``(start, hour_of(start)]``, minus those in ``(end, hour_of(end)]``: the
-        hour a window ends in is read as its sum (kept at ingest, the current hour too) less what
-        is dated after the window, not as its hits."""
+        hits in ``(start, hour_of(start)]``, minus those in ``(end, hour_of(end)]``: the hour a
+        window ends in is read as its sum (kept at ingest, the current hour too) less what is
+        dated after the window, not as its hits."""
         if cut != self.cut:
             raise ValueError(f"hours summed with negative below {self.cut}, asked for {cut}")
         low, high = hour_of(start.timestamp()), hour_of(end.timestamp())
-        total = aggregate(self.observations, start, datetime.fromtimestamp(low, start.tzinfo), cut)
+        total = self._edge(start.timestamp(), low)
         for hour, part in self.hours.items():
             if low < hour <= high:
                 total = total.plus(part)
-        return total.minus(aggregate(self.observations, end, datetime.fromtimestamp(high, end.tzinfo), cut))
+        return total.minus(self._edge(end.timestamp(), high))
+
+    def _edge(self, start: float, end: float) -> Aggregate:
+        if start >= end:
+            return Aggregate()
+        found = self.edges.get((start, end))
+        if found is None:
+            raise KeyError(f"the edge ({start}, {end}] was not summed")
+        return found
 
 
 class Counted:

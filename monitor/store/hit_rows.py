@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from monitor.detect.hits import HitRow, HourKey, HourRow
+from monitor.detect.hits import EdgeRow, HitRow, HourKey, HourRow
 from monitor.detect.window import Aggregate
 
 
@@ -23,6 +23,7 @@ class _Rows(Protocol):
     def _one(self, statement: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
     def transaction(self) -> AbstractContextManager[None]: ...
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> int: ...
+    def units_sql(self, column: str) -> str: ...
 
 
 _BUILT_TABLES = ("rule_hits_built", "rule_hits", "rule_groups", "rule_hours_built", "rule_hours")
@@ -110,8 +111,8 @@ class HitRows:
     ) -> list[tuple[str, float, Aggregate]]:
         """Per group and bucket of ``size`` seconds (each ``(E - size, E]``, ``E`` a multiple of
         ``size``), the totals of the rule's hits with any of ``marks`` published in ``(start,
-        end]``, as ``hit_totals`` counts them (distinct stories only when ``stories``; sentiment
-        sum aside: 0): an anomaly detector's history without reading its hits."""
+        end]``, as ``monitor.detect.window.aggregate`` totals them (distinct stories only when
+        ``stories``): an anomaly detector's history without reading its hits."""
         # ``CAST(x AS BIGINT)`` truncates on SQLite and rounds on PostgreSQL: either way it is the
         # floor or the ceiling of the quotient, and the comparison with ``published_at`` (exact:
         # whole buckets of whole seconds) picks the bucket's end.
@@ -122,7 +123,8 @@ class HitRows:
             "SELECT group_key, k, SUM(count), SUM(CASE WHEN sentiment < ? THEN count ELSE 0 END), "
             "SUM(CASE WHEN sentiment IS NOT NULL THEN count ELSE 0 END), "
             "SUM(CASE WHEN story_id IS NULL THEN count ELSE 0 END), "
-            f"SUM(CASE WHEN story_id IS NULL AND sentiment < ? THEN count ELSE 0 END), {distinct} "
+            f"SUM(CASE WHEN story_id IS NULL AND sentiment < ? THEN count ELSE 0 END), {distinct}, "
+            f"SUM(CASE WHEN sentiment IS NOT NULL THEN {self.units_sql('sentiment')} * count ELSE 0 END) "
             "FROM (SELECT group_key, count, sentiment, story_id, CAST(published_at / ? AS BIGINT) + CASE WHEN "
             "published_at > CAST(published_at / ? AS BIGINT) * ? THEN 1 ELSE 0 END AS k FROM rule_hits "
             "WHERE rule_id = ? AND published_at > ? AND published_at <= ? AND (marks & ?) != 0) AS hits "
@@ -137,12 +139,14 @@ class HitRows:
                     int(count),
                     int(negative),
                     int(scored),
-                    0,
+                    int(units),
                     int(lone) + int(distinct_stories),
                     int(lone_negative) + int(negative_stories),
                 ),
             )
-            for group, k, count, negative, scored, lone, lone_negative, distinct_stories, negative_stories in rows
+            for group, k, count, negative, scored, lone, lone_negative, distinct_stories, negative_stories, units in (
+                rows
+            )
         ]
 
     def hit_span(self: _Rows, rule_id: str) -> tuple[float, float] | None:
@@ -196,49 +200,42 @@ class HitRows:
             [(*key, a.count, a.negative, a.scored, a.sentiment_units) for key, a in sorted(sums.items())],
         )
 
-    def rule_hours_with_hits(
-        self: _Rows, rule_id: str, start: float, end: float, spans: Sequence[tuple[float, float]]
-    ) -> tuple[list[HourRow], list[HitRow]]:
-        """``rule_hours`` of the hours ending in ``(start, end]`` and ``hit_rows`` of the ``spans``
-        (each ``(start, end]``), read by one statement: one snapshot of both, so that a sum and
-        the hits taken from it agree while other daemons write."""
+    def rule_hours_with_edges(
+        self: _Rows, rule_id: str, start: float, end: float, spans: Sequence[tuple[float, float]], cut: float
+    ) -> tuple[list[HourRow], list[EdgeRow]]:
+        """``rule_hours`` of the hours ending in ``(start, end]``, and the sums of the rule's hits
+        in each of ``spans`` (each ``(start, end]``) per group and ``marks``, negative below
+        ``cut``, read by one statement: one snapshot of both, so that a sum and the part of it
+        taken away agree while other connections write."""
         parts, params = [], []
         if start < end:
             parts.append(
-                "SELECT 0, group_key, bit, hour, count, negative, scored, sentiment_units, NULL, NULL, NULL, NULL "
+                "SELECT -1, group_key, bit, hour, count, negative, scored, sentiment_units "
                 "FROM rule_hours WHERE rule_id = ? AND hour > ? AND hour <= ?"
             )
             params += [rule_id, start, end]
-        for low, high in spans:  # a branch each: each reads its range of the (rule_id, published_at) index
+        units = self.units_sql("sentiment")
+        for index, (low, high) in enumerate(spans):  # a branch each: its range of the (rule_id, published_at) index
             parts.append(
-                "SELECT 1, group_key, marks, published_at, count, 0, 0, 0, sentiment, story_id, source, item_id "
-                "FROM rule_hits WHERE rule_id = ? AND published_at > ? AND published_at <= ?"
+                f"SELECT {index}, group_key, marks, 0, SUM(count), SUM(CASE WHEN sentiment < ? THEN count ELSE 0 END), "
+                "SUM(CASE WHEN sentiment IS NOT NULL THEN count ELSE 0 END), "
+                f"SUM(CASE WHEN sentiment IS NOT NULL THEN {units} * count ELSE 0 END) "
+                "FROM rule_hits WHERE rule_id = ? AND published_at > ? AND published_at <= ? GROUP BY group_key, marks"
             )
-            params += [rule_id, low, high]
+            params += [cut, rule_id, low, high]
         hours: list[HourRow] = []
-        hits: list[HitRow] = []
+        edges: list[EdgeRow] = []
         if not parts:
-            return hours, hits
-        for kind, group, bit, at, count, negative, scored, units, sentiment, story, source, item in self._rows(
+            return hours, edges
+        for index, group, bit, hour, count, negative, scored, sentiment_units in self._rows(
             " UNION ALL ".join(parts), params
         ):
-            if int(kind) == 0:
-                hours.append((str(group), int(bit), float(at), int(count), int(negative), int(scored), int(units)))
+            summed = (int(count), int(negative), int(scored), int(sentiment_units))
+            if int(index) < 0:
+                hours.append((str(group), int(bit), float(hour), *summed))
             else:
-                hits.append(
-                    (
-                        rule_id,
-                        str(source),
-                        str(item),
-                        float(at),
-                        str(group),
-                        int(bit),
-                        int(count),
-                        None if sentiment is None else float(sentiment),
-                        None if story is None else int(story),
-                    )
-                )
-        return hours, hits
+                edges.append((int(index), str(group), int(bit), *summed))
+        return hours, edges
 
     def clear_rule_hours(self: _Rows, rule_id: str, start: float, end: float) -> None:
         """Remove the rule's sums of the hours ending in ``(start, end]``."""

@@ -55,6 +55,10 @@ class PostgresStore(SqlStore):
         # held until the upgrade transaction ends.
         self._exec("SELECT pg_advisory_xact_lock(?)", (UPGRADE_LOCK,))
 
+    def units_sql(self, column: str) -> str:
+        # A double cast to an integer rounds half to even (rint), as Python's round does.
+        return f"CAST({column} * CAST(1000000000 AS DOUBLE PRECISION) AS BIGINT)"
+
     def lock_hits(self, *, exclusive: bool) -> None:
         # Ingest (intake has a connection of its own) and rebuilds on the evaluation's
         # connection, or in other daemons: held until the transaction ends.

@@ -348,6 +348,15 @@ class SqlStore(NotifyRows, HitRows):
     def _has_table(self, name: str) -> bool:
         return self._one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
 
+    def units_sql(self, column: str) -> str:
+        """SQL of ``monitor.detect.window.units(column)``: the value times 10^9 rounded half to
+        even (Python's ``round``), as an integer, so that sums the database makes are exact.
+        SQLite's ROUND goes half away from zero: the halves are mended by hand."""
+        x = f"({column} * 1000000000.0)"
+        whole = f"CAST({x} AS INTEGER)"
+        half_even = f"ABS({x} - {whole}) = 0.5 AND {whole} % 2 = 0"
+        return f"(CASE WHEN {half_even} THEN {whole} ELSE CAST(ROUND({x}) AS INTEGER) END)"
+
     def lock_hits(self, *, exclusive: bool) -> None:
         """Inside a transaction: exclude, until it ends, the transactions of other connections
         that change what rules' hits and sums are (``monitor.detect.hits``: ingest takes it

@@ -16,7 +16,7 @@ from monitor.config.rules import Rule
 from monitor.detect.evaluator import Evaluator
 from monitor.detect.evidence import term_baseline, words_baseline
 from monitor.detect.hits import HitBook, hour_sums
-from monitor.detect.window import Aggregate
+from monitor.detect.window import Aggregate, units
 from monitor.models import FetchResult, Item
 from monitor.runtime.ingest import Ingestor
 from monitor.runtime.metrics import Metrics
@@ -248,3 +248,21 @@ def test_the_term_baseline_read_narrowly_is_the_one_of_the_whole_items(store: Sq
             assert narrow.stories < len(store.items_between(sources, start, end)), "no story of several items"
         latest = store.items_between(sources, start, end)[-25:]  # a busy day: only its latest items
         assert words_baseline(store.item_words_between(sources, start, end, 25)) == term_baseline(latest), sources
+
+
+HALVES = [2.5e-9, 3.5e-9, 1.25e-8, 0.1234567895, 0.5, 0.0, 1.0, 0.3333333333333333, 0.9999999995, 0.7071067811865476]
+"""Sentiments whose value x 10^9 ends in exactly .5 (rounded half to even, as Python does), and others."""
+
+
+def test_the_database_sums_sentiments_in_the_units_python_sums(store: SqlStore) -> None:
+    at = 1_800_000_000.0
+    rows = [
+        ("r", "s", f"i{n}", at - n, "g", 2 | 4, 1 + n % 3, sentiment, None) for n, sentiment in enumerate(HALVES)
+    ]
+    assert store.add_hits(rows) == len(rows)
+    expected = sum(units(s) * (1 + n % 3) for n, s in enumerate(HALVES))
+    assert sum(round(s * 10**9) for s in HALVES[:3]) != sum(int(s * 10**9 + 0.5) for s in HALVES[:3])  # halves
+    [(_, _, bucketed)] = store.hit_buckets("r", 2, at - 3600, at, 3600.0, CUT, False)
+    assert bucketed.sentiment_units == expected
+    _, edges = store.rule_hours_with_edges("r", at, at, [(at - 3600, at)], CUT)
+    assert [e[1:] for e in edges] == [("g", 6, bucketed.count, bucketed.negative, bucketed.scored, expected)]
