@@ -256,9 +256,7 @@ HALVES = [2.5e-9, 3.5e-9, 1.25e-8, 0.1234567895, 0.5, 0.0, 1.0, 0.33333333333333
 
 def test_the_database_sums_sentiments_in_the_units_python_sums(store: SqlStore) -> None:
     at = 1_800_000_000.0
-    rows = [
-        ("r", "s", f"i{n}", at - n, "g", 2 | 4, 1 + n % 3, sentiment, None) for n, sentiment in enumerate(HALVES)
-    ]
+    rows = [("r", "s", f"i{n}", at - n, "g", 2 | 4, 1 + n % 3, sentiment, None) for n, sentiment in enumerate(HALVES)]
     assert store.add_hits(rows) == len(rows)
     expected = sum(units(s) * (1 + n % 3) for n, s in enumerate(HALVES))
     assert sum(round(s * 10**9) for s in HALVES[:3]) != sum(int(s * 10**9 + 0.5) for s in HALVES[:3])  # halves
