@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from monitor.clock import monotonic
+from monitor.config.durations import format_duration
 from monitor.config.rules import Anomaly, Immediate, Rule, Spike, leaves
 from monitor.detect.anomaly import AnomalyDetector
 from monitor.detect.conditions import Leaf, Observe, Series, compare, evaluate, feed_totals
@@ -382,6 +383,14 @@ class Evaluator:
         groups |= states
         bits = leaf_bits(rule)
         size = rule.bucket.total_seconds()
+        started = monotonic()
+        longest = max(leaf.history for leaf in anomalies)
+        log.info(
+            "rule %s: starting %d anomaly detector(s) from up to %s of stored history (no running or saved one)",
+            rule.id,
+            len(groups) * len(anomalies),
+            format_duration(longest),
+        )
         for leaf in anomalies:
             begin = max(now - leaf.history, history_since) if history_since else now
             params = leaf.params(rule.bucket)
@@ -403,6 +412,7 @@ class Evaluator:
                     assert running is not None  # put above
                     feed_totals(leaf, running, totals.get(group, {}), end, rule.bucket)
                 edge = end
+        log.info("rule %s: anomaly detector(s) started in %.1fs", rule.id, monotonic() - started)
 
     def read_until(self, rule: Rule, now: datetime, hourly: bool) -> datetime:
         """Until when the hits read since ``read_since`` go: ``now``, or, when only ``anomaly``

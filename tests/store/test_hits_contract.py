@@ -311,7 +311,7 @@ def numbers(values: list[float]) -> list[float | None]:
     "metric", ["count", "negative_count", "negative_share", "stories", "negative_stories", "mean_sentiment"]
 )
 def test_detectors_warmed_from_bucket_totals_judge_as_those_replayed_from_the_items(
-    store: SqlStore, metric: str
+    store: SqlStore, metric: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = FakeClock()
     odd = rule(
@@ -336,7 +336,12 @@ def test_detectors_warmed_from_bucket_totals_judge_as_those_replayed_from_the_it
         ingest.ingest("complaints", FetchResult(items=burst), clock.now())
         now = clock.now()
         warmed = Evaluator(store, 0.3, hits=book)  # a new evaluator each round: each warms its detectors
+        caplog.set_level(logging.INFO, logger="monitor.detect.evaluator")
+        caplog.clear()
         warmed.prepare([odd], now)
+        lines = [r.getMessage() for r in caplog.records]
+        assert lines[0].startswith("rule odd-metric: starting 2 anomaly detector(s) from up to 1d"), lines
+        assert lines[-1].startswith("rule odd-metric: anomaly detector(s) started in"), lines
         assert warmed.read_since(odd, now, set()) > now - odd.lookback()  # prepared: nothing to replay
         replayed = Evaluator(store, 0.3)
         a = [(s.group, s.holds, s.evidence) for s in warmed.evaluate_rule(odd, now, set())]
