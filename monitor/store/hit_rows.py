@@ -24,8 +24,11 @@ class _Rows(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> int: ...
     def units_sql(self, column: str) -> str: ...
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int: ...
 
 
+HIT_COLUMNS = ("rule_id", "source", "item_id", "published_at", "group_key", "marks", "count", "sentiment", "story_id")
+"""The columns of a ``HitRow``, in its order."""
 _BUILT_TABLES = ("rule_hits_built", "rule_hits", "rule_groups", "rule_hours_built", "rule_hours")
 
 
@@ -36,13 +39,7 @@ class HitRows:
 
     def add_hits(self: _Rows, rows: Sequence[HitRow]) -> int:
         """Store hits not stored yet; how many were new."""
-        if not rows:
-            return 0
-        return self.executemany(
-            "INSERT INTO rule_hits (rule_id, source, item_id, published_at, group_key, marks, count, sentiment, "
-            "story_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            rows,
-        )
+        return self.insert_new("rule_hits", HIT_COLUMNS, rows)
 
     def hit_rows(
         self: _Rows, rule_id: str, start: float, end: float, groups: Collection[str] | None = None

@@ -429,13 +429,13 @@ class SqlStore(NotifyRows, HitRows):
     def add_items(self, scored: Sequence[ScoredItem], fetched_at: datetime) -> int:
         """Store items not seen before, in batches of one statement; return how many were new."""
         rows = [_item_row(s, fetched_at) for s in scored]
-        with self.transaction():
-            return self.executemany(
-                """INSERT INTO items (source, id, published_at, fetched_at, kind, title, text, url,
-                   category, count, attrs, sentiment, lang, norm, tokens, story_id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-                rows,
-            )
+        return self.insert_new("items", ITEM_COLUMNS, rows)
+
+    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        """Insert the rows whose key is not stored yet, in one batch; how many were new
+        (``monitor.store.postgres`` copies large batches in)."""
+        names, marks = ", ".join(columns), ", ".join("?" * len(columns))
+        return self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> int:
         """One statement over many rows, in one round of the driver (batched writes); the rows changed."""
@@ -1066,6 +1066,13 @@ def _message(row: tuple[Any, ...]) -> Message:
         update_of=row[6],
         attempts=int(row[7]),
     )
+
+
+ITEM_COLUMNS = (
+    "source", "id", "published_at", "fetched_at", "kind", "title", "text", "url",
+    "category", "count", "attrs", "sentiment", "lang", "norm", "tokens", "story_id",
+)  # fmt: skip
+"""The columns of ``_item_row``, in its order."""
 
 
 def _item_row(s: ScoredItem, fetched_at: datetime) -> tuple[Any, ...]:

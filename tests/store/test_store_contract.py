@@ -87,6 +87,19 @@ def test_items_are_stored_once_and_counted_once(store: SqlStore) -> None:
     assert store.item_count() == 3
 
 
+def test_a_large_batch_stores_only_its_new_items_each_once_as_they_went_in(store: SqlStore) -> None:
+    # PostgreSQL copies batches of 50 and more in (COPY), smaller ones are inserted
+    odd = "tab\there, line\nbreak, back\\slash, \\N, quote ' \" 🔥 — 起火"
+    first = [scored(f"b{n}", n % 50, text=odd if n % 7 == 0 else f"第 {n} 条", sentiment=None if n % 5 else 0.2)
+             for n in range(120)]  # fmt: skip
+    assert store.add_items(first, T0) == 120
+    again = [*first[60:], *(scored(f"c{n}", n % 50) for n in range(80)), scored("c1", 1), scored("c1", 1)]
+    assert store.add_items(again, T0) == 80  # the 60 stored already and a duplicate inside the batch: skipped
+    assert store.item_count() == 200
+    stored = store.items_between(None, T0 - timedelta(minutes=1), T0 + timedelta(hours=1))
+    assert sorted(stored, key=lambda s: s.item.id) == sorted([*first, *again[60:140]], key=lambda s: s.item.id)
+
+
 def test_the_same_id_from_another_source_is_another_item(store: SqlStore) -> None:
     assert store.add_items([scored("a", source="weibo"), scored("a", source="news")], T0) == 2
 
