@@ -336,9 +336,11 @@ class Result:
 
 
 def sent_alerts(store: SqlStore) -> dict[str, float]:
+    """Each group's first alert sent, whichever rule opened its incident (a shipped rule that
+    also reads 起火 may open it first; ``bench-fire``'s signal then joins that incident)."""
     rows = store._rows(
-        "SELECT i.group_key, o.sent_at FROM outbox o JOIN incidents i ON o.incident_id = i.id "
-        "WHERE i.rule_id = 'bench-fire' AND o.kind = 'alert' AND o.update_of IS NULL AND o.status = 'sent'"
+        "SELECT i.group_key, MIN(o.sent_at) FROM outbox o JOIN incidents i ON o.incident_id = i.id "
+        "WHERE o.kind = 'alert' AND o.update_of IS NULL AND o.status = 'sent' GROUP BY i.group_key"
     )
     return {str(r[0]): float(r[1]) for r in rows}
 
