@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -78,7 +78,7 @@ class StoredItems(Protocol):
 
     def item_words_between(
         self, sources: Sequence[str] | None, start: datetime, end: datetime, limit: int | None = None
-    ) -> list[tuple[str, str, int | None, str | None]]: ...
+    ) -> Iterator[tuple[str, str, int | None, str | None]]: ...
 
 
 def stored_items(store: StoredItems, keys: Iterable[tuple[str, str]]) -> list[ScoredItem]:

@@ -79,6 +79,13 @@ class PostgresStore(SqlStore):
             cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING")
             return max(int(cur.rowcount), 0)
 
+    def _stream(self, statement: str, params: Sequence[Any] = (), size: int = 2000) -> Iterator[tuple[Any, ...]]:
+        # A client-side cursor holds the whole result in libpq's memory before the first row.
+        with self.transaction(), self._conn.cursor(name=f"stream_{uuid.uuid4().hex[:12]}") as cur:
+            cur.itersize = size
+            cur.execute(self._sql(statement), tuple(params))
+            yield from cur
+
     def units_sql(self, column: str) -> str:
         # A double cast to an integer rounds half to even (rint), as Python's round does.
         return f"CAST({column} * CAST(1000000000 AS DOUBLE PRECISION) AS BIGINT)"

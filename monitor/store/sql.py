@@ -474,10 +474,11 @@ class SqlStore(NotifyRows, HitRows):
 
     def item_words_between(
         self, sources: Sequence[str] | None, start: datetime, end: datetime, limit: int | None = None
-    ) -> list[tuple[str, str, int | None, str | None]]:
+    ) -> Iterator[tuple[str, str, int | None, str | None]]:
         """Only the source, id, story and words (``tokens``) of the items published in
         ``(start, end]`` from ``sources`` (None = all), the latest ``limit`` of them (None: all):
-        what a term baseline needs of them, the items of a story one after the other."""
+        what a term baseline needs of them, the items of a story one after the other, read a
+        batch at a time (``_stream``: consume them at once, the store is held meanwhile)."""
         params: list[Any] = [ts(start), ts(end)]
         where = "published_at > ? AND published_at <= ?"
         if sources:
@@ -487,12 +488,20 @@ class SqlStore(NotifyRows, HitRows):
         if limit is not None:
             latest = " ORDER BY published_at DESC, source DESC, id DESC LIMIT ?"
             params.append(limit)
-        rows = self._rows(
+        rows = self._stream(
             f"SELECT source, id, story_id, tokens FROM (SELECT source, id, story_id, tokens FROM items WHERE {where}"
             f"{latest}) AS chosen ORDER BY story_id IS NULL, story_id, source, id",  # a story's items together
             params,
         )
-        return cast(list[tuple[str, str, int | None, str | None]], rows)  # the columns' own types
+        return cast(Iterator[tuple[str, str, int | None, str | None]], rows)  # the columns' own types
+
+    def _stream(self, statement: str, params: Sequence[Any] = (), size: int = 2000) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query ``size`` at a time, not all in memory at once (a dialect hook:
+        PostgreSQL reads them through a server-side cursor)."""
+        with self.transaction():
+            cur = self._exec(statement, params)
+            while batch := cur.fetchmany(size):
+                yield from batch
 
     def earliest_item(self, sources: Sequence[str] | None) -> datetime | None:
         """When the oldest stored item of ``sources`` (None = all) was published."""
