@@ -4,6 +4,7 @@ slowest rules, and is counted; every round's time is measured."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -63,3 +64,20 @@ def test_a_round_within_its_interval_is_measured_but_not_warned(
     text = engine.metrics.render().decode()
     assert "crisismon_evaluation_overruns_total 0.0" in text
     assert "crisismon_evaluation_cycle_seconds_count 2.0" in text
+
+
+def test_an_overrun_spent_before_the_rules_says_so(store: SqlStore, caplog: pytest.LogCaptureFixture) -> None:
+    engine = engine_every(store, timedelta(microseconds=1))
+    prepare = engine.evaluator.prepare
+
+    def slow_prepare(*args: object) -> None:  # an edited rule rebuilt, detectors started
+        time.sleep(0.3)
+        prepare(*args)  # type: ignore[arg-type]
+
+    engine.evaluator.prepare = slow_prepare  # type: ignore[method-assign]
+    caplog.set_level(logging.WARNING, logger="monitor.runtime.overrun")
+    engine.evaluate()
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "monitor.runtime.overrun"]
+    before = warning.split("; before the rules, ")[1]
+    assert float(before.split("s went to")[0]) >= 0.3, warning
+    assert "rebuilding edited rules' hits and starting anomaly detectors" in before

@@ -123,7 +123,8 @@ class Engine:
             down = self.evaluator.sources_down(now)
             signals: list[Signal] = []
             cycle = self.overruns.start()
-            self.evaluator.prepare(rules, now)
+            with cycle.preparing():
+                self.evaluator.prepare(rules, now)
             for rule in rules:
                 with self.evaluator.store.transaction(), cycle.rule(rule.id):
                     found = self.evaluator.evaluate_timed(rule, now, down)
