@@ -22,6 +22,7 @@ from monitor.config.rules import Rule
 from monitor.config.settings import AppConfig, ComplaintsApiSource, FileDropSource, SourceConfig
 from monitor.detect.evaluator import Evaluator
 from monitor.detect.hits import HitBook
+from monitor.detect.rebuilds import Rebuilds
 from monitor.incidents.escalation import Escalator
 from monitor.incidents.service import ChartMaker, IncidentService
 from monitor.incidents.silences import Silencer
@@ -257,6 +258,7 @@ def build_engine(
             timed=metrics.observe_evaluation,
             hits=hits,
             saved=store,  # running anomaly detectors carry on after a restart
+            rebuilds=Rebuilds(hits),  # an edited rule is rebuilt while the others are evaluated
         ),
         incidents=IncidentService(
             store,

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.app import build_engine
 from monitor.config.loading import load_definitions
+from monitor.config.rules import Rule
 from monitor.config.settings import AppConfig
 from monitor.notify.render import TextRenderer
 from monitor.runtime.engine import Engine
@@ -70,9 +71,9 @@ def test_an_overrun_spent_before_the_rules_says_so(store: SqlStore, caplog: pyte
     engine = engine_every(store, timedelta(microseconds=1))
     prepare = engine.evaluator.prepare
 
-    def slow_prepare(*args: object) -> None:  # an edited rule rebuilt, detectors started
+    def slow_prepare(*args: object) -> list[Rule]:  # an edited rule rebuilt, detectors started
         time.sleep(0.3)
-        prepare(*args)  # type: ignore[arg-type]
+        return prepare(*args)  # type: ignore[arg-type]
 
     engine.evaluator.prepare = slow_prepare  # type: ignore[method-assign]
     caplog.set_level(logging.WARNING, logger="monitor.runtime.overrun")

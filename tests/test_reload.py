@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from monitor.store import SqlStore
 from monitor.testing import FakeClock, FakeSource, RecordingNotifier
 
 from .conftest import ROOT
-from .test_engine import make_engine
+from .test_engine import make_engine, surge
 
 
 def copy_rules(tmp_path: Path) -> Path:
@@ -123,3 +125,46 @@ def test_api_operations_use_the_playbooks_of_the_current_reload(store: SqlStore,
         assert server.api.ops.playbooks["product_quality"].title_en.startswith("Renamed -")
     finally:
         server.close()
+
+
+def test_a_rule_edited_at_scale_is_rebuilt_while_the_other_rules_keep_alerting(
+    store: SqlStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = copy_rules(tmp_path)
+    config = AppConfig(
+        rules_dir=str(rules), playbooks_dir=str(ROOT / "playbooks"), scoring=ScoringConfig(negative_below=0.3)
+    )
+    clock, source, notifier = FakeClock(), FakeSource("complaints"), RecordingNotifier()
+    engine = make_engine(store, clock, source, notifier)
+    engine.swap_definitions(load_definitions(config, check_sources=False))
+    engine.cycle()  # every rule built
+    evaluated: list[str] = []
+    timed = engine.evaluator.evaluate_timed
+    engine.evaluator.evaluate_timed = lambda rule, *a: (evaluated.append(rule.id), timed(rule, *a))[1]  # type: ignore[method-assign]
+
+    service = rules / "service_complaints.yaml"  # an admin narrows a rule: its hits must be rebuilt
+    service.write_text(service.read_text(encoding="utf-8").replace("logistics, contract]", "logistics]"), "utf-8")
+    engine.swap_definitions(load_definitions(config, check_sources=False))
+    rebuilds = engine.evaluator.rebuilds
+    assert rebuilds is not None
+    book, gate = engine.evaluator.hits, threading.Event()
+    rebuild = book.rebuild  # type: ignore[attr-defined]
+    book.rebuild = lambda *a: (gate.wait(30), rebuild(*a))  # type: ignore[attr-defined]  # a store of millions
+    rebuilds.wait_for = 0.05
+
+    surge(clock, source, 100, 12)
+    caplog.set_level(logging.INFO, logger="monitor.detect.rebuilds")
+    for _ in range(4):  # the surge is judged (`for: 10m`) while the edited rule is rebuilt
+        engine.cycle()
+        clock.advance(minutes=5)
+    assert "service-complaint-surge" not in evaluated and "product-quality-complaint-surge" in evaluated
+    assert [i.rule_id for i in store.incidents()] == ["product-quality-complaint-surge"]
+    assert notifier.kinds()[:1] == ["alert"]
+    warned = [r.getMessage() for r in caplog.records if "not evaluated until" in r.getMessage()]
+    assert warned == ["rule service-complaint-surge: not evaluated until its hits are rebuilt (see the progress lines)"]
+
+    gate.set()
+    assert rebuilds.wait(30)
+    evaluated.clear()
+    engine.evaluate()
+    assert "service-complaint-surge" in evaluated

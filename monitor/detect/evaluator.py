@@ -27,6 +27,7 @@ from monitor.detect.evidence import (
 )
 from monitor.detect.hits import OWN, EdgeSums, Hit, HitBook, HitReader, HourSums, MatchedHits, leaf_bits
 from monitor.detect.matching import group_key, selected_by_any
+from monitor.detect.rebuilds import Rebuilds
 from monitor.detect.running import DetectorMemo, DetectorStore, MemoKey, Running, running_from_state, running_state
 from monitor.detect.severity import rank
 from monitor.detect.state import RuleState, step
@@ -121,12 +122,15 @@ class Evaluator:
         timed: Callable[[str, float, datetime], None] | None = None,
         hits: HitReader | None = None,
         saved: DetectorStore | None = None,
+        rebuilds: Rebuilds | None = None,
     ) -> None:
         """``history_start`` overrides when data begins (rule tests); else the oldest item.
         ``timed(rule_id, seconds, now)`` is told how long each rule's evaluation took (metrics).
         ``hits``: where each rule's hits are read (``monitor.detect.hits``: the daemon's stored ones);
         by default they are matched from ``items``. ``saved``: where running anomaly detectors
-        are saved every ``SAVE_EVERY`` and restored from after a restart (the daemon's store)."""
+        are saved every ``SAVE_EVERY`` and restored from after a restart (the daemon's store).
+        ``rebuilds``: edited rules' hits are rebuilt in the background and the rules left out
+        of ``prepare``'s rounds meanwhile (the daemon), instead of rebuilt before the round."""
         self.store = store
         self.default_cut = default_cut
         self.sources_down = sources_down
@@ -137,6 +141,7 @@ class Evaluator:
         self.hits: HitReader = hits or MatchedHits(self.items)
         self._baselines: dict[tuple[tuple[str, ...], datetime], TermBaseline] = {}
         self.saved = saved
+        self.rebuilds = rebuilds
         self._saved_at: dict[MemoKey, datetime] = {}
         self._restored: set[str] = set()
 
@@ -180,16 +185,21 @@ class Evaluator:
             if self.timed is not None:
                 self.timed(rule.id, monotonic() - started, now)
 
-    def prepare(self, rules: Sequence[Rule], now: datetime) -> None:
-        """Before a round: rebuild the stored hits of rules added or edited since (``monitor.detect.hits``),
+    def prepare(self, rules: Sequence[Rule], now: datetime) -> list[Rule]:
+        """Before a round: rebuild the stored hits of rules added or edited since (``monitor.detect.hits``;
+        with ``rebuilds``, in the background: those rules are left out until they are built),
         and start the ``anomaly`` detectors not running (``warm``), each day of their history
-        its own transaction, so that intake goes on meanwhile."""
+        its own transaction, so that intake goes on meanwhile. The rules to evaluate now."""
         if not isinstance(self.hits, HitBook):
-            return
-        self.hits.ensure(rules, now)
+            return list(rules)
+        if self.rebuilds is not None:
+            rules = self.rebuilds.ready(rules, now)
+        else:
+            self.hits.ensure(rules, now)
         for rule in rules:
             if any(isinstance(leaf, Anomaly) for leaf in leaves(rule.condition)):
                 self.warm_if_cold(rule, now)
+        return list(rules)
 
     def warm_if_cold(self, rule: Rule, now: datetime) -> None:
         """``warm`` the rule's anomaly detectors unless they are all running (``read_since``)."""
@@ -245,7 +255,8 @@ class Evaluator:
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
         cut = rule.negative_below or self.default_cut
         sources = rule.all_sources()
-        self.prepare([rule], now)  # done already for a round (``Engine.evaluate``): then a lookup
+        if not self.prepare([rule], now):  # done already for a round (``Engine.evaluate``): then a lookup
+            return []  # its hits are being rebuilt (``rebuilds``)
         states = self.store.rule_states(rule.id)
         history_since = self.history_start or self.items.earliest_item(sources or None)
         hourly = isinstance(self.hits, HitBook) and self.hits.cut_of(rule) == cut

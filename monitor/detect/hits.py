@@ -313,9 +313,23 @@ class HitBook:
             if last_at <= high or self.store.group_has_hit(rule.id, group, low, high)
         }
 
-    def ensure(self, rules: Iterable[Rule], now: datetime) -> None:
+    def ensure(self, rules: Sequence[Rule], now: datetime) -> None:
         """Rebuild the hits of rules added or edited since they were built (or whose lookback
-        now reaches before what was built)."""
+        now reaches before what was built), and their hourly sums."""
+        stale = self.stale(rules, now)
+        if stale:
+            self.rebuild(stale, now)
+        if self.cut is None:
+            return
+        for rule in rules:
+            if not self.hours_ready(rule):
+                hours_fp = hours_fingerprint(rule, self.cut_of(rule) or 0.0)
+                self.build_hours(rule, hours_fp)
+                self._hours_built[rule.id] = hours_fp
+
+    def stale(self, rules: Iterable[Rule], now: datetime) -> list[tuple[Rule, str]]:
+        """The rules whose stored hits were built for another version of them, or not far
+        enough back, with their fingerprint now."""
         stale: list[tuple[Rule, str]] = []
         for rule in rules:
             fp = fingerprint(rule)
@@ -327,17 +341,23 @@ class HitBook:
                     self._built[rule.id] = known
             if known is None or known[0] != fp or known[1] > start:
                 stale.append((rule, fp))
-        if stale:
-            self.rebuild(stale, now)
+        return stale
+
+    def hours_ready(self, rule: Rule) -> bool:
+        """Whether the rule's hourly sums are built for its hits and cut (always, keeping none)."""
         if self.cut is None:
-            return
-        for rule in rules:
-            hours_fp = hours_fingerprint(rule, self.cut_of(rule) or 0.0)
-            if self._hours_built.get(rule.id) == hours_fp:
-                continue
-            if self.store.hours_built(rule.id) != hours_fp:
-                self.build_hours(rule, hours_fp)
-            self._hours_built[rule.id] = hours_fp
+            return True
+        hours_fp = hours_fingerprint(rule, self.cut_of(rule) or 0.0)
+        if self._hours_built.get(rule.id) == hours_fp:
+            return True
+        if self.store.hours_built(rule.id) != hours_fp:
+            return False
+        self._hours_built[rule.id] = hours_fp
+        return True
+
+    def ready(self, rule: Rule, now: datetime) -> bool:
+        """Whether the rule's hits and sums are built for the rule as it is (``ensure`` builds them)."""
+        return not self.stale([rule], now) and self.hours_ready(rule)
 
     def build_hours(self, rule: Rule, hours_fp: str) -> None:
         """Sum the rule's stored hits per group, hour and condition again, a day at a time

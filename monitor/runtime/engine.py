@@ -124,7 +124,7 @@ class Engine:
             signals: list[Signal] = []
             cycle = self.overruns.start()
             with cycle.preparing():
-                self.evaluator.prepare(rules, now)
+                rules = self.evaluator.prepare(rules, now)  # less the rules being rebuilt
             for rule in rules:
                 with self.evaluator.store.transaction(), cycle.rule(rule.id):
                     found = self.evaluator.evaluate_timed(rule, now, down)

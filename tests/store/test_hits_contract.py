@@ -339,7 +339,7 @@ def test_detectors_warmed_from_bucket_totals_judge_as_those_replayed_from_the_it
         caplog.set_level(logging.INFO, logger="monitor.detect.evaluator")
         caplog.clear()
         warmed.prepare([odd], now)
-        lines = [r.getMessage() for r in caplog.records]
+        lines = [r.getMessage() for r in caplog.records if r.name == "monitor.detect.evaluator"]
         assert lines[0].startswith("rule odd-metric: starting 2 anomaly detector(s) from up to 1d"), lines
         assert lines[-1].startswith("rule odd-metric: anomaly detector(s) started in"), lines
         assert warmed.read_since(odd, now, set()) > now - odd.lookback()  # prepared: nothing to replay
