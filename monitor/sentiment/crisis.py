@@ -9,11 +9,11 @@ number of distinct terms it contains.
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
 from monitor.sentiment.errors import BadInput
+from monitor.text.lazy import once
 
 LEXICON = Path(__file__).resolve().parent / "data" / "crisis_terms.txt"
 
@@ -43,7 +43,7 @@ def read_lexicon(path: Path = LEXICON) -> dict[str, str]:
     return terms
 
 
-@functools.lru_cache(maxsize=1)
+@once
 def _pattern() -> re.Pattern[str]:
     terms = sorted(read_lexicon(), key=lambda t: (-len(t), t))
     return re.compile("|".join(map(re.escape, terms)))

@@ -34,7 +34,7 @@ class ExactScorer:
         return self.classifier.positive_probability(self.words(text))
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # exact_sentiment builds a scorer that takes it again
 _segmenter: Segmenter | None = None
 _stopwords: frozenset[str] | None = None
 _default: ExactScorer | None = None
@@ -62,7 +62,7 @@ def exact_sentiment(text: str) -> float:
     """``SnowNLP(text).sentiments`` with SnowNLP's own model (and 0.5-ish prior for "")."""
     global _default
     if _default is None:
-        scorer = ExactScorer()
         with _lock:
-            _default = _default or scorer
+            if _default is None:  # built once, however many threads ask at the same time
+                _default = ExactScorer()
     return _default.sentiment(text)

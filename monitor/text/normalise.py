@@ -15,11 +15,12 @@ long texts (cut at ``MAX_CHARS``) are handled.
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 import unicodedata
 from typing import Any
+
+from monitor.text.lazy import once
 
 MAX_CHARS = 20_000
 """Characters of an item considered for matching and scoring (a 10,000-character post fits)."""
@@ -32,7 +33,7 @@ _NEWLINES = re.compile(r"\n\s*")
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
 
 
-@functools.lru_cache(maxsize=1)
+@once
 def _converter() -> Any:
     import opencc
 

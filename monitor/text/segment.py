@@ -14,10 +14,10 @@ left alone); ``is_word`` answers from its dictionary.
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
 from typing import Any
+
+from monitor.text.lazy import once
 
 BREAK = "|"
 END = "."
@@ -32,17 +32,14 @@ _RUN = re.compile(
     r"|(?P<stop>[,.!?;:，。！？；：…\n\r|/\\~～()\[\]{}（）【】「」《》\"“”]+)"
 )
 
-_lock = threading.Lock()
 
-
-@functools.lru_cache(maxsize=1)
+@once  # one dictionary per process, however many threads segment their first text at once
 def _tokenizer() -> Any:
     import jieba
 
     jieba.setLogLevel(60)
-    with _lock:
-        tokenizer = jieba.Tokenizer()
-        tokenizer.initialize()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
     return tokenizer
 
 
