@@ -440,12 +440,10 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from monitor.config.reload import RELOAD_CHECK, Reloader
     from monitor.config.settings import database_url
     from monitor.runtime.health import HEALTH_CHECK
-    from monitor.runtime.memory import limit_malloc_arenas
     from monitor.runtime.scheduler import Running, build_scheduler, run_until_stopped
     from monitor.store import is_postgres_url, open_store
     from monitor.store.prune import PRUNE_EVERY, daemon_pruner
 
-    limit_malloc_arenas()  # before any thread starts: memory that stays flat
     config, definitions = load_all(ns.config)
     url = database_url(config, ns.db)
     store = open_store(url)
