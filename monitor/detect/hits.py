@@ -245,9 +245,7 @@ class HitBook:
 
     def hours_between(
         self, rule: Rule, start: datetime, end: datetime, spans: Collection[tuple[float, float]] = ()
-    ) -> tuple[
-        dict[str, dict[int, dict[float, Aggregate]]], dict[str, dict[int, dict[tuple[float, float], Aggregate]]]
-    ]:
+    ) -> tuple[HourSums, EdgeSums]:
         """The rule's hourly sums of the hours ending in ``(start, end]`` (group -> bit -> hour ->
         sums), and its hits summed over each of ``spans`` (``(start, end]`` in epoch seconds;
         group -> bit -> span -> sums; a span with no hit of a group is not there), as one
@@ -293,7 +291,7 @@ class HitBook:
     ) -> dict[str, dict[float, Aggregate]]:
         """Per group, the totals of each of the rule's buckets (``rule.bucket``, keyed by its end in
         epoch seconds) of its stored hits with any of ``marks`` in ``(start, end]``, counted by
-        the database (distinct stories only when ``stories``; ``sentiment_units`` aside: 0)."""
+        the database (distinct stories only when ``stories``)."""
         found: dict[str, dict[float, Aggregate]] = {}
         size = rule.bucket.total_seconds()
         for group, bucket_end, totals in self.store.hit_buckets(
