@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -24,6 +25,19 @@ os.environ["CRISISMON_CACHE_DIR"] = SESSION_CACHE
 def _session_cache() -> Iterator[None]:
     yield
     shutil.rmtree(SESSION_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test running the CLI in-process configures the root logger (a handler on the
+    standard error pytest captured and then closes, and a level): put it back as it was, so
+    that later tests neither log to a closed stream nor see other loggers' INFO records."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture
