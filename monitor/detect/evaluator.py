@@ -190,15 +190,20 @@ class Evaluator:
         with ``rebuilds``, in the background: those rules are left out until they are built),
         and start the ``anomaly`` detectors not running (``warm``), each day of their history
         its own transaction, so that intake goes on meanwhile. The rules to evaluate now."""
+        ready = self.built(rules, now)
+        for rule in ready:
+            if any(isinstance(leaf, Anomaly) for leaf in leaves(rule.condition)):
+                self.warm_if_cold(rule, now)
+        return ready
+
+    def built(self, rules: Sequence[Rule], now: datetime) -> list[Rule]:
+        """The rules whose stored hits are built (rebuilt here, or with ``rebuilds`` in the
+        background); all of them when hits are matched from items."""
         if not isinstance(self.hits, HitBook):
             return list(rules)
         if self.rebuilds is not None:
-            rules = self.rebuilds.ready(rules, now)
-        else:
-            self.hits.ensure(rules, now)
-        for rule in rules:
-            if any(isinstance(leaf, Anomaly) for leaf in leaves(rule.condition)):
-                self.warm_if_cold(rule, now)
+            return self.rebuilds.ready(rules, now)
+        self.hits.ensure(rules, now)
         return list(rules)
 
     def warm_if_cold(self, rule: Rule, now: datetime) -> None:
@@ -255,13 +260,13 @@ class Evaluator:
     def evaluate_rule(self, rule: Rule, now: datetime, down: set[str]) -> list[Signal]:
         cut = rule.negative_below or self.default_cut
         sources = rule.all_sources()
-        if not self.prepare([rule], now):  # done already for a round (``Engine.evaluate``): then a lookup
+        if not self.built([rule], now):  # done already for a round (``Engine.evaluate``): then a lookup
             return []  # its hits are being rebuilt (``rebuilds``)
         states = self.store.rule_states(rule.id)
         history_since = self.history_start or self.items.earliest_item(sources or None)
         hourly = isinstance(self.hits, HitBook) and self.hits.cut_of(rule) == cut
         since = self.read_since(rule, now, set(states), hourly)
-        if since == now - rule.lookback():  # anomaly detectors to replay (``prepare`` does it first)
+        if since == now - rule.lookback():  # anomaly detectors to start (a round's ``prepare`` did it first)
             self.warm(rule, now, set(states), history_since, cut)
             since = self.read_since(rule, now, set(states), hourly)
         upto = self.read_until(rule, now, hourly)

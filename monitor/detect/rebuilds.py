@@ -65,8 +65,7 @@ class Rebuilds:
         return [rule for rule in rules if rule.id not in stale]
 
     def _stale(self, rules: Sequence[Rule], now: datetime) -> set[str]:
-        stale = {rule.id for rule, _ in self.book.stale(rules, now)}
-        return stale | {rule.id for rule in rules if rule.id not in stale and not self.book.hours_ready(rule)}
+        return {rule.id for rule in rules if not self.book.ready(rule, now)}
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the running rebuild (tests, a clean stop); True when none runs."""
